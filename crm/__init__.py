@@ -1,0 +1,28 @@
+"""Mini CRM: customers, orders, audiences and campaigns over a REST API."""
+
+from flask import Flask
+
+from crm import config, db
+from crm.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or config.load()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Mini CRM",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        CRM_SETTINGS=settings,
+    )
+    db.connect(settings)
+
+    from crm.api import register
+
+    register(app)
+    return app

@@ -1,0 +1,34 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from crm.api.pagination import QuerySetPage
+from crm.schemas.customer import CustomerQuerySchema, CustomerSchema
+from crm.services import customers
+
+blp = Blueprint("customers", __name__, url_prefix="/api/customers", description="Customers")
+
+
+@blp.route("")
+class Customers(MethodView):
+    @blp.arguments(CustomerQuerySchema, location="query")
+    @blp.response(200, CustomerSchema(many=True))
+    @blp.paginate(QuerySetPage)
+    def get(self, query):
+        """List customers by customer_id (paginated; see the X-Pagination header)."""
+        return customers.search(**query)
+
+    @blp.arguments(CustomerSchema)
+    @blp.response(201, CustomerSchema, description="Created.")
+    @blp.alt_response(200, schema=CustomerSchema, description="Updated: the customer_id existed.")
+    def post(self, data):
+        """Add a customer, or update the one with the same customer_id."""
+        customer, created = customers.upsert(data)
+        return customer, 201 if created else 200
+
+
+@blp.route("/<customer_id>")
+class CustomerById(MethodView):
+    @blp.response(200, CustomerSchema)
+    def get(self, customer_id):
+        """Get one customer by customer_id."""
+        return customers.get(customer_id)

@@ -1,0 +1,54 @@
+"""The one place settings are read: ``CRM_*`` environment variables over local defaults.
+
+``MONGODB_URI`` and ``REDIS_URL`` are also accepted unprefixed, the names most
+hosting platforms and docker images already set.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/minicrm"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Where workers reach the vendor, and where the vendor sends receipts back.
+    vendor_url: str = "http://127.0.0.1:9000"
+    public_url: str = "http://127.0.0.1:8000"
+    vendor_timeout_seconds: float = 10.0
+    send_chunk_size: int = 500
+    max_content_length: int = 1_000_000
+    # Vendor simulator: share of messages it reports SENT, and its random seed.
+    vendor_success_rate: float = 0.9
+    vendor_seed: int | None = None
+    vendor_receipt_delay_ms: int = 200
+
+
+_ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}
+
+
+def _parse(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if default is None and raw.lstrip("-").isdigit():
+        return int(raw)
+    return raw
+
+
+def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``environ`` (default: the process environment), then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        default = field.default
+        for name in (f"CRM_{field.name.upper()}", _ALIASES.get(field.name)):
+            if name and environ.get(name):
+                values[field.name] = _parse(environ[name], default)
+                break
+    return replace(Settings(**values), **overrides)

@@ -1,0 +1,30 @@
+import mongoengine
+from pymongo import monitoring
+
+from crm import documents
+from crm.config import Settings
+
+DOCUMENTS = (
+    documents.Customer,
+    documents.Order,
+    documents.Audience,
+    documents.Campaign,
+    documents.CommunicationLog,
+)
+
+
+def connect(settings: Settings, event_listeners: list[monitoring.CommandListener] | None = None):
+    """(Re)connect MongoEngine to ``settings.mongodb_uri`` and declare every index."""
+    mongoengine.disconnect()
+    for document in DOCUMENTS:
+        # MongoEngine caches the collection on the class; drop it so a new database is used.
+        document._collection = None  # type: ignore[attr-defined]
+    client = mongoengine.connect(
+        host=settings.mongodb_uri,
+        tz_aware=False,
+        uuidRepresentation="standard",
+        event_listeners=event_listeners or [],
+    )
+    for document in DOCUMENTS:
+        document.ensure_indexes()
+    return client

@@ -1,0 +1,14 @@
+from mongoengine import DateTimeField, DictField, Document, IntField, StringField
+
+from crm.documents.customer import utcnow
+
+
+class Audience(Document):
+    name = StringField(max_length=200)
+    # The rule tree exactly as validated: {"logic": ..., "rules": [...]}.
+    rules = DictField(required=True)
+    size = IntField(default=0)
+    computed_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+
+    meta = {"collection": "audiences", "indexes": ["-created_at"]}

@@ -1,0 +1,29 @@
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    Document,
+    EnumField,
+    IntField,
+    ObjectIdField,
+    StringField,
+)
+
+from crm.documents.customer import utcnow
+from crm.documents.status import CampaignStatus
+
+
+class Campaign(Document):
+    name = StringField(max_length=200)
+    audience_id = ObjectIdField(required=True)
+    message = StringField(required=True, max_length=2000)
+    status = EnumField(CampaignStatus, default=CampaignStatus.DRAFT)
+    audience_size = IntField(default=0)
+    # Materialisation position: the last customer _id given a log, so a restarted
+    # worker carries on where it stopped.
+    cursor = ObjectIdField()
+    materialized = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    started_at = DateTimeField()
+    completed_at = DateTimeField()
+
+    meta = {"collection": "campaigns", "indexes": ["-created_at", "audience_id", "status"]}

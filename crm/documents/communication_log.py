@@ -1,0 +1,23 @@
+from mongoengine import DateTimeField, Document, EnumField, ObjectIdField, StringField
+
+from crm.documents.customer import utcnow
+from crm.documents.status import MessageStatus
+
+
+class CommunicationLog(Document):
+    campaign_id = ObjectIdField(required=True)
+    customer_id = StringField(required=True)
+    to = StringField(required=True)
+    message = StringField(required=True)
+    status = EnumField(MessageStatus, default=MessageStatus.PENDING)
+    reason = StringField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "communication_logs",
+        "indexes": [
+            {"fields": ["campaign_id", "customer_id"], "unique": True},
+            ("campaign_id", "status"),
+        ],
+    }

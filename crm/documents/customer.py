@@ -1,0 +1,33 @@
+from datetime import UTC, datetime
+
+from mongoengine import (
+    DateTimeField,
+    Decimal128Field,
+    DictField,
+    Document,
+    EmailField,
+    IntField,
+    StringField,
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Customer(Document):
+    customer_id = StringField(required=True, unique=True, max_length=64)
+    name = StringField(required=True, max_length=200)
+    email = EmailField(required=True, max_length=254)
+    phone = StringField(max_length=32)
+    total_spends = Decimal128Field(default=0, precision=2)
+    last_visit_date = DateTimeField()
+    visit_count = IntField(default=0, min_value=0)
+    attributes = DictField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "customers",
+        "indexes": ["total_spends", "visit_count", "last_visit_date", "email"],
+    }

@@ -1,0 +1,16 @@
+from mongoengine import DateTimeField, Decimal128Field, Document, StringField
+
+from crm.documents.customer import utcnow
+
+
+class Order(Document):
+    order_id = StringField(required=True, unique=True, max_length=64)
+    customer_id = StringField(required=True, max_length=64)
+    order_amount = Decimal128Field(required=True, precision=2)
+    order_date = DateTimeField(required=True)
+    created_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "orders",
+        "indexes": [("customer_id", "order_date")],
+    }

@@ -1,0 +1,38 @@
+import marshmallow as ma
+
+from crm.schemas.base import BaseSchema
+from crm.schemas.fields import Day, Money, external_id
+
+ATTRIBUTE_KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+class AttributeValue(ma.fields.Field):
+    """A custom attribute: a string, a number or a boolean."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool | int | float) and value == value:  # NaN is not equal to itself
+            return value
+        if isinstance(value, str) and len(value) <= 256:
+            return value
+        raise ma.ValidationError("Must be a string of at most 256 characters, a number or a boolean.")
+
+
+class CustomerSchema(BaseSchema):
+    customer_id = external_id(required=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    phone = ma.fields.String(validate=ma.validate.Regexp(r"^\+?[0-9 ()-]{4,32}$"))
+    total_spends = Money()
+    last_visit_date = Day(allow_none=True)
+    visit_count = ma.fields.Integer(strict=True, validate=ma.validate.Range(0, 10_000_000))
+    attributes = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.Regexp(ATTRIBUTE_KEY)),
+        values=AttributeValue(),
+        validate=ma.validate.Length(max=50),
+    )
+    created_at = ma.fields.DateTime(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True)
+
+
+class CustomerQuerySchema(BaseSchema):
+    email = ma.fields.Email(metadata={"description": "Only the customer with this email."})

@@ -1,0 +1,66 @@
+"""Real servers for the whole run: a MongoDB-protocol server (SecantusDB) and Redis.
+
+Both start before any test module is imported, so the Dramatiq broker that
+``workers`` declares at import already points at the test Redis.
+"""
+
+import os
+import tempfile
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from crm import embedded
+
+_servers = []
+
+
+def pytest_configure(config):
+    logs = Path(tempfile.mkdtemp(prefix="crm-test-"))
+    mongo_port, redis_port = embedded.free_port(), embedded.free_port()
+    _servers.append(embedded.start_mongo(mongo_port, ":memory:", logs / "mongo.log"))
+    _servers.append(embedded.start_redis(redis_port, logs / "redis", logs / "redis.log", False))
+    os.environ["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{mongo_port}/crm"
+    os.environ["CRM_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+    os.environ["CRM_TEST_LOGS"] = str(logs)
+
+
+def pytest_unconfigure(config):
+    embedded.stop(_servers)
+
+
+@pytest.fixture
+def settings():
+    from crm import config
+
+    base = config.load()
+    database = f"test_{uuid.uuid4().hex[:12]}"
+    return replace(base, mongodb_uri=f"{base.mongodb_uri.rsplit('/', 1)[0]}/{database}")
+
+
+@pytest.fixture
+def broker():
+    import workers
+
+    workers.broker.flush_all()
+    yield workers.broker
+    workers.broker.flush_all()
+
+
+@pytest.fixture
+def app(settings, broker):
+    import mongoengine
+
+    from crm import create_app
+
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    mongoengine.get_connection().drop_database(settings.mongodb_uri.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
