@@ -24,6 +24,7 @@ class Settings:
     vendor_success_rate: float = 0.9
     vendor_seed: int | None = None
     vendor_receipt_delay_ms: int = 200
+    vendor_max_batch: int = 1000
 
 
 _ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}
@@ -52,3 +53,13 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
                 values[field.name] = _parse(environ[name], default)
                 break
     return replace(Settings(**values), **overrides)
+
+
+def given(environ: Mapping[str, str] | None = None) -> set[str]:
+    """The settings the environment sets explicitly (the rest take their defaults)."""
+    environ = os.environ if environ is None else environ
+    return {
+        field.name
+        for field in fields(Settings)
+        if environ.get(f"CRM_{field.name.upper()}") or environ.get(_ALIASES.get(field.name, ""))
+    }

@@ -19,7 +19,9 @@ class MongoConnection(dramatiq.Middleware):
     """Connects each worker process to MongoDB after it forks."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
         db.connect(settings)
 
 

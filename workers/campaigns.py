@@ -1,1 +1,77 @@
+"""Campaign sending: one actor turns the audience into logs, another delivers each chunk.
 
+Dramatiq's default of 20 retries over days is wrong for messages people are waiting
+on, so every actor states its own limits.
+"""
+
+import logging
+import random
+import threading
+
+import dramatiq
+from bson import ObjectId
+from dramatiq.middleware import CurrentMessage
+
+from crm.services import delivery
+from crm.vendor import VendorClient, VendorRejected, VendorUnavailable
+from workers import settings
+
+log = logging.getLogger(__name__)
+
+DELIVERY_ATTEMPTS = 6
+MAX_BACKOFF_MS = 60_000
+
+_local = threading.local()
+
+
+def _vendor() -> VendorClient:
+    """One client, so one connection pool, per worker thread."""
+    if not hasattr(_local, "vendor"):
+        _local.vendor = VendorClient(settings.vendor_url, settings.vendor_timeout_seconds)
+    return _local.vendor
+
+
+@dramatiq.actor(
+    queue_name="campaigns",
+    max_retries=10,
+    min_backoff=1_000,
+    max_backoff=MAX_BACKOFF_MS,
+    time_limit=60 * 60 * 1000,
+)
+def materialize_campaign(campaign_id: str) -> None:
+    delivery.materialize(
+        ObjectId(campaign_id),
+        settings.send_chunk_size,
+        lambda log_ids: deliver_chunk.send(campaign_id, log_ids),
+    )
+
+
+@dramatiq.actor(
+    queue_name="deliveries",
+    max_retries=DELIVERY_ATTEMPTS,
+    min_backoff=1_000,
+    max_backoff=MAX_BACKOFF_MS,
+    time_limit=5 * 60 * 1000,
+)
+def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
+    ids = [ObjectId(i) for i in log_ids]
+    callback_url = f"{settings.public_url.rstrip('/')}/api/sendCampaign/deliveryReceipts"
+    try:
+        delivery.deliver(ids, _vendor(), callback_url)
+    except VendorRejected as error:
+        log.error("campaign_id=%s vendor refused a chunk: %s", campaign_id, error)
+        delivery.fail_pending(ids, f"vendor_rejected_{error.status_code}")
+    except VendorUnavailable as error:
+        retries = CurrentMessage.get_current_message().options.get("retries", 0)
+        if retries + 1 >= DELIVERY_ATTEMPTS:
+            log.error("campaign_id=%s vendor unavailable, giving up: %s", campaign_id, error)
+            delivery.fail_pending(ids, "vendor_unavailable")
+            return
+        log.warning("campaign_id=%s vendor unavailable, retrying: %s", campaign_id, error)
+        raise dramatiq.Retry(str(error), delay=_backoff_ms(retries, error.retry_after)) from None
+
+
+def _backoff_ms(retries: int, retry_after: float | None) -> int:
+    if retry_after is not None:
+        return int(retry_after * 1000)
+    return min(MAX_BACKOFF_MS, int(1000 * 2**retries * random.uniform(0.5, 1.5)))

@@ -1,14 +1,19 @@
 from flask import Flask
 
-from crm.api import customers, docs, health, orders
+from crm.api import campaigns, customers, docs, health, orders, receipts
+from crm.api.converters import ObjectIdConverter
 from crm.api.errors import CrmApi
 from crm.api.json import CrmJSONProvider
 
 
 def register(app: Flask) -> None:
     app.json = CrmJSONProvider(app)
+    app.url_map.converters["objectid"] = ObjectIdConverter
     api = CrmApi(app)
-    for module in (customers, orders):
+    api.register_converter(
+        ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
+    )
+    for module in (customers, orders, campaigns, receipts):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)

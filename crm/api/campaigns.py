@@ -1,0 +1,45 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from crm.api.pagination import QuerySetPage
+from crm.schemas.campaign import CampaignSchema, CommunicationLogSchema, LogQuerySchema
+from crm.services import campaigns
+
+blp = Blueprint("campaigns", __name__, url_prefix="/api/campaign", description="Campaigns")
+
+
+@blp.route("")
+class Campaigns(MethodView):
+    @blp.response(200, CampaignSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """List campaigns, newest first, each with its message counts (paginated)."""
+        query = campaigns.newest_first()
+        pagination_parameters.item_count = query.count()
+        first = pagination_parameters.first_item
+        page = list(query[first : first + pagination_parameters.page_size])
+        return campaigns.with_stats(page)
+
+    @blp.arguments(CampaignSchema)
+    @blp.response(201, CampaignSchema)
+    def post(self, data):
+        """Create a DRAFT campaign for an audience; the message is a per-customer template."""
+        return campaigns.with_stats([campaigns.create(data)])[0]
+
+
+@blp.route("/<objectid:campaign_id>")
+class CampaignById(MethodView):
+    @blp.response(200, CampaignSchema)
+    def get(self, campaign_id):
+        """Get one campaign with its message counts."""
+        return campaigns.with_stats([campaigns.get(campaign_id)])[0]
+
+
+@blp.route("/<objectid:campaign_id>/logs")
+class CampaignLogs(MethodView):
+    @blp.arguments(LogQuerySchema, location="query")
+    @blp.response(200, CommunicationLogSchema(many=True))
+    @blp.paginate(QuerySetPage)
+    def get(self, query, campaign_id):
+        """The campaign's communication logs, one per audience member (paginated)."""
+        return campaigns.logs(campaigns.get(campaign_id).id, **query)

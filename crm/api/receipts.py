@@ -1,0 +1,54 @@
+"""Sending a campaign, and the vendor's delivery receipts (the paths the seed README gives)."""
+
+from flask_smorest import Blueprint
+from redis.exceptions import RedisError
+
+from crm.schemas.campaign import SendAcceptedSchema, SendCampaignSchema
+from crm.schemas.receipt import (
+    ReceiptBatchSchema,
+    ReceiptOutcomeSchema,
+    ReceiptResultSchema,
+    ReceiptSchema,
+)
+from crm.services import campaigns, receipts
+from crm.services.errors import NotFound, Unavailable
+from workers.campaigns import materialize_campaign
+
+blp = Blueprint("sending", __name__, url_prefix="/api/sendCampaign", description="Sending")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(SendCampaignSchema)
+@blp.response(202, SendAcceptedSchema, description="Queued; watch GET /api/campaign/{id}.")
+@blp.alt_response(409, description="The campaign is not a DRAFT.")
+@blp.alt_response(503, description="The queue is unreachable; the campaign stays a DRAFT.")
+def send_campaign(data):
+    """Send a DRAFT campaign: returns at once, workers deliver in the background."""
+    campaign = campaigns.start(data["campaign_id"])
+    try:
+        materialize_campaign.send(str(campaign.id))
+    except RedisError:
+        campaigns.undo_start(campaign.id)
+        raise Unavailable("The send queue is unreachable; try again shortly.") from None
+    return {"campaign_id": campaign.id, "status": campaign.status}
+
+
+@blp.route("/deliveryReceipt", methods=["POST"])
+@blp.arguments(ReceiptSchema)
+@blp.response(200, ReceiptResultSchema)
+@blp.alt_response(404, description="No communication log has that id.")
+def delivery_receipt(receipt):
+    """Apply one delivery receipt; a duplicate or late one changes nothing (applied: false)."""
+    outcome = receipts.apply([receipt])
+    if outcome.unknown:
+        raise NotFound(f"No communication log with id {receipt['communication_log_id']}.")
+    log = campaigns.log(receipt["communication_log_id"])
+    return {"communication_log_id": log.id, "status": log.status, "applied": outcome.applied == 1}
+
+
+@blp.route("/deliveryReceipts", methods=["POST"])
+@blp.arguments(ReceiptBatchSchema)
+@blp.response(200, ReceiptOutcomeSchema)
+def delivery_receipts(batch):
+    """Apply up to 1,000 receipts at once; unknown ids are listed, not fatal."""
+    return receipts.apply(batch["receipts"])

@@ -1,0 +1,60 @@
+import marshmallow as ma
+
+from crm.documents import CampaignStatus, MessageStatus
+from crm.schemas.base import BaseSchema
+from crm.schemas.fields import ObjectIdString
+
+
+class CampaignStatsSchema(BaseSchema):
+    total = ma.fields.Integer(metadata={"description": "Messages created so far."})
+    pending = ma.fields.Integer(metadata={"description": "Not yet accepted by the vendor."})
+    accepted = ma.fields.Integer(metadata={"description": "Accepted, awaiting a receipt."})
+    sent = ma.fields.Integer()
+    failed = ma.fields.Integer()
+
+
+class CampaignSchema(BaseSchema):
+    id = ObjectIdString(dump_only=True)
+    name = ma.fields.String(validate=ma.validate.Length(max=200))
+    audience_id = ObjectIdString(required=True)
+    message = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(1, 2000),
+        metadata={
+            "description": "A template rendered per customer, e.g. "
+            "`Hi {{name}}, here's 10% off on your next order!`. Variables: "
+            "customer_id, name, email, total_spends, visit_count, last_visit_date, "
+            "attributes.<key>."
+        },
+    )
+    status = ma.fields.Enum(CampaignStatus, dump_only=True)
+    audience_size = ma.fields.Integer(dump_only=True)
+    stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+    started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    completed_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+
+
+class SendCampaignSchema(BaseSchema):
+    campaign_id = ObjectIdString(required=True)
+
+
+class SendAcceptedSchema(BaseSchema):
+    campaign_id = ObjectIdString()
+    status = ma.fields.Enum(CampaignStatus)
+
+
+class CommunicationLogSchema(BaseSchema):
+    id = ObjectIdString(dump_only=True)
+    campaign_id = ObjectIdString(dump_only=True)
+    customer_id = ma.fields.String(dump_only=True)
+    to = ma.fields.String(dump_only=True)
+    message = ma.fields.String(dump_only=True)
+    status = ma.fields.Enum(MessageStatus, dump_only=True)
+    reason = ma.fields.String(dump_only=True, allow_none=True)
+    created_at = ma.fields.DateTime(dump_only=True)
+    updated_at = ma.fields.DateTime(dump_only=True)
+
+
+class LogQuerySchema(BaseSchema):
+    status = ma.fields.Enum(MessageStatus)

@@ -1,0 +1,35 @@
+import marshmallow as ma
+
+from crm.documents import MessageStatus
+from crm.schemas.base import BaseSchema
+from crm.schemas.fields import ObjectIdString
+
+FINAL = [MessageStatus.SENT.value, MessageStatus.FAILED.value]
+
+
+class ReceiptSchema(BaseSchema):
+    communication_log_id = ObjectIdString(required=True)
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(FINAL))
+    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+
+
+class ReceiptBatchSchema(BaseSchema):
+    receipts = ma.fields.List(
+        ma.fields.Nested(ReceiptSchema), required=True, validate=ma.validate.Length(1, 1000)
+    )
+
+
+class ReceiptOutcomeSchema(BaseSchema):
+    applied = ma.fields.Integer(metadata={"description": "Receipts that changed a log."})
+    ignored = ma.fields.Integer(
+        metadata={"description": "Duplicate or late receipts: the log had already moved on."}
+    )
+    unknown = ma.fields.List(
+        ma.fields.String(), metadata={"description": "Ids that match no communication log."}
+    )
+
+
+class ReceiptResultSchema(BaseSchema):
+    communication_log_id = ObjectIdString()
+    status = ma.fields.Enum(MessageStatus)
+    applied = ma.fields.Boolean()

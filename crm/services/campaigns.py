@@ -1,0 +1,79 @@
+from typing import Any
+
+from bson import ObjectId
+
+from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from crm.documents.customer import utcnow
+from crm.services import lifecycle, templates
+from crm.services.errors import InvalidInput, InvalidTransition, NotFound
+
+
+def create(data: dict[str, Any]) -> Campaign:
+    templates.validate(data["message"])
+    if not Audience.objects(id=data["audience_id"]).only("id").first():
+        raise InvalidInput(
+            "The campaign's audience does not exist.",
+            {"json": {"audience_id": [f"Unknown audience {data['audience_id']}."]}},
+        )
+    return Campaign(**data).save()
+
+
+def get(campaign_id: ObjectId) -> Campaign:
+    campaign = Campaign.objects(id=campaign_id).first()
+    if campaign is None:
+        raise NotFound(f"No campaign with id {campaign_id}.")
+    return campaign
+
+
+def newest_first():
+    return Campaign.objects.order_by("-created_at", "-id")
+
+
+def start(campaign_id: ObjectId) -> Campaign:
+    """Move a DRAFT campaign to SENDING; the caller then hands it to the workers."""
+    campaign = get(campaign_id)
+    if not Audience.objects(id=campaign.audience_id).only("id").first():
+        raise InvalidTransition("The campaign's audience was deleted; it cannot be sent.")
+    if not lifecycle.move_campaign(campaign_id, CampaignStatus.SENDING, started_at=utcnow()):
+        raise InvalidTransition(
+            f"Campaign {campaign_id} is {get(campaign_id).status}; only a DRAFT can be sent."
+        )
+    return get(campaign_id)
+
+
+def undo_start(campaign_id: ObjectId) -> None:
+    """Return a campaign to DRAFT when its send could not be queued at all."""
+    Campaign._get_collection().update_one(
+        {"_id": campaign_id, "status": str(CampaignStatus.SENDING), "cursor": None},
+        {"$set": {"status": str(CampaignStatus.DRAFT), "started_at": None}},
+    )
+
+
+def with_stats(campaigns: list[Campaign]) -> list[dict[str, Any]]:
+    """Campaigns as dicts, each with message counts by status from one aggregation."""
+    counts: dict[ObjectId, dict[str, int]] = {c.id: {} for c in campaigns}
+    pipeline = [
+        {"$match": {"campaign_id": {"$in": list(counts)}}},
+        {"$group": {"_id": {"campaign": "$campaign_id", "status": "$status"}, "n": {"$sum": 1}}},
+    ]
+    for row in CommunicationLog._get_collection().aggregate(pipeline):
+        counts[row["_id"]["campaign"]][row["_id"]["status"]] = row["n"]
+    return [_describe(campaign, counts[campaign.id]) for campaign in campaigns]
+
+
+def _describe(campaign: Campaign, counts: dict[str, int]) -> dict[str, Any]:
+    stats = {status.value.lower(): counts.get(status.value, 0) for status in MessageStatus}
+    stats["total"] = sum(counts.values())
+    return {**campaign.to_mongo().to_dict(), "id": campaign.id, "stats": stats}
+
+
+def logs(campaign_id: ObjectId, status: MessageStatus | None = None):
+    entries = CommunicationLog.objects(campaign_id=campaign_id).order_by("id")
+    return entries.filter(status=status) if status else entries
+
+
+def log(log_id: ObjectId) -> CommunicationLog:
+    entry = CommunicationLog.objects(id=log_id).first()
+    if entry is None:
+        raise NotFound(f"No communication log with id {log_id}.")
+    return entry

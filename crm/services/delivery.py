@@ -1,0 +1,124 @@
+"""The send path: an audience becomes communication logs, logs become vendor requests.
+
+Both steps are safe to repeat. Materialising saves its position after each chunk and
+the unique (campaign, customer) index turns a repeated insert into a no-op; delivering
+sends only PENDING logs, and the log id is the vendor's idempotency key.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import BulkWriteError
+
+from crm.documents import Campaign, CampaignStatus, CommunicationLog, Customer, MessageStatus
+from crm.documents.customer import utcnow
+from crm.services import audiences, lifecycle, segments, templates
+from crm.vendor import OutboundMessage, VendorClient
+
+log = logging.getLogger(__name__)
+
+RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES}
+DUPLICATE_KEY = 11000
+
+
+def materialize(
+    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: Callable[[list[str]], None]
+) -> None:
+    """Give each audience member a PENDING log, handing each chunk's ids to ``enqueue_chunk``."""
+    campaign = Campaign.objects(id=campaign_id).first()
+    if campaign is None or campaign.status != CampaignStatus.SENDING or campaign.materialized:
+        return
+    audience = audiences.get(campaign.audience_id)
+    members = segments.to_filter(audience.rules, campaign.started_at)
+    customers = Customer._get_collection()
+    cursor = campaign.cursor
+    while True:
+        query = members if cursor is None else {"$and": [members, {"_id": {"$gt": cursor}}]}
+        batch = list(customers.find(query, RENDERED_FIELDS).sort("_id", 1).limit(chunk_size))
+        if not batch:
+            break
+        pending = _create_logs(campaign, batch)
+        if pending:
+            enqueue_chunk(pending)
+        cursor = batch[-1]["_id"]
+        Campaign._get_collection().update_one({"_id": campaign_id}, {"$set": {"cursor": cursor}})
+        log.info("campaign_id=%s materialised %d customers", campaign_id, len(batch))
+    size = CommunicationLog.objects(campaign_id=campaign_id).count()
+    Campaign._get_collection().update_one(
+        {"_id": campaign_id}, {"$set": {"materialized": True, "audience_size": size}}
+    )
+    lifecycle.complete_if_done({campaign_id})
+
+
+def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[str]:
+    """Insert the chunk's logs (those already there stay as they are); return its PENDING ids."""
+    logs = CommunicationLog._get_collection()
+    now = utcnow()
+    entries = [_log_entry(campaign, customer, now) for customer in customers]
+    try:
+        logs.insert_many(entries, ordered=False)
+    except BulkWriteError as error:
+        if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
+            raise
+    pending = logs.find(
+        {
+            "campaign_id": campaign.id,
+            "customer_id": {"$in": [c["customer_id"] for c in customers]},
+            "status": str(MessageStatus.PENDING),
+        },
+        {"_id": 1},
+    )
+    return [str(entry["_id"]) for entry in pending]
+
+
+def _log_entry(campaign: Campaign, customer: dict[str, Any], now) -> dict[str, Any]:
+    entry = {
+        "campaign_id": campaign.id,
+        "customer_id": customer["customer_id"],
+        "to": customer["email"],
+        "status": str(MessageStatus.PENDING),
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        entry["message"] = templates.render(campaign.message, customer)
+    except Exception as error:  # a template that validated can still fail on odd data
+        log.warning("campaign_id=%s render failed: %s", campaign.id, type(error).__name__)
+        entry.update(message="", status=str(MessageStatus.FAILED), reason="render_error")
+    return entry
+
+
+def deliver(log_ids: list[ObjectId], vendor: VendorClient, callback_url: str) -> None:
+    """Send the chunk's PENDING messages to the vendor and record its answer for each."""
+    logs = CommunicationLog._get_collection()
+    pending = list(
+        logs.find(
+            {"_id": {"$in": log_ids}, "status": str(MessageStatus.PENDING)},
+            {"to": 1, "message": 1, "campaign_id": 1},
+        )
+    )
+    if not pending:
+        return
+    messages = [OutboundMessage(str(e["_id"]), e["to"], e["message"]) for e in pending]
+    results = vendor.send_batch(callback_url, messages)
+    accepted = [ObjectId(r.idempotency_key) for r in results if r.accepted]
+    lifecycle.move_messages(accepted, MessageStatus.ACCEPTED)
+    rejected: dict[str, list[ObjectId]] = {}
+    for result in results:
+        if not result.accepted:
+            rejected.setdefault(result.reason or "rejected", []).append(
+                ObjectId(result.idempotency_key)
+            )
+    for reason, ids in rejected.items():
+        lifecycle.move_messages(ids, MessageStatus.FAILED, reason)
+    if rejected:
+        lifecycle.complete_if_done({e["campaign_id"] for e in pending})
+
+
+def fail_pending(log_ids: list[ObjectId], reason: str) -> None:
+    """Give up on the chunk's unsent messages, e.g. once the vendor stayed down past every retry."""
+    campaign_ids = set(CommunicationLog.objects(id__in=log_ids).distinct("campaign_id"))
+    lifecycle.move_messages(log_ids, MessageStatus.FAILED, reason)
+    lifecycle.complete_if_done(campaign_ids)

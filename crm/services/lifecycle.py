@@ -1,0 +1,52 @@
+"""Status changes as conditional updates: each applies only from a status the table allows,
+so a redelivered task or a repeated receipt cannot act twice or move anything backwards."""
+
+from typing import Any
+
+from bson import ObjectId
+
+from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from crm.documents.customer import utcnow
+from crm.documents.status import CAMPAIGN_TRANSITIONS, MESSAGE_TRANSITIONS, sources_of
+
+
+def move_campaign(
+    campaign_id: ObjectId,
+    target: CampaignStatus,
+    only_if: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move to ``target`` if the status (and ``only_if``) allow; returns whether it moved."""
+    query = {"_id": campaign_id, "status": {"$in": sources_of(CAMPAIGN_TRANSITIONS, target)}}
+    result = Campaign._get_collection().update_one(
+        {**query, **(only_if or {})}, {"$set": {"status": str(target), **fields}}
+    )
+    return result.modified_count == 1
+
+
+def move_messages(log_ids: list[ObjectId], target: MessageStatus, reason: str | None = None) -> int:
+    """Move those logs that may reach ``target``; returns how many moved."""
+    if not log_ids:
+        return 0
+    changes: dict[str, Any] = {"status": str(target), "updated_at": utcnow()}
+    if reason is not None:
+        changes["reason"] = reason
+    result = CommunicationLog._get_collection().update_many(
+        {"_id": {"$in": log_ids}, "status": {"$in": sources_of(MESSAGE_TRANSITIONS, target)}},
+        {"$set": changes},
+    )
+    return result.modified_count
+
+
+def complete_if_done(campaign_ids: set[ObjectId]) -> None:
+    """Complete each fully materialised campaign whose every message is SENT or FAILED."""
+    open_statuses = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]
+    logs = CommunicationLog._get_collection()
+    for campaign_id in campaign_ids:
+        if logs.find_one(
+            {"campaign_id": campaign_id, "status": {"$in": open_statuses}}, {"_id": 1}
+        ):
+            continue
+        move_campaign(
+            campaign_id, CampaignStatus.COMPLETED, {"materialized": True}, completed_at=utcnow()
+        )

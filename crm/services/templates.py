@@ -1,0 +1,55 @@
+"""Campaign messages: Jinja templates rendered per customer in a sandbox.
+
+The sandbox refuses attribute access to Python internals, and only the variables
+below exist, so a template cannot reach anything but the customer being addressed.
+"""
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Template, TemplateSyntaxError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from crm.services.errors import InvalidInput
+
+VARIABLES = frozenset(
+    {"customer_id", "name", "email", "total_spends", "visit_count", "last_visit_date", "attributes"}
+)
+
+_environment = ImmutableSandboxedEnvironment(autoescape=False)
+
+
+def validate(source: str, field: str = "message") -> None:
+    """Raise InvalidInput unless ``source`` parses and uses only the known variables."""
+    try:
+        parsed = _environment.parse(source)
+    except TemplateSyntaxError as error:
+        raise InvalidInput(
+            "The message template does not parse.",
+            {"json": {field: [f"Line {error.lineno}: {error.message}"]}},
+        ) from None
+    unknown = meta.find_undeclared_variables(parsed) - VARIABLES
+    if unknown:
+        known = ", ".join(sorted(VARIABLES))
+        raise InvalidInput(
+            "The message template uses unknown variables.",
+            {
+                "json": {
+                    field: [
+                        f"Unknown variable {name!r}; use one of {known}."
+                        for name in sorted(unknown)
+                    ]
+                }
+            },
+        )
+
+
+@lru_cache(maxsize=64)
+def compile_template(source: str) -> Template:
+    return _environment.from_string(source)
+
+
+def render(source: str, customer: dict[str, Any]) -> str:
+    values = {name: customer.get(name) for name in VARIABLES}
+    values["attributes"] = customer.get("attributes") or {}
+    return compile_template(source).render(values)

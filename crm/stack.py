@@ -1,0 +1,89 @@
+"""``make run``: the whole stack on one machine, with embedded MongoDB and Redis by default.
+
+Starts what is not configured (a SecantusDB server keeping data under ./var/mongo,
+a redis-server under ./var/redis), then the API, a Dramatiq worker and the vendor
+simulator. Ctrl-C stops everything; data stays for the next run.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from crm import config, embedded
+
+log = logging.getLogger("crm.stack")
+
+VAR = Path("var")
+EMBEDDED_MONGO_PORT = 27027
+EMBEDDED_REDIS_PORT = 6389
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    env = dict(os.environ)
+    processes: list[subprocess.Popen] = []
+    given = config.given()
+    try:
+        if "mongodb_uri" not in given:
+            processes.append(
+                embedded.start_mongo(EMBEDDED_MONGO_PORT, str(VAR / "mongo"), VAR / "mongo.log")
+            )
+            env["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{EMBEDDED_MONGO_PORT}/minicrm"
+            log.info("embedded MongoDB-protocol server on :%d, data in var/mongo", EMBEDDED_MONGO_PORT)
+        if "redis_url" not in given:
+            processes.append(
+                embedded.start_redis(EMBEDDED_REDIS_PORT, VAR / "redis", VAR / "redis.log", True)
+            )
+            env["CRM_REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+            log.info("embedded Redis on :%d", EMBEDDED_REDIS_PORT)
+        processes += start_services(env)
+        log.info("API on http://127.0.0.1:8000 (Swagger UI at /docs); Ctrl-C stops everything")
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.5)
+        log.error("a process exited; stopping the stack (logs in var/)")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        embedded.stop(processes)
+
+
+def start_services(
+    env: dict[str, str], api_port: int = 8000, vendor_port: int = 9000, log_dir: Path | None = None
+) -> list[subprocess.Popen]:
+    """The vendor simulator, the API (gunicorn) and a Dramatiq worker, in that order.
+
+    Their output goes to the terminal, or to ``log_dir/<name>.log`` when given.
+    """
+    env = {
+        "CRM_VENDOR_URL": f"http://127.0.0.1:{vendor_port}",
+        "CRM_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+        **env,
+    }
+    bin_dir = Path(sys.executable).parent
+    gunicorn = [str(bin_dir / "gunicorn"), "--graceful-timeout", "5"]
+    commands = {
+        "vendor": gunicorn
+        + ["-w", "1", "--threads", "8", "-b", f"127.0.0.1:{vendor_port}"]
+        + ["vendor_simulator:create_app()"],
+        "api": gunicorn + ["-w", "2", "--threads", "4", "-b", f"127.0.0.1:{api_port}", "wsgi:app"],
+        "worker": [str(bin_dir / "dramatiq"), "workers", "--processes", "1", "--threads", "8"],
+    }
+    started = []
+    for name, command in commands.items():
+        if log_dir is None:
+            started.append(subprocess.Popen(command, env=env))
+            continue
+        with (log_dir / f"{name}.log").open("ab") as out:
+            started.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env))
+    embedded.wait_for_port(vendor_port, started[0])
+    embedded.wait_for_port(api_port, started[1])
+    return started
+
+
+if __name__ == "__main__":
+    main()
