@@ -26,9 +26,12 @@ _local = threading.local()
 
 def _vendor() -> VendorClient:
     """One client, so one connection pool, per worker thread."""
-    if not hasattr(_local, "vendor"):
-        _local.vendor = VendorClient(settings.vendor_url, settings.vendor_timeout_seconds)
-    return _local.vendor
+    clients = _local.__dict__.setdefault("clients", {})
+    if settings.vendor_url not in clients:
+        clients[settings.vendor_url] = VendorClient(
+            settings.vendor_url, settings.vendor_timeout_seconds
+        )
+    return clients[settings.vendor_url]
 
 
 @dramatiq.actor(

@@ -64,7 +64,7 @@ def with_stats(campaigns: list[Campaign]) -> list[dict[str, Any]]:
 def _describe(campaign: Campaign, counts: dict[str, int]) -> dict[str, Any]:
     stats = {status.value.lower(): counts.get(status.value, 0) for status in MessageStatus}
     stats["total"] = sum(counts.values())
-    return {**campaign.to_mongo().to_dict(), "id": campaign.id, "stats": stats}
+    return {**{name: campaign[name] for name in campaign._fields}, "stats": stats}
 
 
 def logs(campaign_id: ObjectId, status: MessageStatus | None = None):

@@ -17,6 +17,7 @@ VARIABLES = frozenset(
 )
 
 _environment = ImmutableSandboxedEnvironment(autoescape=False)
+_environment.globals.clear()  # no range/lipsum/cycler: a message needs only the customer
 
 
 def validate(source: str, field: str = "message") -> None:

@@ -1,0 +1,86 @@
+"""The seed README's flow over HTTP against the real processes: gunicorn serving the API,
+a Dramatiq worker process and the vendor simulator, on the test MongoDB and Redis."""
+
+import os
+import time
+
+import pytest
+import requests
+
+from crm import embedded
+from crm.stack import start_services
+
+
+@pytest.fixture
+def stack(settings, broker, tmp_path):
+    api_port, vendor_port = embedded.free_port(), embedded.free_port()
+    env = {
+        **os.environ,
+        "CRM_MONGODB_URI": settings.mongodb_uri,
+        "CRM_VENDOR_SEED": "1",
+        "CRM_VENDOR_RECEIPT_DELAY_MS": "50",
+        "CRM_SEND_CHUNK_SIZE": "10",
+    }
+    processes = start_services(env, api_port, vendor_port, log_dir=tmp_path)
+    yield f"http://127.0.0.1:{api_port}"
+    embedded.stop(processes)
+
+
+def test_seed_flow_end_to_end(stack):
+    api = requests.Session()
+    # Given the seed's customers and orders
+    for i in range(40):
+        customer = {
+            "customer_id": f"cust{i:03}",
+            "name": f"Customer {i}",
+            "email": f"cust{i}@example.com",
+            "total_spends": 500 * i,
+            "last_visit_date": "2023-06-12",
+            "visit_count": i % 8,
+        }
+        assert api.post(f"{stack}/api/customers", json=customer).status_code == 201
+    order = {"order_id": "order001", "customer_id": "cust001", "order_amount": 200, "order_date": "2023-01-10"}
+    assert api.post(f"{stack}/api/orders", json=order).status_code == 201
+
+    # When the seed's audience is created and a campaign sent to it
+    rules = {
+        "rules": [
+            {"field": "total_spends", "operator": ">", "value": 1000},
+            {"field": "visit_count", "operator": ">=", "value": 4},
+        ],
+        "logic": "AND",
+    }
+    audience = api.post(f"{stack}/api/audience", json=rules)
+    assert audience.status_code == 201, audience.text
+    expected = [i for i in range(40) if 500 * i > 1000 and i % 8 >= 4]
+    assert audience.json()["size"] == len(expected)
+
+    campaign = api.post(
+        f"{stack}/api/campaign",
+        json={"audience_id": audience.json()["id"], "message": "Hi {{name}}, here's 10% off!"},
+    ).json()
+    sent = api.post(f"{stack}/api/sendCampaign", json={"campaign_id": campaign["id"]})
+    assert sent.status_code == 202
+
+    # Then every member gets one message and every log ends SENT or FAILED
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = api.get(f"{stack}/api/campaign").json()
+        if listed[0]["status"] == "COMPLETED":
+            break
+        time.sleep(0.3)
+    stats = listed[0]["stats"]
+    assert listed[0]["status"] == "COMPLETED", stats
+    assert stats["total"] == stats["sent"] + stats["failed"] == len(expected)
+    logs = api.get(f"{stack}/api/campaign/{campaign['id']}/logs?page_size=100").json()
+    assert sorted(log["customer_id"] for log in logs) == [f"cust{i:03}" for i in expected]
+    assert logs[0]["message"].startswith("Hi Customer ")
+
+
+def test_docs_are_served_offline(stack):
+    spec = requests.get(f"{stack}/openapi.json").json()
+    assert "/api/sendCampaign/deliveryReceipt" in spec["paths"]
+    page = requests.get(f"{stack}/docs").text
+    assert "/docs/assets/swagger-ui-bundle.js" in page
+    assert requests.get(f"{stack}/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert requests.get(f"{stack}/health").json()["status"] == "ok"

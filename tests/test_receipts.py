@@ -1,0 +1,99 @@
+"""Receipts move a log forward only: duplicates, late and out-of-order receipts change nothing."""
+
+import pytest
+from bson import ObjectId
+
+from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
+
+
+@pytest.fixture
+def sending_campaign(app):
+    audience = Audience(rules={"logic": "AND", "rules": []}).save()
+    return Campaign(
+        audience_id=audience.id, message="Hi", status=CampaignStatus.SENDING, materialized=True
+    ).save()
+
+
+def new_log(campaign, status=MessageStatus.ACCEPTED, customer_id="c1"):
+    return CommunicationLog(
+        campaign_id=campaign.id, customer_id=customer_id, to="a@b.co", message="Hi", status=status
+    ).save()
+
+
+def receipt(client, log_id, status="SENT", **extra):
+    body = {"communication_log_id": str(log_id), "status": status, **extra}
+    return client.post("/api/sendCampaign/deliveryReceipt", json=body)
+
+
+def test_seed_receipt_marks_the_log_and_completes_the_campaign(client, sending_campaign):
+    log = new_log(sending_campaign)
+    response = receipt(client, log.id)
+    assert response.status_code == 200
+    assert response.json == {"communication_log_id": str(log.id), "status": "SENT", "applied": True}
+    assert Campaign.objects.get(id=sending_campaign.id).status == CampaignStatus.COMPLETED
+
+
+def test_campaign_waits_for_its_last_receipt(client, sending_campaign):
+    first, second = new_log(sending_campaign), new_log(sending_campaign, customer_id="c2")
+    receipt(client, first.id)
+    assert Campaign.objects.get(id=sending_campaign.id).status == CampaignStatus.SENDING
+    receipt(client, second.id, "FAILED", reason="undeliverable")
+    assert Campaign.objects.get(id=sending_campaign.id).status == CampaignStatus.COMPLETED
+    assert CommunicationLog.objects.get(id=second.id).reason == "undeliverable"
+
+
+@pytest.mark.parametrize(("first", "second"), [("SENT", "SENT"), ("SENT", "FAILED"), ("FAILED", "SENT")])
+def test_final_status_is_final(client, sending_campaign, first, second):
+    log = new_log(sending_campaign)
+    receipt(client, log.id, first)
+    again = receipt(client, log.id, second)
+    assert again.status_code == 200
+    assert again.json["applied"] is False
+    assert again.json["status"] == first
+
+
+def test_receipt_overtaking_the_vendor_answer_still_applies(client, sending_campaign):
+    log = new_log(sending_campaign, status=MessageStatus.PENDING)
+    assert receipt(client, log.id).json["status"] == "SENT"
+
+
+def test_unknown_log_is_404(client, sending_campaign):
+    response = receipt(client, ObjectId())
+    assert response.status_code == 404
+    assert set(response.json) == {"code", "status", "message", "errors"}
+
+
+@pytest.mark.parametrize("status", ["DELIVERED", "sent", "PENDING", "ACCEPTED", "", None, 1])
+def test_invalid_status_is_422(client, sending_campaign, status):
+    log = new_log(sending_campaign)
+    response = receipt(client, log.id, status)
+    assert response.status_code == 422
+    assert "status" in response.json["errors"]["json"]
+    assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED
+
+
+def test_batch_reports_applied_ignored_and_unknown(client, sending_campaign):
+    done, open_ = new_log(sending_campaign, MessageStatus.SENT), new_log(sending_campaign, customer_id="c2")
+    stranger = ObjectId()
+    batch = [
+        {"communication_log_id": str(done.id), "status": "FAILED"},
+        {"communication_log_id": str(open_.id), "status": "SENT"},
+        {"communication_log_id": str(open_.id), "status": "SENT"},
+        {"communication_log_id": str(stranger), "status": "SENT"},
+    ]
+    response = client.post("/api/sendCampaign/deliveryReceipts", json={"receipts": batch})
+    assert response.status_code == 200
+    assert response.json == {"applied": 1, "ignored": 2, "unknown": [str(stranger)]}
+    assert CommunicationLog.objects.get(id=done.id).status == MessageStatus.SENT
+
+
+def test_batch_with_one_bad_receipt_applies_none(client, sending_campaign):
+    log = new_log(sending_campaign)
+    batch = [
+        {"communication_log_id": str(log.id), "status": "SENT"},
+        {"communication_log_id": "nope", "status": "SENT"},
+    ]
+    response = client.post("/api/sendCampaign/deliveryReceipts", json={"receipts": batch})
+    assert response.status_code == 422
+    assert "1" in response.json["errors"]["json"]["receipts"]
+    assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED

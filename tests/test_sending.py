@@ -1,0 +1,120 @@
+"""Sending a campaign through a real Redis queue, Dramatiq worker threads, the vendor
+simulator over HTTP, and receipts posted back to the API over HTTP."""
+
+import time
+from dataclasses import replace
+
+import dramatiq
+import pytest
+import requests
+
+import vendor_simulator
+import workers.campaigns
+from crm.documents import Audience, CommunicationLog
+from tests.servers import serve
+
+EVERYONE = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]}
+
+
+@pytest.fixture
+def vendor(settings):
+    with serve(vendor_simulator.create_app(replace(settings, vendor_seed=7, vendor_receipt_delay_ms=20))) as url:
+        yield url
+
+
+@pytest.fixture
+def live(app, settings, vendor, broker, monkeypatch):
+    """The API on a real port, and worker threads that deliver to ``vendor``."""
+    with serve(app) as api_url:
+        worker_settings = replace(settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7)
+        monkeypatch.setattr(workers.campaigns, "settings", worker_settings)
+        worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
+        worker.start()
+        yield api_url
+        worker.stop()
+
+
+def add_customers(client, count):
+    for i in range(count):
+        body = {"customer_id": f"c{i:03}", "name": f"Name{i}", "email": f"c{i}@example.com"}
+        assert client.post("/api/customers", json=body).status_code == 201
+
+
+def new_campaign(client, message="Hi {{name}}, here's 10% off on your next order!"):
+    audience = Audience(rules=EVERYONE).save()
+    response = client.post("/api/campaign", json={"audience_id": str(audience.id), "message": message})
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def wait_until_finished(client, campaign_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        campaign = client.get(f"/api/campaign/{campaign_id}").json
+        if campaign["status"] == "COMPLETED":
+            return campaign
+        time.sleep(0.2)
+    raise AssertionError(f"campaign still {campaign['status']}: {campaign['stats']}")
+
+
+def test_campaign_reaches_every_member_once_with_their_own_message(client, live, vendor):
+    add_customers(client, 30)
+    campaign_id = new_campaign(client)
+
+    response = client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+    assert response.status_code == 202
+    campaign = wait_until_finished(client, campaign_id)
+
+    stats = campaign["stats"]
+    assert campaign["audience_size"] == stats["total"] == 30
+    assert stats["sent"] + stats["failed"] == 30 and stats["pending"] == stats["accepted"] == 0
+    assert stats["failed"] < 10
+    logs = CommunicationLog.objects(campaign_id=campaign_id)
+    assert sorted(log.customer_id for log in logs) == [f"c{i:03}" for i in range(30)]
+    assert logs.get(customer_id="c007").message == "Hi Name7, here's 10% off on your next order!"
+    vendor_stats = requests.get(f"{vendor}/admin/stats", timeout=5).json()
+    assert vendor_stats["accepted"] == 30 and vendor_stats["max_deliveries_per_key"] == 1
+
+
+def test_campaign_list_shows_counts_newest_first(client, live):
+    add_customers(client, 3)
+    first, second = new_campaign(client), new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": first})
+    wait_until_finished(client, first)
+
+    listed = client.get("/api/campaign").json
+    assert [c["id"] for c in listed] == [second, first]
+    assert listed[0]["status"] == "DRAFT" and listed[0]["stats"]["total"] == 0
+    assert listed[1]["stats"]["sent"] + listed[1]["stats"]["failed"] == 3
+
+
+def test_vendor_outage_is_retried_until_it_recovers(client, live, vendor):
+    add_customers(client, 10)
+    requests.post(f"{vendor}/admin/faults", json={"mode": "error_500", "requests": 2}, timeout=5)
+    campaign_id = new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+    campaign = wait_until_finished(client, campaign_id)
+    assert campaign["stats"]["sent"] + campaign["stats"]["failed"] == 10
+    assert not CommunicationLog.objects(campaign_id=campaign_id, reason="vendor_unavailable")
+
+
+def test_vendor_that_never_recovers_fails_messages_with_a_reason(client, live, vendor):
+    add_customers(client, 3)
+    fault = {"mode": "error_429", "requests": None, "retry_after": 0}
+    requests.post(f"{vendor}/admin/faults", json=fault, timeout=5)
+    campaign_id = new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+    campaign = wait_until_finished(client, campaign_id)
+    assert campaign["stats"]["failed"] == 3
+    reasons = set(CommunicationLog.objects(campaign_id=campaign_id).distinct("reason"))
+    assert reasons == {"vendor_unavailable"}
+
+
+def test_campaign_is_sent_only_once(client, live):
+    add_customers(client, 2)
+    campaign_id = new_campaign(client)
+    assert client.post("/api/sendCampaign", json={"campaign_id": campaign_id}).status_code == 202
+    again = client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+    assert again.status_code == 409
+    wait_until_finished(client, campaign_id)
+    assert CommunicationLog.objects(campaign_id=campaign_id).count() == 2
