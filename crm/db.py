@@ -18,7 +18,7 @@ def connect(settings: Settings, event_listeners: list[monitoring.CommandListener
     mongoengine.disconnect()
     for document in DOCUMENTS:
         # MongoEngine caches the collection on the class; drop it so a new database is used.
-        document._collection = None  # type: ignore[attr-defined]
+        document._collection = None
     client = mongoengine.connect(
         host=settings.mongodb_uri,
         tz_aware=False,

@@ -33,7 +33,9 @@ def test_partial_repost_keeps_fields_not_given(client):
 
 
 def test_new_customer_without_aggregates_starts_at_zero(client):
-    response = client.post("/api/customers", json={"customer_id": "c1", "name": "A", "email": "a@b.co"})
+    response = client.post(
+        "/api/customers", json={"customer_id": "c1", "name": "A", "email": "a@b.co"}
+    )
     assert response.status_code == 201
     assert response.json["total_spends"] == 0
     assert response.json["visit_count"] == 0

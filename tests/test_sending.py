@@ -18,8 +18,10 @@ EVERYONE = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=",
 
 @pytest.fixture
 def vendor(settings):
-    with serve(vendor_simulator.create_app(replace(settings, vendor_seed=7, vendor_receipt_delay_ms=20))) as url:
+    app = vendor_simulator.create_app(replace(settings, vendor_seed=7, vendor_receipt_delay_ms=20))
+    with serve(app) as url:
         yield url
+    app.extensions["vendor_simulator"].close()
 
 
 @pytest.fixture

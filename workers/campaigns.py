@@ -45,8 +45,12 @@ def materialize_campaign(campaign_id: str) -> None:
     delivery.materialize(
         ObjectId(campaign_id),
         settings.send_chunk_size,
-        lambda log_ids: deliver_chunk.send(campaign_id, log_ids),
+        lambda log_ids: _enqueue_chunk(campaign_id, log_ids),
     )
+
+
+def _enqueue_chunk(campaign_id: str, log_ids: list[str]) -> None:
+    deliver_chunk.send(campaign_id, log_ids)
 
 
 @dramatiq.actor(
@@ -65,7 +69,8 @@ def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
         log.error("campaign_id=%s vendor refused a chunk: %s", campaign_id, error)
         delivery.fail_pending(ids, f"vendor_rejected_{error.status_code}")
     except VendorUnavailable as error:
-        retries = CurrentMessage.get_current_message().options.get("retries", 0)
+        message = CurrentMessage.get_current_message()
+        retries = message.options.get("retries", 0) if message else 0
         if retries + 1 >= DELIVERY_ATTEMPTS:
             log.error("campaign_id=%s vendor unavailable, giving up: %s", campaign_id, error)
             delivery.fail_pending(ids, "vendor_unavailable")

@@ -14,7 +14,9 @@ class AttributeValue(ma.fields.Field):
             return value
         if isinstance(value, str) and len(value) <= 256:
             return value
-        raise ma.ValidationError("Must be a string of at most 256 characters, a number or a boolean.")
+        raise ma.ValidationError(
+            "Must be a string of at most 256 characters, a number or a boolean."
+        )
 
 
 class CustomerSchema(BaseSchema):

@@ -24,7 +24,7 @@ def external_id(**kwargs: Any) -> ma.fields.String:
 class Day(ma.fields.Date):
     """A calendar day, ``YYYY-MM-DD``, stored as midnight UTC."""
 
-    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
         if isinstance(value, datetime):
             value = value.date()
         return super()._serialize(value, attr, obj, **kwargs)
@@ -52,7 +52,7 @@ class Money(ma.fields.Decimal):
 class ObjectIdString(ma.fields.String):
     """A 24-hex-digit MongoDB id."""
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> ObjectId:
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return ObjectId(text)

@@ -7,7 +7,9 @@ from crm.schemas.fields import MAX_MONEY, Day, Money, external_id
 class OrderSchema(BaseSchema):
     order_id = external_id(required=True)
     customer_id = external_id(required=True)
-    order_amount = Money(required=True, validate=ma.validate.Range(0, MAX_MONEY, min_inclusive=False))
+    order_amount = Money(
+        required=True, validate=ma.validate.Range(0, MAX_MONEY, min_inclusive=False)
+    )
     order_date = Day(required=True)
     created_at = ma.fields.DateTime(dump_only=True)
 

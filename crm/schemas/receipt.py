@@ -24,8 +24,11 @@ class ReceiptOutcomeSchema(BaseSchema):
     ignored = ma.fields.Integer(
         metadata={"description": "Duplicate or late receipts: the log had already moved on."}
     )
-    unknown = ma.fields.List(
-        ma.fields.String(), metadata={"description": "Ids that match no communication log."}
+    unknown_ids = ma.fields.List(
+        ma.fields.String(),
+        attribute="unknown",
+        data_key="unknown",
+        metadata={"description": "Ids that match no communication log."},
     )
 
 
