@@ -19,6 +19,11 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     vendor_timeout_seconds: float = 10.0
     send_chunk_size: int = 500
+    # Sweeps (0 turns them off): receipts overdue after receipt_timeout_seconds fail;
+    # PENDING work idle for orphan_after_seconds goes back on the queue.
+    sweep_interval_seconds: float = 30.0
+    receipt_timeout_seconds: float = 900.0
+    orphan_after_seconds: float = 300.0
     max_content_length: int = 1_000_000
     # Vendor simulator: share of messages it reports SENT, and its random seed.
     vendor_success_rate: float = 0.9

@@ -34,7 +34,9 @@ def main() -> None:
                 embedded.start_mongo(EMBEDDED_MONGO_PORT, str(VAR / "mongo"), VAR / "mongo.log")
             )
             env["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{EMBEDDED_MONGO_PORT}/minicrm"
-            log.info("embedded MongoDB-protocol server on :%d, data in var/mongo", EMBEDDED_MONGO_PORT)
+            log.info(
+                "embedded MongoDB-protocol server on :%d, data in var/mongo", EMBEDDED_MONGO_PORT
+            )
         if "redis_url" not in given:
             processes.append(
                 embedded.start_redis(EMBEDDED_REDIS_PORT, VAR / "redis", VAR / "redis.log", True)
@@ -67,19 +69,25 @@ def start_services(
     bin_dir = Path(sys.executable).parent
     gunicorn = [str(bin_dir / "gunicorn"), "--graceful-timeout", "5"]
     commands = {
-        "vendor": gunicorn
-        + ["-w", "1", "--threads", "8", "-b", f"127.0.0.1:{vendor_port}"]
-        + ["vendor_simulator:create_app()"],
-        "api": gunicorn + ["-w", "2", "--threads", "4", "-b", f"127.0.0.1:{api_port}", "wsgi:app"],
+        "vendor": [
+            *gunicorn,
+            *("-w", "1", "--threads", "8", "-b", f"127.0.0.1:{vendor_port}"),
+            "vendor_simulator:create_app()",
+        ],
+        "api": [*gunicorn, "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{api_port}", "wsgi:app"],
         "worker": [str(bin_dir / "dramatiq"), "workers", "--processes", "1", "--threads", "8"],
     }
     started = []
     for name, command in commands.items():
         if log_dir is None:
-            started.append(subprocess.Popen(command, env=env))
+            started.append(subprocess.Popen(command, env=env, start_new_session=True))
             continue
         with (log_dir / f"{name}.log").open("ab") as out:
-            started.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env))
+            started.append(
+                subprocess.Popen(
+                    command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
+            )
     embedded.wait_for_port(vendor_port, started[0])
     embedded.wait_for_port(api_port, started[1])
     return started

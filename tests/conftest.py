@@ -10,9 +10,11 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import dramatiq
 import pytest
 
 from crm import embedded
+from tests.servers import serve
 
 _servers = []
 
@@ -24,7 +26,7 @@ def pytest_configure(config):
     _servers.append(embedded.start_redis(redis_port, logs / "redis", logs / "redis.log", False))
     os.environ["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{mongo_port}/crm"
     os.environ["CRM_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-    os.environ["CRM_TEST_LOGS"] = str(logs)
+    os.environ["CRM_SWEEP_INTERVAL_SECONDS"] = "0"
 
 
 def pytest_unconfigure(config):
@@ -64,3 +66,30 @@ def app(settings, broker):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def vendor(settings):
+    """The vendor simulator over real HTTP, with a fixed seed and quick receipts."""
+    import vendor_simulator
+
+    app = vendor_simulator.create_app(replace(settings, vendor_seed=7, vendor_receipt_delay_ms=20))
+    with serve(app) as url:
+        yield url
+    app.extensions["vendor_simulator"].close()
+
+
+@pytest.fixture
+def live(app, settings, vendor, broker, monkeypatch):
+    """The API on a real port, and Dramatiq worker threads that deliver to ``vendor``."""
+    import workers.campaigns
+
+    with serve(app) as api_url:
+        worker_settings = replace(
+            settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7
+        )
+        monkeypatch.setattr(workers.campaigns, "settings", worker_settings)
+        worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
+        worker.start()
+        yield api_url
+        worker.stop()

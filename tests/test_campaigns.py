@@ -18,7 +18,7 @@ def test_seed_campaign_is_created_as_draft(client, audience_id):
     response = create(client, audience_id=audience_id, message="This is a campaign message.")
     assert response.status_code == 201
     assert response.json["status"] == "DRAFT"
-    assert response.json["stats"] == {"total": 0, "pending": 0, "accepted": 0, "sent": 0, "failed": 0}
+    assert set(response.json["stats"].values()) == {0}
     assert client.get(f"/api/campaign/{response.json['id']}").json["message"] == (
         "This is a campaign message."
     )
@@ -41,12 +41,16 @@ def test_unknown_audience_is_422(client, app):
 
 
 def test_sending_unknown_campaign_is_404(client, app):
-    assert client.post("/api/sendCampaign", json={"campaign_id": str(ObjectId())}).status_code == 404
+    assert (
+        client.post("/api/sendCampaign", json={"campaign_id": str(ObjectId())}).status_code == 404
+    )
 
 
 def test_template_renders_customer_fields_and_attributes():
     source = "Hi {{ name }} from {{ attributes.city | default('your town') }}, {{ visit_count }}"
-    assert templates.render(source, {"name": "Asha", "visit_count": 3}) == "Hi Asha from your town, 3"
+    assert (
+        templates.render(source, {"name": "Asha", "visit_count": 3}) == "Hi Asha from your town, 3"
+    )
     assert templates.render(source, {"name": "B", "attributes": {"city": "Pune"}}).startswith(
         "Hi B from Pune"
     )

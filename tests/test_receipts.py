@@ -1,5 +1,6 @@
 """Receipts move a log forward only: duplicates, late and out-of-order receipts change nothing."""
 
+import dramatiq
 import pytest
 from bson import ObjectId
 
@@ -42,7 +43,9 @@ def test_campaign_waits_for_its_last_receipt(client, sending_campaign):
     assert CommunicationLog.objects.get(id=second.id).reason == "undeliverable"
 
 
-@pytest.mark.parametrize(("first", "second"), [("SENT", "SENT"), ("SENT", "FAILED"), ("FAILED", "SENT")])
+@pytest.mark.parametrize(
+    ("first", "second"), [("SENT", "SENT"), ("SENT", "FAILED"), ("FAILED", "SENT")]
+)
 def test_final_status_is_final(client, sending_campaign, first, second):
     log = new_log(sending_campaign)
     receipt(client, log.id, first)
@@ -72,8 +75,9 @@ def test_invalid_status_is_422(client, sending_campaign, status):
     assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED
 
 
-def test_batch_reports_applied_ignored_and_unknown(client, sending_campaign):
-    done, open_ = new_log(sending_campaign, MessageStatus.SENT), new_log(sending_campaign, customer_id="c2")
+def test_batch_is_queued_then_applied_forward_only(client, sending_campaign, broker):
+    done = new_log(sending_campaign, MessageStatus.SENT)
+    open_ = new_log(sending_campaign, customer_id="c2")
     stranger = ObjectId()
     batch = [
         {"communication_log_id": str(done.id), "status": "FAILED"},
@@ -82,9 +86,17 @@ def test_batch_reports_applied_ignored_and_unknown(client, sending_campaign):
         {"communication_log_id": str(stranger), "status": "SENT"},
     ]
     response = client.post("/api/sendCampaign/deliveryReceipts", json={"receipts": batch})
-    assert response.status_code == 200
-    assert response.json == {"applied": 1, "ignored": 2, "unknown": [str(stranger)]}
+    assert response.status_code == 202
+    assert response.json == {"queued": 3, "unknown": [str(stranger)]}
+
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    broker.join("receipts", timeout=10_000)
+    worker.join()
+    worker.stop()
     assert CommunicationLog.objects.get(id=done.id).status == MessageStatus.SENT
+    assert CommunicationLog.objects.get(id=open_.id).status == MessageStatus.SENT
+    assert Campaign.objects.get(id=sending_campaign.id).status == CampaignStatus.COMPLETED
 
 
 def test_batch_with_one_bad_receipt_applies_none(client, sending_campaign):

@@ -2,38 +2,12 @@
 simulator over HTTP, and receipts posted back to the API over HTTP."""
 
 import time
-from dataclasses import replace
-
-import dramatiq
 import pytest
 import requests
 
-import vendor_simulator
-import workers.campaigns
 from crm.documents import Audience, CommunicationLog
-from tests.servers import serve
 
 EVERYONE = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]}
-
-
-@pytest.fixture
-def vendor(settings):
-    app = vendor_simulator.create_app(replace(settings, vendor_seed=7, vendor_receipt_delay_ms=20))
-    with serve(app) as url:
-        yield url
-    app.extensions["vendor_simulator"].close()
-
-
-@pytest.fixture
-def live(app, settings, vendor, broker, monkeypatch):
-    """The API on a real port, and worker threads that deliver to ``vendor``."""
-    with serve(app) as api_url:
-        worker_settings = replace(settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7)
-        monkeypatch.setattr(workers.campaigns, "settings", worker_settings)
-        worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
-        worker.start()
-        yield api_url
-        worker.stop()
 
 
 def add_customers(client, count):
@@ -44,7 +18,9 @@ def add_customers(client, count):
 
 def new_campaign(client, message="Hi {{name}}, here's 10% off on your next order!"):
     audience = Audience(rules=EVERYONE).save()
-    response = client.post("/api/campaign", json={"audience_id": str(audience.id), "message": message})
+    response = client.post(
+        "/api/campaign", json={"audience_id": str(audience.id), "message": message}
+    )
     assert response.status_code == 201, response.json
     return response.json["id"]
 

@@ -54,6 +54,19 @@ def _enqueue_chunk(campaign_id: str, log_ids: list[str]) -> None:
 
 
 @dramatiq.actor(
+    queue_name="campaigns", max_retries=10, min_backoff=1_000, max_backoff=MAX_BACKOFF_MS
+)
+def resume_campaign(campaign_id: str) -> None:
+    """After a pause: hand out the PENDING logs again, then materialise whatever is left."""
+    delivery.requeue_pending(
+        ObjectId(campaign_id),
+        settings.send_chunk_size,
+        lambda log_ids: _enqueue_chunk(campaign_id, log_ids),
+    )
+    materialize_campaign(campaign_id)
+
+
+@dramatiq.actor(
     queue_name="deliveries",
     max_retries=DELIVERY_ATTEMPTS,
     min_backoff=1_000,
@@ -64,7 +77,7 @@ def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
     ids = [ObjectId(i) for i in log_ids]
     callback_url = f"{settings.public_url.rstrip('/')}/api/sendCampaign/deliveryReceipts"
     try:
-        delivery.deliver(ids, _vendor(), callback_url)
+        delivery.deliver(ObjectId(campaign_id), ids, _vendor(), callback_url)
     except VendorRejected as error:
         log.error("campaign_id=%s vendor refused a chunk: %s", campaign_id, error)
         delivery.fail_pending(ids, f"vendor_rejected_{error.status_code}")

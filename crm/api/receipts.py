@@ -6,13 +6,14 @@ from redis.exceptions import RedisError
 from crm.schemas.campaign import SendAcceptedSchema, SendCampaignSchema
 from crm.schemas.receipt import (
     ReceiptBatchSchema,
-    ReceiptOutcomeSchema,
     ReceiptResultSchema,
     ReceiptSchema,
+    ReceiptsQueuedSchema,
 )
 from crm.services import campaigns, receipts
 from crm.services.errors import NotFound, Unavailable
 from workers.campaigns import materialize_campaign
+from workers.receipts import apply_receipts
 
 blp = Blueprint("sending", __name__, url_prefix="/api/sendCampaign", description="Sending")
 
@@ -48,7 +49,19 @@ def delivery_receipt(receipt):
 
 @blp.route("/deliveryReceipts", methods=["POST"])
 @blp.arguments(ReceiptBatchSchema)
-@blp.response(200, ReceiptOutcomeSchema)
+@blp.response(202, ReceiptsQueuedSchema)
+@blp.alt_response(503, description="The queue is unreachable; send the batch again.")
 def delivery_receipts(batch):
-    """Apply up to 1,000 receipts at once; unknown ids are listed, not fatal."""
-    return receipts.apply(batch["receipts"])
+    """Queue up to 1,000 receipts to be applied; ids matching no log are listed, not fatal.
+
+    Duplicate and late receipts are accepted and change nothing when applied.
+    """
+    known, unknown = receipts.split_unknown(batch["receipts"])
+    if known:
+        try:
+            apply_receipts.send(
+                [{**r, "communication_log_id": str(r["communication_log_id"])} for r in known]
+            )
+        except RedisError:
+            raise Unavailable("The receipt queue is unreachable; send the batch again.") from None
+    return {"queued": len(known), "unknown": unknown}

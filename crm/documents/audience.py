@@ -10,5 +10,6 @@ class Audience(Document):
     size = IntField(default=0)
     computed_at = DateTimeField(default=utcnow)
     created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
 
     meta = {"collection": "audiences", "indexes": ["-created_at"]}

@@ -22,6 +22,8 @@ class Campaign(Document):
     # worker carries on where it stopped.
     cursor = ObjectIdField()
     materialized = BooleanField(default=False)
+    # Last sign of life from the worker materialising it; the sweep restarts a stale one.
+    heartbeat_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)
     started_at = DateTimeField()
     completed_at = DateTimeField()

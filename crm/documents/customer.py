@@ -7,6 +7,7 @@ from mongoengine import (
     Document,
     EmailField,
     IntField,
+    ListField,
     StringField,
 )
 
@@ -24,10 +25,23 @@ class Customer(Document):
     last_visit_date = DateTimeField()
     visit_count = IntField(default=0, min_value=0)
     attributes = DictField()
+    # Maintained by crm.services.orders with each order, for audience rules: the first
+    # and last order days, and every order's {date, amount} so that "orders in the last
+    # N days" is a filter on customers rather than a join.
+    first_order_date = DateTimeField()
+    last_order_date = DateTimeField()
+    order_history = ListField(DictField())
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     meta = {
         "collection": "customers",
-        "indexes": ["total_spends", "visit_count", "last_visit_date", "email"],
+        "indexes": [
+            "total_spends",
+            "visit_count",
+            "last_visit_date",
+            "email",
+            "first_order_date",
+            "last_order_date",
+        ],
     }

@@ -9,7 +9,9 @@ S = TypeVar("S", bound=StrEnum)
 class CampaignStatus(StrEnum):
     DRAFT = "DRAFT"
     SENDING = "SENDING"
+    PAUSED = "PAUSED"
     COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
 
 
 class MessageStatus(StrEnum):
@@ -17,24 +19,32 @@ class MessageStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
     SENT = "SENT"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
-    CampaignStatus.DRAFT: frozenset({CampaignStatus.SENDING}),
-    CampaignStatus.SENDING: frozenset({CampaignStatus.COMPLETED}),
+    CampaignStatus.DRAFT: frozenset({CampaignStatus.SENDING, CampaignStatus.CANCELLED}),
+    CampaignStatus.SENDING: frozenset(
+        {CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELLED}
+    ),
+    CampaignStatus.PAUSED: frozenset({CampaignStatus.SENDING, CampaignStatus.CANCELLED}),
     CampaignStatus.COMPLETED: frozenset(),
+    CampaignStatus.CANCELLED: frozenset(),
 }
 
 # A receipt may overtake the vendor's own answer, so PENDING can jump straight to
-# SENT or FAILED; nothing ever moves back, and SENT and FAILED are final.
+# SENT or FAILED; nothing ever moves back, and SENT, FAILED and CANCELLED are final.
 MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     MessageStatus.PENDING: frozenset(
-        {MessageStatus.ACCEPTED, MessageStatus.SENT, MessageStatus.FAILED}
+        {MessageStatus.ACCEPTED, MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED}
     ),
     MessageStatus.ACCEPTED: frozenset({MessageStatus.SENT, MessageStatus.FAILED}),
     MessageStatus.SENT: frozenset(),
     MessageStatus.FAILED: frozenset(),
+    MessageStatus.CANCELLED: frozenset(),
 }
+
+OPEN_MESSAGE_STATUSES = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]
 
 
 def sources_of(table: dict[S, frozenset[S]], target: S) -> list[str]:

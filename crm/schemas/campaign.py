@@ -11,6 +11,14 @@ class CampaignStatsSchema(BaseSchema):
     accepted = ma.fields.Integer(metadata={"description": "Accepted, awaiting a receipt."})
     sent = ma.fields.Integer()
     failed = ma.fields.Integer()
+    cancelled = ma.fields.Integer()
+
+
+class CampaignProgressSchema(BaseSchema):
+    done = ma.fields.Integer(metadata={"description": "Messages SENT, FAILED or CANCELLED."})
+    total = ma.fields.Integer(metadata={"description": "Audience size (known once materialised)."})
+    rate_per_second = ma.fields.Float(allow_none=True)
+    eta_seconds = ma.fields.Float(allow_none=True)
 
 
 class CampaignSchema(BaseSchema):
@@ -30,6 +38,7 @@ class CampaignSchema(BaseSchema):
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
     stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)
+    progress = ma.fields.Nested(CampaignProgressSchema, dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
     started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
     completed_at = ma.fields.DateTime(dump_only=True, allow_none=True)

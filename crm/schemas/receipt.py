@@ -19,11 +19,8 @@ class ReceiptBatchSchema(BaseSchema):
     )
 
 
-class ReceiptOutcomeSchema(BaseSchema):
-    applied = ma.fields.Integer(metadata={"description": "Receipts that changed a log."})
-    ignored = ma.fields.Integer(
-        metadata={"description": "Duplicate or late receipts: the log had already moved on."}
-    )
+class ReceiptsQueuedSchema(BaseSchema):
+    queued = ma.fields.Integer(metadata={"description": "Receipts queued to be applied."})
     unknown_ids = ma.fields.List(
         ma.fields.String(),
         attribute="unknown",

@@ -41,6 +41,31 @@ def start(campaign_id: ObjectId) -> Campaign:
     return get(campaign_id)
 
 
+def pause(campaign_id: ObjectId) -> Campaign:
+    """Stop handing out chunks; messages already with the vendor still get their receipts."""
+    return _move(campaign_id, CampaignStatus.PAUSED)
+
+
+def resume(campaign_id: ObjectId) -> Campaign:
+    """Back to SENDING; the caller then has the workers pick up what is still PENDING."""
+    return _move(campaign_id, CampaignStatus.SENDING)
+
+
+def cancel(campaign_id: ObjectId) -> Campaign:
+    """Stop the campaign for good: messages not yet handed to the vendor are CANCELLED."""
+    campaign = _move(campaign_id, CampaignStatus.CANCELLED, completed_at=utcnow())
+    pending = CommunicationLog.objects(campaign_id=campaign_id, status=MessageStatus.PENDING)
+    lifecycle.move_messages(list(pending.scalar("id")), MessageStatus.CANCELLED)
+    return campaign
+
+
+def _move(campaign_id: ObjectId, target: CampaignStatus, **fields: Any) -> Campaign:
+    if not lifecycle.move_campaign(campaign_id, target, **fields):
+        status = get(campaign_id).status
+        raise InvalidTransition(f"Campaign {campaign_id} is {status}; it cannot become {target}.")
+    return get(campaign_id)
+
+
 def undo_start(campaign_id: ObjectId) -> None:
     """Return a campaign to DRAFT when its send could not be queued at all."""
     Campaign._get_collection().update_one(
@@ -64,7 +89,19 @@ def with_stats(campaigns: list[Campaign]) -> list[dict[str, Any]]:
 def _describe(campaign: Campaign, counts: dict[str, int]) -> dict[str, Any]:
     stats = {status.value.lower(): counts.get(status.value, 0) for status in MessageStatus}
     stats["total"] = sum(counts.values())
-    return {**{name: campaign[name] for name in campaign._fields}, "stats": stats}
+    fields = {name: campaign[name] for name in campaign._fields}
+    return {**fields, "stats": stats, "progress": _progress(campaign, stats)}
+
+
+def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:
+    done = stats["sent"] + stats["failed"] + stats["cancelled"]
+    total = campaign.audience_size if campaign.materialized else stats["total"]
+    rate = eta = None
+    if campaign.started_at and done:
+        elapsed = ((campaign.completed_at or utcnow()) - campaign.started_at).total_seconds()
+        rate = done / max(elapsed, 0.001)
+        eta = max(total - done, 0) / rate if campaign.status == CampaignStatus.SENDING else 0.0
+    return {"done": done, "total": total, "rate_per_second": rate, "eta_seconds": eta}
 
 
 def logs(campaign_id: ObjectId, status: MessageStatus | None = None):

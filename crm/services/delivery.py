@@ -7,6 +7,7 @@ sends only PENDING logs, and the log id is the vendor's idempotency key.
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -24,7 +25,7 @@ DUPLICATE_KEY = 11000
 
 
 def materialize(
-    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: Callable[[list[str]], None]
+    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: Callable[[list[str]], object]
 ) -> None:
     """Give each audience member a PENDING log, handing each chunk's ids to ``enqueue_chunk``."""
     campaign = Campaign.objects(id=campaign_id).first()
@@ -43,8 +44,13 @@ def materialize(
         if pending:
             enqueue_chunk(pending)
         cursor = batch[-1]["_id"]
-        Campaign._get_collection().update_one({"_id": campaign_id}, {"$set": {"cursor": cursor}})
+        still_sending = Campaign._get_collection().update_one(
+            {"_id": campaign_id, "status": str(CampaignStatus.SENDING)},
+            {"$set": {"cursor": cursor, "heartbeat_at": utcnow()}},
+        )
         log.info("campaign_id=%s materialised %d customers", campaign_id, len(batch))
+        if not still_sending.modified_count:
+            return  # paused or cancelled; resuming carries on from the cursor
     size = CommunicationLog.objects(campaign_id=campaign_id).count()
     Campaign._get_collection().update_one(
         {"_id": campaign_id}, {"$set": {"materialized": True, "audience_size": size}}
@@ -73,7 +79,7 @@ def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[st
     return [str(entry["_id"]) for entry in pending]
 
 
-def _log_entry(campaign: Campaign, customer: dict[str, Any], now) -> dict[str, Any]:
+def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
     entry = {
         "campaign_id": campaign.id,
         "customer_id": customer["customer_id"],
@@ -90,8 +96,20 @@ def _log_entry(campaign: Campaign, customer: dict[str, Any], now) -> dict[str, A
     return entry
 
 
-def deliver(log_ids: list[ObjectId], vendor: VendorClient, callback_url: str) -> None:
-    """Send the chunk's PENDING messages to the vendor and record its answer for each."""
+def deliver(
+    campaign_id: ObjectId, log_ids: list[ObjectId], vendor: VendorClient, callback_url: str
+) -> None:
+    """Send the chunk's PENDING messages to the vendor and record its answer for each.
+
+    Nothing is sent unless the campaign is SENDING: a paused campaign's chunks wait as
+    PENDING logs for ``requeue_pending``, a cancelled one's are CANCELLED.
+    """
+    campaign = Campaign.objects(id=campaign_id).only("status").first()
+    if campaign is None or campaign.status != CampaignStatus.SENDING:
+        if campaign and campaign.status == CampaignStatus.CANCELLED:
+            # Logs created while the cancel was under way.
+            lifecycle.move_messages(log_ids, MessageStatus.CANCELLED)
+        return
     logs = CommunicationLog._get_collection()
     pending = list(
         logs.find(
@@ -115,6 +133,34 @@ def deliver(log_ids: list[ObjectId], vendor: VendorClient, callback_url: str) ->
         lifecycle.move_messages(ids, MessageStatus.FAILED, reason)
     if rejected:
         lifecycle.complete_if_done({e["campaign_id"] for e in pending})
+
+
+def requeue_pending(
+    campaign_id: ObjectId,
+    chunk_size: int,
+    enqueue_chunk: Callable[[list[str]], object],
+    idle_since: datetime | None = None,
+) -> int:
+    """Hand the campaign's PENDING logs to workers again, in chunks; returns how many.
+
+    With ``idle_since``, only logs untouched since then: work a crashed worker or a
+    lost queue left behind. Each requeued log is touched so the next sweep skips it.
+    """
+    query: dict[str, Any] = {"campaign_id": campaign_id, "status": str(MessageStatus.PENDING)}
+    if idle_since is not None:
+        query["updated_at"] = {"$lt": idle_since}
+    logs = CommunicationLog._get_collection()
+    ids = [entry["_id"] for entry in logs.find(query, {"_id": 1}).sort("_id", 1)]
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start : start + chunk_size]
+        logs.update_many(
+            {"_id": {"$in": chunk}, "status": str(MessageStatus.PENDING)},
+            {"$set": {"updated_at": utcnow()}},
+        )
+        enqueue_chunk([str(i) for i in chunk])
+    if ids:
+        log.info("campaign_id=%s requeued %d pending messages", campaign_id, len(ids))
+    return len(ids)
 
 
 def fail_pending(log_ids: list[ObjectId], reason: str) -> None:

@@ -7,7 +7,12 @@ from bson import ObjectId
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
-from crm.documents.status import CAMPAIGN_TRANSITIONS, MESSAGE_TRANSITIONS, sources_of
+from crm.documents.status import (
+    CAMPAIGN_TRANSITIONS,
+    MESSAGE_TRANSITIONS,
+    OPEN_MESSAGE_STATUSES,
+    sources_of,
+)
 
 
 def move_campaign(
@@ -39,13 +44,11 @@ def move_messages(log_ids: list[ObjectId], target: MessageStatus, reason: str | 
 
 
 def complete_if_done(campaign_ids: set[ObjectId]) -> None:
-    """Complete each fully materialised campaign whose every message is SENT or FAILED."""
-    open_statuses = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]
+    """Complete each fully materialised campaign that has no message left in flight."""
     logs = CommunicationLog._get_collection()
     for campaign_id in campaign_ids:
-        if logs.find_one(
-            {"campaign_id": campaign_id, "status": {"$in": open_statuses}}, {"_id": 1}
-        ):
+        still_open = {"campaign_id": campaign_id, "status": {"$in": OPEN_MESSAGE_STATUSES}}
+        if logs.find_one(still_open, {"_id": 1}):
             continue
         move_campaign(
             campaign_id, CampaignStatus.COMPLETED, {"materialized": True}, completed_at=utcnow()

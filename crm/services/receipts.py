@@ -1,5 +1,6 @@
 """Delivery receipts from the vendor, applied in one conditional update per outcome."""
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,7 @@ def apply(receipts: list[dict[str, Any]]) -> ReceiptOutcome:
             {"_id": {"$in": ids}}, {"campaign_id": 1}
         )
     }
-    outcome = ReceiptOutcome(unknown=[str(i) for i in dict.fromkeys(ids) if i not in known])
+    outcome = ReceiptOutcome(unknown=_unknown(ids, known))
     by_outcome: dict[tuple[str, str | None], list[ObjectId]] = {}
     for receipt in receipts:
         if receipt["communication_log_id"] in known:
@@ -40,3 +41,14 @@ def apply(receipts: list[dict[str, Any]]) -> ReceiptOutcome:
     outcome.ignored = sum(len(log_ids) for log_ids in by_outcome.values()) - outcome.applied
     lifecycle.complete_if_done(set(known.values()))
     return outcome
+
+
+def split_unknown(receipts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The receipts whose log exists, and the ids of those whose log does not."""
+    ids = [r["communication_log_id"] for r in receipts]
+    known = set(CommunicationLog.objects(id__in=ids).scalar("id"))
+    return [r for r in receipts if r["communication_log_id"] in known], _unknown(ids, known)
+
+
+def _unknown(ids: list[ObjectId], known: Collection[ObjectId]) -> list[str]:
+    return [str(i) for i in dict.fromkeys(ids) if i not in known]

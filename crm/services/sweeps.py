@@ -1,0 +1,64 @@
+"""Periodic repairs that make every campaign finish, whatever crashed on the way.
+
+- A message the vendor accepted but never reported on is FAILED (``receipt_timeout``).
+- PENDING messages nobody touched for a while (their worker died, or Redis lost its
+  queue) are handed to the workers again; the vendor's idempotency key makes a second
+  hand-off harmless.
+- A campaign whose materialisation stopped beating is materialised again from its cursor.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+
+from bson import ObjectId
+
+from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from crm.documents.customer import utcnow
+from crm.services import delivery, lifecycle
+
+log = logging.getLogger(__name__)
+
+
+def fail_silent_messages(receipt_timeout: timedelta) -> int:
+    """FAIL messages accepted longer than ``receipt_timeout`` ago; returns how many."""
+    silent = CommunicationLog.objects(
+        status=MessageStatus.ACCEPTED, updated_at__lt=utcnow() - receipt_timeout
+    )
+    campaign_ids = set(silent.distinct("campaign_id"))
+    moved = lifecycle.move_messages(
+        list(silent.scalar("id")), MessageStatus.FAILED, "receipt_timeout"
+    )
+    lifecycle.complete_if_done(campaign_ids)
+    if moved:
+        log.warning("%d messages had no receipt within %s", moved, receipt_timeout)
+    return moved
+
+
+def resume_stalled(
+    idle_for: timedelta,
+    chunk_size: int,
+    enqueue_chunk: Callable[[str, list[str]], object],
+    enqueue_materialize: Callable[[str], object],
+) -> None:
+    """Requeue orphaned PENDING work and restart stalled materialisation of SENDING campaigns."""
+    idle_since = utcnow() - idle_for
+    for campaign in Campaign.objects(status=CampaignStatus.SENDING).only(
+        "id", "materialized", "heartbeat_at", "started_at"
+    ):
+        campaign_id = str(campaign.id)
+        delivery.requeue_pending(
+            campaign.id, chunk_size, partial(enqueue_chunk, campaign_id), idle_since
+        )
+        last_sign = campaign.heartbeat_at or campaign.started_at
+        if not campaign.materialized and last_sign and last_sign < idle_since:
+            _beat(campaign.id)
+            log.warning("campaign_id=%s materialisation stalled; restarting it", campaign_id)
+            enqueue_materialize(campaign_id)
+
+
+def _beat(campaign_id: ObjectId) -> None:
+    Campaign._get_collection().update_one(
+        {"_id": campaign_id}, {"$set": {"heartbeat_at": utcnow()}}
+    )

@@ -1,0 +1,20 @@
+"""Applies delivery receipts queued by the API, one batch per queue message."""
+
+from typing import Any
+
+import dramatiq
+from bson import ObjectId
+
+from crm.services import receipts
+
+
+@dramatiq.actor(
+    queue_name="receipts", max_retries=10, min_backoff=500, max_backoff=30_000, time_limit=60_000
+)
+def apply_receipts(batch: list[dict[str, Any]]) -> None:
+    receipts.apply(
+        [
+            {**receipt, "communication_log_id": ObjectId(receipt["communication_log_id"])}
+            for receipt in batch
+        ]
+    )
