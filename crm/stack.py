@@ -20,6 +20,7 @@ log = logging.getLogger("crm.stack")
 VAR = Path("var")
 EMBEDDED_MONGO_PORT = 27027
 EMBEDDED_REDIS_PORT = 6389
+SIMULATOR = "vendor_simulator:create_app()"
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
             )
             env["CRM_REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
             log.info("embedded Redis on :%d", EMBEDDED_REDIS_PORT)
-        processes += start_services(env)
+        processes += start_services(env).values()
         log.info("API on http://127.0.0.1:8000 (Swagger UI at /docs); Ctrl-C stops everything")
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
@@ -56,8 +57,8 @@ def main() -> None:
 
 def start_services(
     env: dict[str, str], api_port: int = 8000, vendor_port: int = 9000, log_dir: Path | None = None
-) -> list[subprocess.Popen]:
-    """The vendor simulator, the API (gunicorn) and a Dramatiq worker, in that order.
+) -> dict[str, subprocess.Popen]:
+    """The vendor simulator, the API (gunicorn) and a Dramatiq worker, by name.
 
     Their output goes to the terminal, or to ``log_dir/<name>.log`` when given.
     """
@@ -68,29 +69,39 @@ def start_services(
     }
     bin_dir = Path(sys.executable).parent
     gunicorn = [str(bin_dir / "gunicorn"), "--graceful-timeout", "5"]
-    commands = {
-        "vendor": [
-            *gunicorn,
-            *("-w", "1", "--threads", "8", "-b", f"127.0.0.1:{vendor_port}"),
-            "vendor_simulator:create_app()",
-        ],
-        "api": [*gunicorn, "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{api_port}", "wsgi:app"],
-        "worker": [str(bin_dir / "dramatiq"), "workers", "--processes", "1", "--threads", "8"],
+    started = {
+        "vendor": start_service(
+            [*gunicorn, "-w", "1", "--threads", "8", "-b", f"127.0.0.1:{vendor_port}", SIMULATOR],
+            env,
+            log_dir and log_dir / "vendor.log",
+        ),
+        "api": start_service(
+            [*gunicorn, "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{api_port}", "wsgi:app"],
+            env,
+            log_dir and log_dir / "api.log",
+        ),
+        "worker": start_worker(env, log_dir and log_dir / "worker.log"),
     }
-    started = []
-    for name, command in commands.items():
-        if log_dir is None:
-            started.append(subprocess.Popen(command, env=env, start_new_session=True))
-            continue
-        with (log_dir / f"{name}.log").open("ab") as out:
-            started.append(
-                subprocess.Popen(
-                    command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-                )
-            )
-    embedded.wait_for_port(vendor_port, started[0])
-    embedded.wait_for_port(api_port, started[1])
+    embedded.wait_for_port(vendor_port, started["vendor"])
+    embedded.wait_for_port(api_port, started["api"])
     return started
+
+
+def start_worker(env: dict[str, str], log_path: Path | None = None) -> subprocess.Popen:
+    dramatiq = str(Path(sys.executable).parent / "dramatiq")
+    return start_service([dramatiq, "workers", "--processes", "1", "--threads", "8"], env, log_path)
+
+
+def start_service(
+    command: list[str], env: dict[str, str], log_path: Path | None
+) -> subprocess.Popen:
+    """Start ``command`` in its own process group, so it can be stopped with its children."""
+    if log_path is None:
+        return subprocess.Popen(command, env=env, start_new_session=True)
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
 
 if __name__ == "__main__":

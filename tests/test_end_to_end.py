@@ -23,7 +23,7 @@ def stack(settings, broker, tmp_path):
     }
     processes = start_services(env, api_port, vendor_port, log_dir=tmp_path)
     yield f"http://127.0.0.1:{api_port}"
-    embedded.stop(processes)
+    embedded.stop(list(processes.values()))
 
 
 def test_seed_flow_end_to_end(stack):
@@ -39,7 +39,12 @@ def test_seed_flow_end_to_end(stack):
             "visit_count": i % 8,
         }
         assert api.post(f"{stack}/api/customers", json=customer).status_code == 201
-    order = {"order_id": "order001", "customer_id": "cust001", "order_amount": 200, "order_date": "2023-01-10"}
+    order = {
+        "order_id": "order001",
+        "customer_id": "cust001",
+        "order_amount": 200,
+        "order_date": "2023-01-10",
+    }
     assert api.post(f"{stack}/api/orders", json=order).status_code == 201
 
     # When the seed's audience is created and a campaign sent to it

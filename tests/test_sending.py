@@ -2,9 +2,11 @@
 simulator over HTTP, and receipts posted back to the API over HTTP."""
 
 import time
-import pytest
+from dataclasses import replace
+
 import requests
 
+import workers.campaigns
 from crm.documents import Audience, CommunicationLog
 
 EVERYONE = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]}
@@ -96,3 +98,22 @@ def test_campaign_is_sent_only_once(client, live):
     assert again.status_code == 409
     wait_until_finished(client, campaign_id)
     assert CommunicationLog.objects(campaign_id=campaign_id).count() == 2
+
+
+def test_vendor_timeouts_are_retried_without_double_sending(client, live, vendor, monkeypatch):
+    monkeypatch.setattr(
+        workers.campaigns,
+        "settings",
+        replace(workers.campaigns.settings, vendor_timeout_seconds=0.3),
+    )
+    add_customers(client, 5)
+    fault = {"mode": "timeout", "requests": 1, "delay_seconds": 1}
+    requests.post(f"{vendor}/admin/faults", json=fault, timeout=5)
+    campaign_id = new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+    campaign = wait_until_finished(client, campaign_id)
+    assert campaign["stats"]["sent"] + campaign["stats"]["failed"] == 5
+    # The timed-out batch had reached the vendor: the retry sends nobody anything twice.
+    vendor_stats = requests.get(f"{vendor}/admin/stats", timeout=5).json()
+    assert vendor_stats["accepted"] == 5 and vendor_stats["max_deliveries_per_key"] == 1
+    assert not CommunicationLog.objects(campaign_id=campaign_id, reason="vendor_unavailable")
