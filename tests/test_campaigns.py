@@ -1,6 +1,6 @@
 import pytest
-from jinja2.exceptions import SecurityError
 from bson import ObjectId
+from jinja2.exceptions import SecurityError
 
 from crm.documents import Audience
 from crm.services import templates
