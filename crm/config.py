@@ -19,6 +19,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     vendor_timeout_seconds: float = 10.0
     send_chunk_size: int = 500
+    # Messages a second to the vendor for campaigns without their own limit; 0: none.
+    send_rate_per_second: int = 0
     # Sweeps (0 turns them off): receipts overdue after receipt_timeout_seconds fail;
     # PENDING work idle for orphan_after_seconds goes back on the queue.
     sweep_interval_seconds: float = 30.0

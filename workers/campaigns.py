@@ -7,14 +7,16 @@ on, so every actor states its own limits.
 import logging
 import random
 import threading
+from functools import partial
 
 import dramatiq
 from bson import ObjectId
 from dramatiq.middleware import CurrentMessage
 
-from crm.services import delivery
+from crm.services import delivery, materialize
 from crm.vendor import VendorClient, VendorRejected, VendorUnavailable
 from workers import settings
+from workers.rate_limit import RateLimit
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def _vendor() -> VendorClient:
     time_limit=60 * 60 * 1000,
 )
 def materialize_campaign(campaign_id: str) -> None:
-    delivery.materialize(
+    materialize.materialize(
         ObjectId(campaign_id),
         settings.send_chunk_size,
         lambda log_ids: _enqueue_chunk(campaign_id, log_ids),
@@ -58,7 +60,7 @@ def _enqueue_chunk(campaign_id: str, log_ids: list[str]) -> None:
 )
 def resume_campaign(campaign_id: str) -> None:
     """After a pause: hand out the PENDING logs again, then materialise whatever is left."""
-    delivery.requeue_pending(
+    materialize.requeue_pending(
         ObjectId(campaign_id),
         settings.send_chunk_size,
         lambda log_ids: _enqueue_chunk(campaign_id, log_ids),
@@ -77,7 +79,9 @@ def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
     ids = [ObjectId(i) for i in log_ids]
     callback_url = f"{settings.public_url.rstrip('/')}/api/sendCampaign/deliveryReceipts"
     try:
-        delivery.deliver(ObjectId(campaign_id), ids, _vendor(), callback_url)
+        delivery.deliver(
+            ObjectId(campaign_id), ids, _vendor(), callback_url, partial(_take_permits, campaign_id)
+        )
     except VendorRejected as error:
         log.error("campaign_id=%s vendor refused a chunk: %s", campaign_id, error)
         delivery.fail_pending(ids, f"vendor_rejected_{error.status_code}")
@@ -90,6 +94,14 @@ def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
             return
         log.warning("campaign_id=%s vendor unavailable, retrying: %s", campaign_id, error)
         raise dramatiq.Retry(str(error), delay=_backoff_ms(retries, error.retry_after)) from None
+
+
+def _take_permits(campaign_id: str, wanted: int, per_second: int | None) -> int:
+    per_second = per_second or settings.send_rate_per_second
+    if not per_second:
+        return wanted
+    client = dramatiq.get_broker().client  # type: ignore[attr-defined]
+    return RateLimit(client, f"campaign:{campaign_id}", per_second).take(wanted)
 
 
 def _backoff_ms(retries: int, retry_after: float | None) -> int:

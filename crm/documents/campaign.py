@@ -18,6 +18,7 @@ class Campaign(Document):
     message = StringField(required=True, max_length=2000)
     status = EnumField(CampaignStatus, default=CampaignStatus.DRAFT)
     audience_size = IntField(default=0)
+    rate_limit_per_second = IntField(min_value=1)
     # Materialisation position: the last customer _id given a log, so a restarted
     # worker carries on where it stopped.
     cursor = ObjectIdField()

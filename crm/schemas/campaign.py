@@ -35,6 +35,12 @@ class CampaignSchema(BaseSchema):
             "attributes.<key>."
         },
     )
+    rate_limit_per_second = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=ma.validate.Range(1, 100_000),
+        metadata={"description": "Most messages a second to the vendor; default: no limit."},
+    )
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
     stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)

@@ -16,7 +16,7 @@ from bson import ObjectId
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
-from crm.services import delivery, lifecycle
+from crm.services import lifecycle, materialize
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def resume_stalled(
         "id", "materialized", "heartbeat_at", "started_at"
     ):
         campaign_id = str(campaign.id)
-        delivery.requeue_pending(
+        materialize.requeue_pending(
             campaign.id, chunk_size, partial(enqueue_chunk, campaign_id), idle_since
         )
         last_sign = campaign.heartbeat_at or campaign.started_at
