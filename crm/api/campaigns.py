@@ -1,5 +1,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
 from crm.api.pagination import QuerySetPage
@@ -33,6 +34,7 @@ class Campaigns(MethodView):
 @blp.route("/<objectid:campaign_id>")
 class CampaignById(MethodView):
     @blp.response(200, CampaignSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No campaign has that id.")
     def get(self, campaign_id):
         """Get one campaign with its message counts."""
         return campaigns.with_stats([campaigns.get(campaign_id)])[0]
@@ -50,7 +52,7 @@ class CampaignLogs(MethodView):
 
 @blp.route("/<objectid:campaign_id>/pause", methods=["POST"])
 @blp.response(200, CampaignSchema)
-@blp.alt_response(409, description="Only a SENDING campaign can be paused.")
+@blp.alt_response(409, schema=ErrorSchema, description="Only a SENDING campaign can be paused.")
 def pause(campaign_id):
     """Pause a SENDING campaign: no further chunks go to the vendor until it resumes."""
     return campaigns.with_stats([campaigns.pause(campaign_id)])[0]
@@ -58,8 +60,10 @@ def pause(campaign_id):
 
 @blp.route("/<objectid:campaign_id>/resume", methods=["POST"])
 @blp.response(200, CampaignSchema)
-@blp.alt_response(409, description="Only a PAUSED campaign can be resumed.")
-@blp.alt_response(503, description="The queue is unreachable; the campaign stays PAUSED.")
+@blp.alt_response(409, schema=ErrorSchema, description="Only a PAUSED campaign can be resumed.")
+@blp.alt_response(
+    503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays PAUSED."
+)
 def resume(campaign_id):
     """Resume a PAUSED campaign where it stopped."""
     campaign = campaigns.resume(campaign_id)
@@ -73,7 +77,9 @@ def resume(campaign_id):
 
 @blp.route("/<objectid:campaign_id>/cancel", methods=["POST"])
 @blp.response(200, CampaignSchema)
-@blp.alt_response(409, description="The campaign is already COMPLETED or CANCELLED.")
+@blp.alt_response(
+    409, schema=ErrorSchema, description="The campaign is already COMPLETED or CANCELLED."
+)
 def cancel(campaign_id):
     """Cancel a campaign for good: messages not yet handed to the vendor are CANCELLED."""
     return campaigns.with_stats([campaigns.cancel(campaign_id)])[0]

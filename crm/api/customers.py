@@ -1,5 +1,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.pagination import QuerySetPage
 from crm.schemas.customer import CustomerQuerySchema, CustomerSchema
@@ -29,6 +30,7 @@ class Customers(MethodView):
 @blp.route("/<customer_id>")
 class CustomerById(MethodView):
     @blp.response(200, CustomerSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No customer has that customer_id.")
     def get(self, customer_id):
         """Get one customer by customer_id."""
         return customers.get(customer_id)

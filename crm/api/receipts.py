@@ -1,6 +1,7 @@
 """Sending a campaign, and the vendor's delivery receipts (the paths the seed README gives)."""
 
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
 from crm.schemas.campaign import SendAcceptedSchema, SendCampaignSchema
@@ -21,8 +22,10 @@ blp = Blueprint("sending", __name__, url_prefix="/api/sendCampaign", description
 @blp.route("", methods=["POST"])
 @blp.arguments(SendCampaignSchema)
 @blp.response(202, SendAcceptedSchema, description="Queued; watch GET /api/campaign/{id}.")
-@blp.alt_response(409, description="The campaign is not a DRAFT.")
-@blp.alt_response(503, description="The queue is unreachable; the campaign stays a DRAFT.")
+@blp.alt_response(409, schema=ErrorSchema, description="The campaign is not a DRAFT.")
+@blp.alt_response(
+    503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays a DRAFT."
+)
 def send_campaign(data):
     """Send a DRAFT campaign: returns at once, workers deliver in the background."""
     campaign = campaigns.start(data["campaign_id"])
@@ -37,7 +40,7 @@ def send_campaign(data):
 @blp.route("/deliveryReceipt", methods=["POST"])
 @blp.arguments(ReceiptSchema)
 @blp.response(200, ReceiptResultSchema)
-@blp.alt_response(404, description="No communication log has that id.")
+@blp.alt_response(404, schema=ErrorSchema, description="No communication log has that id.")
 def delivery_receipt(receipt):
     """Apply one delivery receipt; a duplicate or late one changes nothing (applied: false)."""
     outcome = receipts.apply([receipt])
@@ -50,7 +53,9 @@ def delivery_receipt(receipt):
 @blp.route("/deliveryReceipts", methods=["POST"])
 @blp.arguments(ReceiptBatchSchema)
 @blp.response(202, ReceiptsQueuedSchema)
-@blp.alt_response(503, description="The queue is unreachable; send the batch again.")
+@blp.alt_response(
+    503, schema=ErrorSchema, description="The queue is unreachable; send the batch again."
+)
 def delivery_receipts(batch):
     """Queue up to 1,000 receipts to be applied; ids matching no log are listed, not fatal.
 
