@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from crm import config, db
+from crm import cli, commands, config, db
 from crm.config import Settings
 
 
@@ -24,5 +24,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from crm.api import register
 
-    register(app)
+    register(app, settings)
+    app.cli.add_command(commands.keys)
+    cli.register(app)
     return app

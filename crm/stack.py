@@ -7,13 +7,15 @@ simulator. Ctrl-C stops everything; data stays for the next run.
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from crm import config, embedded
+from crm import config, db, embedded
+from crm.services import api_keys
 
 log = logging.getLogger("crm.stack")
 
@@ -21,11 +23,13 @@ VAR = Path("var")
 EMBEDDED_MONGO_PORT = 27027
 EMBEDDED_REDIS_PORT = 6389
 SIMULATOR = "vendor_simulator:create_app()"
+LOCAL_KEY = VAR / "local-api-key"
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    VAR.mkdir(exist_ok=True)
     env = dict(os.environ)
     processes: list[subprocess.Popen] = []
     given = config.given()
@@ -44,6 +48,10 @@ def main() -> None:
             )
             env["CRM_REDIS_URL"] = f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
             log.info("embedded Redis on :%d", EMBEDDED_REDIS_PORT)
+        if "receipt_signing_secret" not in given:
+            # The API and the simulator start together, so a fresh shared secret will do.
+            env["CRM_RECEIPT_SIGNING_SECRET"] = secrets.token_urlsafe(32)
+        announce_api_key(config.load(env))
         processes += start_services(env).values()
         log.info("API on http://127.0.0.1:8000 (Swagger UI at /docs); Ctrl-C stops everything")
         while all(process.poll() is None for process in processes):
@@ -53,6 +61,20 @@ def main() -> None:
         pass
     finally:
         embedded.stop(processes)
+
+
+def announce_api_key(settings: config.Settings) -> None:
+    """Create a first API key if there is none, keeping it in var/ for local use."""
+    db.connect(settings)
+    if not api_keys.exist():
+        _, key = api_keys.create("local")
+        LOCAL_KEY.write_text(key + "\n")
+        LOCAL_KEY.chmod(0o600)
+        log.info("created a first API key, kept in %s", LOCAL_KEY)
+    if LOCAL_KEY.exists():
+        key = LOCAL_KEY.read_text().strip()
+        log.info("call the API with: curl -H 'Authorization: Bearer %s' ...", key)
+        log.info("in Swagger UI (/docs), press Authorize and paste that key")
 
 
 def start_services(

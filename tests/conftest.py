@@ -27,6 +27,7 @@ def pytest_configure(config):
     os.environ["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{mongo_port}/crm"
     os.environ["CRM_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CRM_SWEEP_INTERVAL_SECONDS"] = "0"
+    os.environ["CRM_RECEIPT_SIGNING_SECRET"] = "test-signing-secret"
 
 
 def pytest_unconfigure(config):
@@ -46,9 +47,12 @@ def settings():
 def broker():
     import workers
 
-    workers.broker.flush_all()
+    # The broker is declared when `workers` is first imported: that must be after
+    # pytest_configure, or it would talk to some other Redis.
+    assert workers.settings.redis_url == os.environ["CRM_REDIS_URL"]
+    workers.broker.client.flushdb()
     yield workers.broker
-    workers.broker.flush_all()
+    workers.broker.client.flushdb()
 
 
 @pytest.fixture
@@ -64,7 +68,23 @@ def app(settings, broker):
 
 
 @pytest.fixture
-def client(app):
+def api_key(app):
+    """A live API key in the test's database."""
+    from crm.services import api_keys
+
+    return api_keys.create("tests")[1]
+
+
+@pytest.fixture
+def client(app, api_key):
+    """A test client that authenticates with ``api_key``."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key}"
+    return client
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 

@@ -12,7 +12,7 @@ from crm.stack import start_services
 
 
 @pytest.fixture
-def stack(settings, broker, tmp_path):
+def stack(settings, broker, api_key, tmp_path):
     api_port, vendor_port = embedded.free_port(), embedded.free_port()
     env = {
         **os.environ,
@@ -22,12 +22,14 @@ def stack(settings, broker, tmp_path):
         "CRM_SEND_CHUNK_SIZE": "10",
     }
     processes = start_services(env, api_port, vendor_port, log_dir=tmp_path)
-    yield f"http://127.0.0.1:{api_port}"
+    yield f"http://127.0.0.1:{api_port}", api_key
     embedded.stop(list(processes.values()))
 
 
 def test_seed_flow_end_to_end(stack):
+    stack, api_key = stack
     api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {api_key}"
     # Given the seed's customers and orders
     for i in range(40):
         customer = {
@@ -83,6 +85,7 @@ def test_seed_flow_end_to_end(stack):
 
 
 def test_docs_are_served_offline(stack):
+    stack, _ = stack
     spec = requests.get(f"{stack}/openapi.json").json()
     assert "/api/sendCampaign/deliveryReceipt" in spec["paths"]
     page = requests.get(f"{stack}/docs").text

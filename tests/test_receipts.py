@@ -5,6 +5,7 @@ import pytest
 from bson import ObjectId
 
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from tests.signing import post_signed
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def new_log(campaign, status=MessageStatus.ACCEPTED, customer_id="c1"):
 
 def receipt(client, log_id, status="SENT", **extra):
     body = {"communication_log_id": str(log_id), "status": status, **extra}
-    return client.post("/api/sendCampaign/deliveryReceipt", json=body)
+    return post_signed(client, "/api/sendCampaign/deliveryReceipt", body)
 
 
 def test_seed_receipt_marks_the_log_and_completes_the_campaign(client, sending_campaign):
@@ -85,7 +86,7 @@ def test_batch_is_queued_then_applied_forward_only(client, sending_campaign, bro
         {"communication_log_id": str(open_.id), "status": "SENT"},
         {"communication_log_id": str(stranger), "status": "SENT"},
     ]
-    response = client.post("/api/sendCampaign/deliveryReceipts", json={"receipts": batch})
+    response = post_signed(client, "/api/sendCampaign/deliveryReceipts", {"receipts": batch})
     assert response.status_code == 202
     assert response.json == {"queued": 3, "unknown": [str(stranger)]}
 
@@ -105,7 +106,7 @@ def test_batch_with_one_bad_receipt_applies_none(client, sending_campaign):
         {"communication_log_id": str(log.id), "status": "SENT"},
         {"communication_log_id": "nope", "status": "SENT"},
     ]
-    response = client.post("/api/sendCampaign/deliveryReceipts", json={"receipts": batch})
+    response = post_signed(client, "/api/sendCampaign/deliveryReceipts", {"receipts": batch})
     assert response.status_code == 422
     assert "1" in response.json["errors"]["json"]["receipts"]
     assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED

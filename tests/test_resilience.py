@@ -31,7 +31,7 @@ def redis_server(redis_port, tmp_path):
 
 
 @pytest.fixture
-def stack(settings, redis_port, redis_server, tmp_path):
+def stack(settings, redis_port, redis_server, api_key, tmp_path):
     api_port, vendor_port = embedded.free_port(), embedded.free_port()
     env = {
         **os.environ,
@@ -53,6 +53,7 @@ def stack(settings, redis_port, redis_server, tmp_path):
         "env": env,
         "db": database,
         "logs": tmp_path,
+        "auth": {"Authorization": f"Bearer {api_key}"},
     }
     embedded.stop(list(processes.values()))
     database.client.drop_database(database.name)
@@ -65,18 +66,26 @@ def start_campaign(stack):
         for i in range(CUSTOMERS)
     )
     rules = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]}
-    audience = requests.post(f"{stack['api']}/api/audience", json=rules, timeout=30).json()
+    audience = requests.post(
+        f"{stack['api']}/api/audience", json=rules, headers=stack["auth"], timeout=30
+    ).json()
     body = {"audience_id": audience["id"], "message": "Hi {{name}}"}
-    campaign = requests.post(f"{stack['api']}/api/campaign", json=body, timeout=30).json()
+    campaign = requests.post(
+        f"{stack['api']}/api/campaign", json=body, headers=stack["auth"], timeout=30
+    ).json()
     sent = requests.post(
-        f"{stack['api']}/api/sendCampaign", json={"campaign_id": campaign["id"]}, timeout=30
+        f"{stack['api']}/api/sendCampaign",
+        json={"campaign_id": campaign["id"]},
+        headers=stack["auth"],
+        timeout=30,
     )
     assert sent.status_code == 202
     return campaign["id"]
 
 
 def progress(stack, campaign_id):
-    return requests.get(f"{stack['api']}/api/campaign/{campaign_id}", timeout=30).json()
+    url = f"{stack['api']}/api/campaign/{campaign_id}"
+    return requests.get(url, headers=stack["auth"], timeout=30).json()
 
 
 def wait_for(stack, campaign_id, condition, timeout):

@@ -2,6 +2,7 @@
 
 import heapq
 import itertools
+import json
 import logging
 import threading
 import time
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 import requests
+
+from crm import signatures
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,8 @@ class Outcome(Enum):
 
 
 class Dispatcher:
-    def __init__(self) -> None:
+    def __init__(self, signing_secret: str) -> None:
+        self._signing_secret = signing_secret
         self._wake = threading.Condition()
         self._queue: list[tuple[float, int, Receipt]] = []
         self._order = itertools.count()  # breaks ties between receipts due at the same moment
@@ -120,9 +124,12 @@ class Dispatcher:
         return None
 
     def _post(self, url: str, batch: list[Receipt]) -> Outcome:
-        payload = {"receipts": [receipt.to_json() for receipt in batch]}
+        body = json.dumps({"receipts": [receipt.to_json() for receipt in batch]}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self._signing_secret:
+            headers |= signatures.sign(self._signing_secret, body)
         try:
-            response = self._session.post(url, json=payload, timeout=TIMEOUT)
+            response = self._session.post(url, data=body, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as error:
             log.warning("receipt callback %s failed, will retry: %s", url, error)
             return Outcome.RETRY

@@ -1,19 +1,36 @@
 from flask import Flask
 
-from crm.api import campaigns, customers, docs, health, orders, receipts
+from crm.api import (
+    api_keys,
+    audiences,
+    campaigns,
+    customers,
+    docs,
+    health,
+    ingestions,
+    orders,
+    receipts,
+    security,
+)
 from crm.api.converters import ObjectIdConverter
 from crm.api.errors import CrmApi
 from crm.api.json import CrmJSONProvider
+from crm.config import Settings
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, settings: Settings) -> None:
     app.json = CrmJSONProvider(app)
     app.url_map.converters["objectid"] = ObjectIdConverter
+    app.config["API_SPEC_OPTIONS"] = {
+        "components": {"securitySchemes": security.SECURITY_SCHEMES},
+        "security": [{"apiKey": []}],
+    }
     api = CrmApi(app)
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
-    for module in (customers, orders, campaigns, receipts):
+    security.init_app(app, settings)
+    for module in (customers, orders, ingestions, audiences, campaigns, receipts, api_keys):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)

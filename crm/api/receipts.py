@@ -16,6 +16,8 @@ from crm.services.errors import NotFound, Unavailable
 from workers.campaigns import materialize_campaign
 from workers.receipts import apply_receipts
 
+VENDOR_SIGNED: list[dict[str, list[str]]] = [{"vendorSignature": []}]
+
 blp = Blueprint("sending", __name__, url_prefix="/api/sendCampaign", description="Sending")
 
 
@@ -38,6 +40,7 @@ def send_campaign(data):
 
 
 @blp.route("/deliveryReceipt", methods=["POST"])
+@blp.doc(security=VENDOR_SIGNED)
 @blp.arguments(ReceiptSchema)
 @blp.response(200, ReceiptResultSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No communication log has that id.")
@@ -51,6 +54,7 @@ def delivery_receipt(receipt):
 
 
 @blp.route("/deliveryReceipts", methods=["POST"])
+@blp.doc(security=VENDOR_SIGNED)
 @blp.arguments(ReceiptBatchSchema)
 @blp.response(202, ReceiptsQueuedSchema)
 @blp.alt_response(

@@ -32,3 +32,11 @@ class InvalidInput(DomainError):
 
 class Unavailable(DomainError):
     status_code = 503
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+
+
+class TooManyRequests(DomainError):
+    status_code = 429

@@ -1,0 +1,33 @@
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
+
+from crm.api.pagination import QuerySetPage
+from crm.schemas.api_key import ApiKeySchema, NewApiKeySchema
+from crm.services import api_keys
+
+blp = Blueprint("api_keys", __name__, url_prefix="/api/keys", description="API keys")
+
+
+@blp.route("")
+class ApiKeys(MethodView):
+    @blp.response(200, ApiKeySchema(many=True))
+    @blp.paginate(QuerySetPage)
+    def get(self):
+        """List API keys, newest first (never their secrets)."""
+        return api_keys.listing()
+
+    @blp.arguments(ApiKeySchema)
+    @blp.response(201, NewApiKeySchema)
+    def post(self, data):
+        """Create an API key; the response is the only time the key is shown."""
+        key, text = api_keys.create(data["name"])
+        return {**{name: key[name] for name in key._fields}, "key": text}
+
+
+@blp.route("/<objectid:key_id>", methods=["DELETE"])
+@blp.response(200, ApiKeySchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No API key has that id.")
+def revoke(key_id):
+    """Revoke an API key; requests using it are refused from now on."""
+    return api_keys.revoke(key_id)

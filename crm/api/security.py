@@ -1,0 +1,142 @@
+"""Who may call what: API keys for REST clients, signatures for the vendor's receipts,
+a throttle on failed authentication, CORS only when configured, and security headers.
+
+Open without credentials: ``/health`` and the documentation (``/docs``, ``/openapi.json``).
+"""
+
+import time
+
+import redis
+from flask import Flask, current_app, g, request
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from crm import signatures
+from crm.api.errors import handle_domain_error
+from crm.config import Settings
+from crm.services import api_keys
+from crm.services.errors import TooManyRequests, Unauthorized
+
+RECEIPT_PATHS = frozenset(
+    {"/api/sendCampaign/deliveryReceipt", "/api/sendCampaign/deliveryReceipts"}
+)
+API_PREFIX = "/api/"
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+)
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "http", "scheme": "bearer", "description": "`Authorization: Bearer crm_…`"},
+    "vendorSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": signatures.SIGNATURE_HEADER,
+        "description": "HMAC-SHA256 of `<X-Signature-Timestamp>.<body>` with the shared "
+        "secret, as `sha256=<hex>`; the timestamp must be within 5 minutes.",
+    },
+}
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["crm_redis"] = redis.Redis.from_url(settings.redis_url)
+    app.before_request(_cors_preflight)
+    app.before_request(_authenticate)
+    app.after_request(_headers)
+
+
+def _settings() -> Settings:
+    return current_app.config["CRM_SETTINGS"]
+
+
+def _authenticate() -> ResponseReturnValue | None:
+    if not request.path.startswith(API_PREFIX) or request.method == "OPTIONS":
+        return None
+    if request.path in RECEIPT_PATHS:
+        return _verify_vendor_signature()
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    _refuse_if_throttled()
+    key = api_keys.authenticate(presented.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        _count_failure()
+        return _unauthorized("A valid API key is required: Authorization: Bearer <key>.")
+    g.api_key = key
+    return None
+
+
+def _verify_vendor_signature() -> ResponseReturnValue | None:
+    settings = _settings()
+    if not settings.receipt_signatures_required:
+        return None
+    _refuse_if_throttled()
+    secret = settings.receipt_signing_secret
+    problem: str | None = "no signing secret is configured"
+    if secret:
+        problem = signatures.verify(
+            secret,
+            request.get_data(cache=True),
+            request.headers.get(signatures.TIMESTAMP_HEADER),
+            request.headers.get(signatures.SIGNATURE_HEADER),
+        )
+    if problem is None:
+        return None
+    _count_failure()
+    return _unauthorized("The receipt's signature is missing, stale or wrong.")
+
+
+def _unauthorized(message: str) -> ResponseReturnValue:
+    body, status = handle_domain_error(Unauthorized(message))
+    return body, status, {"WWW-Authenticate": "Bearer"}
+
+
+def _failures_key() -> str:
+    return f"crm:auth-failures:{request.remote_addr}:{int(time.time() // 60)}"
+
+
+def _refuse_if_throttled() -> None:
+    failures = current_app.extensions["crm_redis"].get(_failures_key())
+    if failures and int(failures) >= _settings().auth_failures_per_minute:
+        raise TooManyRequests("Too many failed authentications; wait a minute.")
+
+
+def _count_failure() -> None:
+    pipe = current_app.extensions["crm_redis"].pipeline()
+    pipe.incr(_failures_key())
+    pipe.expire(_failures_key(), 120)
+    pipe.execute()
+
+
+def _allowed_origin() -> str | None:
+    origin = request.headers.get("Origin")
+    allowed = {o.strip() for o in _settings().cors_origins.split(",") if o.strip()}
+    return origin if origin in allowed else None
+
+
+def _cors_preflight() -> ResponseReturnValue | None:
+    if request.method == "OPTIONS" and _allowed_origin():
+        return (
+            "",
+            204,
+            {
+                "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Max-Age": "600",
+            },
+        )
+    return None
+
+
+def _headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    is_docs = request.path.startswith("/docs")
+    response.headers["Content-Security-Policy"] = DOCS_CSP if is_docs else API_CSP
+    if request.path.startswith(API_PREFIX):
+        response.headers["Cache-Control"] = "no-store"
+    origin = _allowed_origin()
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response

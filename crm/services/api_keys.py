@@ -1,0 +1,63 @@
+"""API keys: ``crm_<prefix>_<secret>``, random, stored as a SHA-256 hash of the secret.
+
+The secrets are 256 random bits, so a plain hash is enough (no slow KDF is needed), and
+it is compared in constant time.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from bson import ObjectId
+from mongoengine import QuerySet
+
+from crm.documents.api_key import ApiKey
+from crm.documents.customer import utcnow
+from crm.services.errors import NotFound
+
+# Writing last_used_at on every request would double the writes; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def create(name: str) -> tuple[ApiKey, str]:
+    """A new key, and its full text — the only time the secret exists outside the client."""
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    key = ApiKey(name=name, prefix=prefix, secret_hash=_hash(secret)).save()
+    return key, f"crm_{prefix}_{secret}"
+
+
+def authenticate(presented: str) -> ApiKey | None:
+    """The live key ``presented`` is, or None; a wrong key and an unknown one look the same."""
+    parts = presented.split("_", 2)
+    if len(parts) != 3 or parts[0] != "crm":
+        return None
+    key = ApiKey.objects(prefix=parts[1], revoked_at=None).first()
+    expected = key.secret_hash if key else _hash("")
+    if not hmac.compare_digest(expected, _hash(parts[2])) or key is None:
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects(id=key.id).update(set__last_used_at=now)
+    return key
+
+
+def listing() -> QuerySet:
+    return ApiKey.objects.order_by("-created_at")
+
+
+def revoke(key_id: ObjectId | str) -> ApiKey:
+    key = ApiKey.objects(id=key_id).first() if ObjectId.is_valid(key_id) else None
+    if key is None:
+        raise NotFound(f"No API key with id {key_id}.")
+    ApiKey.objects(id=key.id, revoked_at=None).update(set__revoked_at=utcnow())
+    key.reload()
+    return key
+
+
+def exist() -> bool:
+    return ApiKey.objects(revoked_at=None).first() is not None
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
