@@ -2,7 +2,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint audit bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# Known vulnerabilities in the pinned runtime dependencies (asks PyPI's advisory data).
+audit: install
+	$(BIN)/pip-audit --vulnerability-service pypi -r requirements.txt
 
 bench: install
 	$(PYTHON) -m bench.send

@@ -83,7 +83,7 @@ def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
             ObjectId(campaign_id), ids, _vendor(), callback_url, partial(_take_permits, campaign_id)
         )
     except VendorRejected as error:
-        log.error("campaign_id=%s vendor refused a chunk: %s", campaign_id, error)
+        log.error("campaign_id=%s vendor refused a chunk (%d)", campaign_id, error.status_code)
         delivery.fail_pending(ids, f"vendor_rejected_{error.status_code}")
     except VendorUnavailable as error:
         message = CurrentMessage.get_current_message()
