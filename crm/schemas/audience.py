@@ -1,7 +1,7 @@
 """Audiences. ``logic`` and ``rules`` are the root group of the stored rule tree; its
 nodes are checked by ``crm.services.segments``, which names each problem by path."""
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import marshmallow as ma
@@ -78,7 +78,7 @@ class SampleValue(ma.fields.Field):
         if isinstance(value, Decimal128):
             return float(value.to_decimal())
         if isinstance(value, datetime):
-            return value.isoformat() if value.time() else value.date().isoformat()
+            return value.date().isoformat() if value.time() == time.min else value.isoformat()
         return value
 
 

@@ -1,0 +1,148 @@
+"""Saved audiences: a rule tree with its last computed size, and previews before saving."""
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from mongoengine import QuerySet
+
+from crm.documents import Audience, Campaign, CampaignStatus, Customer
+from crm.documents.customer import utcnow
+from crm.services import segments
+from crm.services.errors import Conflict, NotFound
+from crm.services.segments.fields import ISO_DATE
+
+SAMPLE_SIZE = 10
+IN_FLIGHT = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
+MAX_ATTRIBUTE_TYPES = 500
+# A custom attribute's BSON type as a rule type; ISO-dated text is reported as a date.
+ATTRIBUTE_TYPES = {
+    "string": "string",
+    "isodate": "date",
+    "date": "date",
+    "int": "number",
+    "long": "number",
+    "double": "number",
+    "decimal": "number",
+    "bool": "bool",
+}
+
+
+def create(data: dict[str, Any]) -> Audience:
+    """Save ``data`` (``rules``: the tree, and maybe ``name``) with its size as of now."""
+    tree, now = segments.validate(data["rules"]), _now()
+    audience = Audience(name=data.get("name"), rules=tree, created_at=now, updated_at=now)
+    audience.size, audience.computed_at = count(tree, now), now
+    return audience.save()
+
+
+def get(audience_id: ObjectId | str) -> Audience:
+    try:
+        audience = Audience.objects(id=ObjectId(audience_id)).first()
+    except (InvalidId, TypeError):
+        audience = None
+    if audience is None:
+        raise NotFound(f"No audience with id {audience_id}.")
+    return audience
+
+
+def newest_first() -> QuerySet:
+    return Audience.objects.order_by("-created_at", "-id")
+
+
+def update(audience_id: ObjectId | str, data: dict[str, Any]) -> Audience:
+    """Rename, or change the logic and/or rules; changed rules are counted again."""
+    audience, now = get(audience_id), _now()
+    if "name" in data:
+        audience.name = data["name"]
+    if "rules" in data:
+        audience.rules = segments.validate({**audience.rules, **data["rules"]})
+        audience.size, audience.computed_at = count(audience.rules, now), now
+    audience.updated_at = now
+    return audience.save()
+
+
+def delete(audience_id: ObjectId | str) -> None:
+    """Delete the audience, unless a campaign is sending to it (or paused, to resume)."""
+    audience = get(audience_id)
+    in_flight = Campaign.objects(audience_id=audience.id, status__in=IN_FLIGHT).only("id")
+    if in_flight.first():
+        raise Conflict(f"A campaign is sending to audience {audience.id}; it cannot be deleted.")
+    audience.delete()
+
+
+def refresh(audience_id: ObjectId | str) -> Audience:
+    """Count the audience's members again, as of now."""
+    audience, now = get(audience_id), _now()
+    audience.size, audience.computed_at = count(audience.rules, now), now
+    return audience.save()
+
+
+def _now() -> datetime:
+    """Now to the millisecond, as MongoDB stores it, so a response equals a later read."""
+    now = utcnow()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def count(tree: dict[str, Any], now: datetime) -> int:
+    """Members as of ``now``, counted by the database in one command."""
+    return Customer._get_collection().count_documents(segments.to_filter(tree, now))
+
+
+def preview(tree: dict[str, Any]) -> dict[str, Any]:
+    """Size, first members and summary of an unsaved tree, from one database command.
+
+    The sample shows each member's name and email and the values of the fields the
+    rules use (order aggregates over the rule's window).
+    """
+    tree, now = segments.validate(tree), _now()
+    columns = segments.columns(tree, now)
+    aliases = {f"c{i}": label for i, label in enumerate(columns)}
+    projection = {"_id": 0, **dict.fromkeys(segments.ALWAYS, 1)}
+    projection.update({alias: columns[label] for alias, label in aliases.items()})
+    sample = [{"$sort": {"_id": 1}}, {"$limit": SAMPLE_SIZE}, {"$project": projection}]
+    pipeline = [
+        {"$match": segments.to_filter(tree, now)},
+        {"$facet": {"size": [{"$count": "n"}], "sample": sample}},
+    ]
+    (result,) = Customer._get_collection().aggregate(pipeline)
+    members = []
+    for row in result["sample"]:
+        member = {key: row.get(key) for key in segments.ALWAYS}
+        member.update({label: row.get(alias) for alias, label in aliases.items()})
+        members.append(member)
+    size = result["size"][0]["n"] if result["size"] else 0
+    return {"size": size, "sample": members, "summary": segments.summarize(tree)}
+
+
+def catalog() -> dict[str, Any]:
+    """The rule fields with their operators, and the attribute keys customers carry."""
+    return {"fields": segments.describe(), "attributes": attribute_keys()}
+
+
+def attribute_keys() -> list[dict[str, Any]]:
+    """Each custom attribute key in use, with the types its values have (one aggregation)."""
+    kind = {"$type": "$kv.v"}
+    iso_text = {"$regexMatch": {"input": "$kv.v", "regex": ISO_DATE}}
+    text_kind = {"$cond": [iso_text, "isodate", "string"]}
+    pipeline = [
+        {"$match": {"attributes": {"$type": "object"}}},
+        {"$project": {"kv": {"$objectToArray": "$attributes"}}},
+        {"$unwind": "$kv"},
+        {
+            "$group": {
+                "_id": {
+                    "key": "$kv.k",
+                    "type": {"$cond": [{"$eq": [kind, "string"]}, text_kind, kind]},
+                }
+            }
+        },
+        {"$sort": {"_id.key": 1}},
+        {"$limit": MAX_ATTRIBUTE_TYPES},
+    ]
+    found: dict[str, set[str]] = {}
+    for row in Customer._get_collection().aggregate(pipeline):
+        if row["_id"]["type"] in ATTRIBUTE_TYPES:
+            found.setdefault(row["_id"]["key"], set()).add(ATTRIBUTE_TYPES[row["_id"]["type"]])
+    return [{"field": f"attributes.{key}", "types": sorted(kinds)} for key, kinds in found.items()]
