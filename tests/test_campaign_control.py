@@ -7,7 +7,7 @@ import requests
 from bson import ObjectId
 
 from crm.documents import CommunicationLog
-from tests.test_sending import add_customers, new_campaign, wait_until_finished
+from tests.campaigns import add_customers, new_campaign, wait_until_finished
 
 
 def send(client, campaign_id):

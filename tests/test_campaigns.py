@@ -4,11 +4,12 @@ from jinja2.exceptions import SecurityError
 
 from crm.documents import Audience
 from crm.services import templates
+from tests.campaigns import EVERYONE
 
 
 @pytest.fixture
 def audience_id(app):
-    return str(Audience(rules={"logic": "AND", "rules": []}).save().id)
+    return str(Audience(rules=EVERYONE).save().id)
 
 
 def create(client, **body):

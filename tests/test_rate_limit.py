@@ -6,7 +6,7 @@ import redis
 import requests
 
 from crm.documents import Audience
-from tests.test_sending import EVERYONE, add_customers, wait_until_finished
+from tests.campaigns import EVERYONE, add_customers, wait_until_finished
 from workers.rate_limit import RateLimit
 
 

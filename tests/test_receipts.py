@@ -5,12 +5,13 @@ import pytest
 from bson import ObjectId
 
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from tests.campaigns import EVERYONE
 from tests.signing import post_signed
 
 
 @pytest.fixture
 def sending_campaign(app):
-    audience = Audience(rules={"logic": "AND", "rules": []}).save()
+    audience = Audience(rules=EVERYONE).save()
     return Campaign(
         audience_id=audience.id, message="Hi", status=CampaignStatus.SENDING, materialized=True
     ).save()

@@ -1,40 +1,13 @@
 """Sending a campaign through a real Redis queue, Dramatiq worker threads, the vendor
 simulator over HTTP, and receipts posted back to the API over HTTP."""
 
-import time
 from dataclasses import replace
 
 import requests
 
 import workers.campaigns
-from crm.documents import Audience, CommunicationLog
-
-EVERYONE = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]}
-
-
-def add_customers(client, count):
-    for i in range(count):
-        body = {"customer_id": f"c{i:03}", "name": f"Name{i}", "email": f"c{i}@example.com"}
-        assert client.post("/api/customers", json=body).status_code == 201
-
-
-def new_campaign(client, message="Hi {{name}}, here's 10% off on your next order!"):
-    audience = Audience(rules=EVERYONE).save()
-    response = client.post(
-        "/api/campaign", json={"audience_id": str(audience.id), "message": message}
-    )
-    assert response.status_code == 201, response.json
-    return response.json["id"]
-
-
-def wait_until_finished(client, campaign_id, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        campaign = client.get(f"/api/campaign/{campaign_id}").json
-        if campaign["status"] == "COMPLETED":
-            return campaign
-        time.sleep(0.2)
-    raise AssertionError(f"campaign still {campaign['status']}: {campaign['stats']}")
+from crm.documents import CommunicationLog
+from tests.campaigns import add_customers, new_campaign, wait_until_finished
 
 
 def test_campaign_reaches_every_member_once_with_their_own_message(client, live, vendor):

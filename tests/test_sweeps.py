@@ -5,13 +5,14 @@ import pytest
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
 from crm.services import sweeps
+from tests.campaigns import EVERYONE
 
 LONG_AGO = utcnow() - timedelta(hours=2)
 
 
 @pytest.fixture
 def campaign(app):
-    audience = Audience(rules={"logic": "AND", "rules": []}).save()
+    audience = Audience(rules=EVERYONE).save()
     return Campaign(
         audience_id=audience.id,
         message="Hi",

@@ -36,12 +36,12 @@ def upsert(data: dict[str, Any]) -> tuple[Customer, bool]:
 
 
 def get(customer_id: str) -> Customer:
-    customer = Customer.objects(customer_id=customer_id).first()
+    customer = Customer.objects(customer_id=customer_id).exclude("order_history").first()
     if customer is None:
         raise NotFound(f"No customer with customer_id {customer_id!r}.")
     return customer
 
 
 def search(email: str | None = None) -> QuerySet:
-    customers = Customer.objects.order_by("customer_id")
+    customers = Customer.objects.exclude("order_history").order_by("customer_id")
     return customers.filter(email=email) if email else customers
