@@ -27,10 +27,25 @@ class Settings:
     receipt_timeout_seconds: float = 900.0
     orphan_after_seconds: float = 300.0
     max_content_length: int = 1_000_000
-    # Vendor simulator: share of messages it reports SENT, and its random seed.
+    # Delivery receipts must carry an HMAC-SHA256 signature made with this secret
+    # (shared with the vendor); unsigned seed-style receipts only when explicitly off.
+    receipt_signing_secret: str = ""
+    receipt_signatures_required: bool = True
+    # Origins allowed to call the API from a browser (comma-separated); none by default.
+    cors_origins: str = ""
+    # Failed authentications a client address may make per minute before getting 429s.
+    auth_failures_per_minute: int = 20
+    # Bulk imports: the largest upload (streamed, never held in memory), records per
+    # queue message, and how long an order may wait for its customer before rejection.
+    max_upload_bytes: int = 50_000_000
+    ingest_chunk_size: int = 2000
+    ingest_park_seconds: float = 86400.0
+    # Vendor simulator: share of messages it reports SENT, its random seed, how late a
+    # receipt may be, and how long it gathers receipts into one callback request.
     vendor_success_rate: float = 0.9
     vendor_seed: int | None = None
     vendor_receipt_delay_ms: int = 200
+    vendor_receipt_linger_ms: int = 100
     vendor_max_batch: int = 1000
 
 

@@ -46,8 +46,9 @@ class Outcome(Enum):
 
 
 class Dispatcher:
-    def __init__(self, signing_secret: str) -> None:
+    def __init__(self, signing_secret: str, linger_seconds: float) -> None:
         self._signing_secret = signing_secret
+        self._linger_seconds = linger_seconds
         self._wake = threading.Condition()
         self._queue: list[tuple[float, int, Receipt]] = []
         self._order = itertools.count()  # breaks ties between receipts due at the same moment
@@ -115,12 +116,18 @@ class Dispatcher:
     def _wait_for_due(self) -> list[Receipt] | None:
         while not self._closed:
             now = time.monotonic()
-            if self._queue and self._queue[0][0] <= now:
+            if not self._queue:
+                self._wake.wait()
+                continue
+            # The oldest due receipt waits up to the linger, so receipts go out in fuller
+            # batches, as vendors' webhooks do; a full batch goes at once.
+            send_at = self._queue[0][0] + self._linger_seconds
+            if send_at <= now or (self._queue[0][0] <= now and len(self._queue) >= BATCH_SIZE):
                 due = []
                 while self._queue and self._queue[0][0] <= now:
                     due.append(heapq.heappop(self._queue)[2])
                 return due
-            self._wake.wait(self._queue[0][0] - now if self._queue else None)
+            self._wake.wait(send_at - now)
         return None
 
     def _post(self, url: str, batch: list[Receipt]) -> Outcome:

@@ -24,7 +24,9 @@ class Simulator:
         self._ledger = Ledger()
         self._fault = Fault()
         self._random = random.Random(self._seed)
-        self.dispatcher = Dispatcher(settings.receipt_signing_secret)
+        self.dispatcher = Dispatcher(
+            settings.receipt_signing_secret, settings.vendor_receipt_linger_ms / 1000
+        )
 
     def begin_request(self) -> Fault:
         """Count one ``/messages`` request and return the fault it meets (mode ``none`` if any)."""

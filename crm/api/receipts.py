@@ -65,12 +65,16 @@ def delivery_receipts(batch):
 
     Duplicate and late receipts are accepted and change nothing when applied.
     """
-    known, unknown = receipts.split_unknown(batch["receipts"])
-    if known:
+    sorted_out = receipts.sort_out(batch["receipts"])
+    if sorted_out.known:
         try:
             apply_receipts.send(
-                [{**r, "communication_log_id": str(r["communication_log_id"])} for r in known]
+                [
+                    {**r, "communication_log_id": str(r["communication_log_id"])}
+                    for r in sorted_out.known
+                ],
+                [str(campaign_id) for campaign_id in sorted_out.campaign_ids],
             )
         except RedisError:
             raise Unavailable("The receipt queue is unreachable; send the batch again.") from None
-    return {"queued": len(known), "unknown": unknown}
+    return {"queued": len(sorted_out.known), "unknown": sorted_out.unknown}

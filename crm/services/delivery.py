@@ -40,6 +40,7 @@ def deliver(
         CommunicationLog._get_collection().find(
             {"_id": {"$in": log_ids}, "status": str(MessageStatus.PENDING)},
             {"to": 1, "message": 1},
+            batch_size=len(log_ids),
         )
     )
     messages = [OutboundMessage(str(e["_id"]), e["to"], e["message"]) for e in pending]

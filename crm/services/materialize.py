@@ -35,7 +35,9 @@ def materialize(
     cursor = campaign.cursor
     while True:
         query = members if cursor is None else {"$and": [members, {"_id": {"$gt": cursor}}]}
-        batch = list(customers.find(query, RENDERED_FIELDS).sort("_id", 1).limit(chunk_size))
+        page = customers.find(query, RENDERED_FIELDS, batch_size=chunk_size, limit=chunk_size)
+        # Paging by _id: the _id index gives the order, so no plan should sort the audience.
+        batch = list(page.sort("_id", 1).hint([("_id", 1)]))
         if not batch:
             break
         pending = _create_logs(campaign, batch)
@@ -57,7 +59,11 @@ def materialize(
 
 
 def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[str]:
-    """Insert the chunk's logs (those already there stay as they are); return its PENDING ids."""
+    """Insert the chunk's logs (those already there stay as they are); return its PENDING ids.
+
+    Only a repeated chunk (a redelivered or restarted materialisation) costs a second
+    command, to find which of its logs are still PENDING.
+    """
     logs = CommunicationLog._get_collection()
     now = utcnow()
     entries = [_log_entry(campaign, customer, now) for customer in customers]
@@ -66,15 +72,17 @@ def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[st
     except BulkWriteError as error:
         if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
             raise
-    pending = logs.find(
-        {
-            "campaign_id": campaign.id,
-            "customer_id": {"$in": [c["customer_id"] for c in customers]},
-            "status": str(MessageStatus.PENDING),
-        },
-        {"_id": 1},
-    )
-    return [str(entry["_id"]) for entry in pending]
+        entries = list(
+            logs.find(
+                {
+                    "campaign_id": campaign.id,
+                    "customer_id": {"$in": [c["customer_id"] for c in customers]},
+                },
+                {"status": 1},
+                batch_size=len(customers),
+            ).hint([("campaign_id", 1), ("customer_id", 1)])
+        )
+    return [str(e["_id"]) for e in entries if e["status"] == str(MessageStatus.PENDING)]
 
 
 def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -1,6 +1,5 @@
 """Delivery receipts from the vendor, applied in one conditional update per outcome."""
 
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,38 +16,51 @@ class ReceiptOutcome:
     unknown: list[str] = field(default_factory=list)
 
 
-def apply(receipts: list[dict[str, Any]]) -> ReceiptOutcome:
-    """Apply ``{communication_log_id, status, reason}`` receipts.
+@dataclass
+class Sorted:
+    """Receipts split by whether their log exists, with the campaigns the known ones touch."""
 
-    A receipt that would move a log backwards or out of a final status is ignored,
-    so duplicate and late receipts are harmless.
-    """
+    known: list[dict[str, Any]]
+    unknown: list[str]
+    campaign_ids: set[ObjectId]
+
+
+def sort_out(receipts: list[dict[str, Any]]) -> Sorted:
+    """One look-up of the receipts' logs."""
     ids = [r["communication_log_id"] for r in receipts]
-    known = {
-        entry["_id"]: entry["campaign_id"]
-        for entry in CommunicationLog._get_collection().find(
-            {"_id": {"$in": ids}}, {"campaign_id": 1}
-        )
-    }
-    outcome = ReceiptOutcome(unknown=_unknown(ids, known))
+    found = CommunicationLog._get_collection().find(
+        {"_id": {"$in": ids}}, {"campaign_id": 1}, batch_size=len(ids)
+    )
+    campaign_of = {entry["_id"]: entry["campaign_id"] for entry in found}
+    return Sorted(
+        known=[r for r in receipts if r["communication_log_id"] in campaign_of],
+        unknown=[str(i) for i in dict.fromkeys(ids) if i not in campaign_of],
+        campaign_ids=set(campaign_of.values()),
+    )
+
+
+def apply(receipts: list[dict[str, Any]]) -> ReceiptOutcome:
+    """Apply ``{communication_log_id, status, reason}`` receipts, reporting unknown ids."""
+    sorted_out = sort_out(receipts)
+    applied = apply_known(sorted_out.known, sorted_out.campaign_ids)
+    ignored = len(sorted_out.known) - applied
+    return ReceiptOutcome(applied=applied, ignored=ignored, unknown=sorted_out.unknown)
+
+
+def apply_known(receipts: list[dict[str, Any]], campaign_ids: set[ObjectId]) -> int:
+    """Apply receipts whose logs exist, one conditional update per outcome; returns how many
+    changed a log.
+
+    A receipt that would move a log backwards or out of a final status is ignored, so
+    duplicate and late receipts are harmless.
+    """
     by_outcome: dict[tuple[str, str | None], list[ObjectId]] = {}
     for receipt in receipts:
-        if receipt["communication_log_id"] in known:
-            key = (receipt["status"], receipt.get("reason"))
-            by_outcome.setdefault(key, []).append(receipt["communication_log_id"])
-    for (status, reason), log_ids in by_outcome.items():
-        outcome.applied += lifecycle.move_messages(log_ids, MessageStatus(status), reason)
-    outcome.ignored = sum(len(log_ids) for log_ids in by_outcome.values()) - outcome.applied
-    lifecycle.complete_if_done(set(known.values()))
-    return outcome
-
-
-def split_unknown(receipts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """The receipts whose log exists, and the ids of those whose log does not."""
-    ids = [r["communication_log_id"] for r in receipts]
-    known = set(CommunicationLog.objects(id__in=ids).scalar("id"))
-    return [r for r in receipts if r["communication_log_id"] in known], _unknown(ids, known)
-
-
-def _unknown(ids: list[ObjectId], known: Collection[ObjectId]) -> list[str]:
-    return [str(i) for i in dict.fromkeys(ids) if i not in known]
+        key = (receipt["status"], receipt.get("reason"))
+        by_outcome.setdefault(key, []).append(receipt["communication_log_id"])
+    applied = sum(
+        lifecycle.move_messages(log_ids, MessageStatus(status), reason)
+        for (status, reason), log_ids in by_outcome.items()
+    )
+    lifecycle.complete_if_done(campaign_ids)
+    return applied
