@@ -11,6 +11,7 @@ from bson import ObjectId
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.services import lifecycle
+from crm.services.lifecycle import Move
 from crm.vendor import OutboundMessage, VendorClient, VendorResult
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def deliver(
         CommunicationLog._get_collection().find(
             {"_id": {"$in": log_ids}, "status": str(MessageStatus.PENDING)},
             {"to": 1, "message": 1},
-            batch_size=len(log_ids),
+            limit=len(log_ids),
         )
     )
     messages = [OutboundMessage(str(e["_id"]), e["to"], e["message"]) for e in pending]
@@ -53,16 +54,17 @@ def deliver(
 
 
 def _record(campaign_id: ObjectId, results: list[VendorResult]) -> None:
-    lifecycle.move_messages(
-        [ObjectId(r.idempotency_key) for r in results if r.accepted], MessageStatus.ACCEPTED
-    )
+    """The vendor's answer: accepted messages ACCEPTED, rejected ones FAILED with its reason."""
+    moves: list[Move] = [
+        ([ObjectId(r.idempotency_key) for r in results if r.accepted], MessageStatus.ACCEPTED, None)
+    ]
     rejected: dict[str, list[ObjectId]] = {}
     for result in results:
         if not result.accepted:
             key = result.reason or "rejected"
             rejected.setdefault(key, []).append(ObjectId(result.idempotency_key))
-    for reason, ids in rejected.items():
-        lifecycle.move_messages(ids, MessageStatus.FAILED, reason)
+    moves += [(ids, MessageStatus.FAILED, reason) for reason, ids in rejected.items()]
+    lifecycle.move_messages_together(moves)
     if rejected:
         lifecycle.complete_if_done({campaign_id})
 

@@ -4,6 +4,7 @@ so a redelivered task or a repeated receipt cannot act twice or move anything ba
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateMany
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
@@ -29,18 +30,31 @@ def move_campaign(
     return result.modified_count == 1
 
 
+Move = tuple[list[ObjectId], MessageStatus, str | None]
+
+
 def move_messages(log_ids: list[ObjectId], target: MessageStatus, reason: str | None = None) -> int:
     """Move those logs that may reach ``target``; returns how many moved."""
-    if not log_ids:
+    return move_messages_together([(log_ids, target, reason)])
+
+
+def move_messages_together(moves: list[Move]) -> int:
+    """Several moves (ids, target status, reason) in one database command."""
+    now = utcnow()
+    updates = []
+    for log_ids, target, reason in moves:
+        if not log_ids:
+            continue
+        changes: dict[str, Any] = {"status": str(target), "updated_at": now}
+        if reason is not None:
+            changes["reason"] = reason
+        allowed_from = {"$in": sources_of(MESSAGE_TRANSITIONS, target)}
+        updates.append(
+            UpdateMany({"_id": {"$in": log_ids}, "status": allowed_from}, {"$set": changes})
+        )
+    if not updates:
         return 0
-    changes: dict[str, Any] = {"status": str(target), "updated_at": utcnow()}
-    if reason is not None:
-        changes["reason"] = reason
-    result = CommunicationLog._get_collection().update_many(
-        {"_id": {"$in": log_ids}, "status": {"$in": sources_of(MESSAGE_TRANSITIONS, target)}},
-        {"$set": changes},
-    )
-    return result.modified_count
+    return CommunicationLog._get_collection().bulk_write(updates, ordered=False).modified_count
 
 
 def complete_if_done(campaign_ids: set[ObjectId]) -> None:

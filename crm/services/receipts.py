@@ -29,7 +29,7 @@ def sort_out(receipts: list[dict[str, Any]]) -> Sorted:
     """One look-up of the receipts' logs."""
     ids = [r["communication_log_id"] for r in receipts]
     found = CommunicationLog._get_collection().find(
-        {"_id": {"$in": ids}}, {"campaign_id": 1}, batch_size=len(ids)
+        {"_id": {"$in": ids}}, {"campaign_id": 1}, limit=len(ids)
     )
     campaign_of = {entry["_id"]: entry["campaign_id"] for entry in found}
     return Sorted(
@@ -58,9 +58,11 @@ def apply_known(receipts: list[dict[str, Any]], campaign_ids: set[ObjectId]) -> 
     for receipt in receipts:
         key = (receipt["status"], receipt.get("reason"))
         by_outcome.setdefault(key, []).append(receipt["communication_log_id"])
-    applied = sum(
-        lifecycle.move_messages(log_ids, MessageStatus(status), reason)
-        for (status, reason), log_ids in by_outcome.items()
+    applied = lifecycle.move_messages_together(
+        [
+            (log_ids, MessageStatus(status), reason)
+            for (status, reason), log_ids in by_outcome.items()
+        ]
     )
     lifecycle.complete_if_done(campaign_ids)
     return applied
