@@ -37,10 +37,12 @@ def deliver(
             # Logs created while the cancel was under way.
             lifecycle.move_messages(log_ids, MessageStatus.CANCELLED)
         return
+    # A limit as large as the batch makes it one round trip (the default first batch is 101).
     pending = list(
         CommunicationLog._get_collection().find(
             {"_id": {"$in": log_ids}, "status": str(MessageStatus.PENDING)},
             {"to": 1, "message": 1},
+            batch_size=len(log_ids),
             limit=len(log_ids),
         )
     )

@@ -79,6 +79,7 @@ def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[st
                     "customer_id": {"$in": [c["customer_id"] for c in customers]},
                 },
                 {"status": 1},
+                batch_size=len(customers),
                 limit=len(customers),
             ).hint([("campaign_id", 1), ("customer_id", 1)])
         )

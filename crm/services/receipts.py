@@ -29,7 +29,7 @@ def sort_out(receipts: list[dict[str, Any]]) -> Sorted:
     """One look-up of the receipts' logs."""
     ids = [r["communication_log_id"] for r in receipts]
     found = CommunicationLog._get_collection().find(
-        {"_id": {"$in": ids}}, {"campaign_id": 1}, limit=len(ids)
+        {"_id": {"$in": ids}}, {"campaign_id": 1}, batch_size=len(ids), limit=len(ids)
     )
     campaign_of = {entry["_id"]: entry["campaign_id"] for entry in found}
     return Sorted(
