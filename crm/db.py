@@ -5,11 +5,15 @@ from crm import documents
 from crm.config import Settings
 
 DOCUMENTS = (
+    documents.ApiKey,
     documents.Customer,
     documents.Order,
     documents.Audience,
     documents.Campaign,
     documents.CommunicationLog,
+    documents.Ingestion,
+    documents.IngestionBatch,
+    documents.ParkedOrder,
 )
 
 

@@ -53,6 +53,7 @@ def main() -> None:
             env["CRM_RECEIPT_SIGNING_SECRET"] = secrets.token_urlsafe(32)
         announce_api_key(config.load(env))
         processes += start_services(env).values()
+        seed_demo_data(env)
         log.info("API on http://127.0.0.1:8000 (Swagger UI at /docs); Ctrl-C stops everything")
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
@@ -75,6 +76,16 @@ def announce_api_key(settings: config.Settings) -> None:
         key = LOCAL_KEY.read_text().strip()
         log.info("call the API with: curl -H 'Authorization: Bearer %s' ...", key)
         log.info("in Swagger UI (/docs), press Authorize and paste that key")
+
+
+def seed_demo_data(env: dict[str, str]) -> None:
+    """On an empty database, import demo customers and orders through the bulk pipeline
+    (``flask demo-data``), so that a newcomer's first run has something to show."""
+    flask = str(Path(sys.executable).parent / "flask")
+    command = [flask, "--app", "wsgi", "demo-data", "--if-empty", "--load"]
+    command += ["--out", str(VAR / "demo")]
+    if subprocess.run(command, env=env, check=False).returncode != 0:
+        log.warning("no demo data loaded (see above); the stack runs on without it")
 
 
 def start_services(

@@ -1,6 +1,11 @@
 import pytest
 
-ORDER = {"order_id": "order001", "customer_id": "cust001", "order_amount": 200, "order_date": "2023-01-10"}
+ORDER = {
+    "order_id": "order001",
+    "customer_id": "cust001",
+    "order_amount": 200,
+    "order_date": "2023-01-10",
+}
 
 
 @pytest.fixture

@@ -30,9 +30,9 @@ broker.add_middleware(CurrentMessage())
 broker.add_middleware(MongoConnection())
 dramatiq.set_broker(broker)
 
-from workers import campaigns, receipts  # noqa: E402  (actors need the broker above)
+from workers import campaigns, ingestion, receipts  # noqa: E402  (actors need the broker above)
 from workers.sweeper import Sweeper  # noqa: E402
 
 broker.add_middleware(Sweeper())
 
-__all__ = ["broker", "campaigns", "receipts"]
+__all__ = ["broker", "campaigns", "ingestion", "receipts"]

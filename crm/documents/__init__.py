@@ -1,16 +1,23 @@
+from crm.documents.api_key import ApiKey
 from crm.documents.audience import Audience
 from crm.documents.campaign import Campaign
 from crm.documents.communication_log import CommunicationLog
 from crm.documents.customer import Customer
+from crm.documents.ingestion import Ingestion, IngestionBatch, IngestionStatus, ParkedOrder
 from crm.documents.order import Order
 from crm.documents.status import CampaignStatus, MessageStatus
 
 __all__ = [
+    "ApiKey",
     "Audience",
     "Campaign",
     "CampaignStatus",
     "CommunicationLog",
     "Customer",
+    "Ingestion",
+    "IngestionBatch",
+    "IngestionStatus",
     "MessageStatus",
     "Order",
+    "ParkedOrder",
 ]

@@ -1,15 +1,19 @@
 """Orders, and the customer aggregates each order moves.
 
-An order and its effect on the customer (spend, visits, last visit) are written in
+An order and its effect on the customer (spend, visits, last visit, and the order
+facts audience rules read: first/last order day and the order history) are written in
 one transaction, so a retried or concurrent post can neither count an order twice
 nor leave an order without its effect.
 """
 
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
 from mongoengine import QuerySet
-from pymongo import ReturnDocument
+from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -26,24 +30,11 @@ def record(data: dict[str, Any]) -> tuple[Order, bool]:
     Posting an order again with the same content changes nothing.
     """
     orders = Order._get_collection()
-    customers = Customer._get_collection()
-    now = utcnow()
-    document = {**data, "order_amount": Decimal128(data["order_amount"]), "created_at": now}
+    document = order_document(data, utcnow())
 
     def apply(session: ClientSession) -> None:
         orders.insert_one(dict(document), session=session)
-        customer = customers.find_one_and_update(
-            {"customer_id": data["customer_id"]},
-            {
-                "$inc": {"total_spends": document["order_amount"], "visit_count": 1},
-                "$max": {"last_visit_date": data["order_date"]},
-                "$set": {"updated_at": now},
-            },
-            projection={"_id": 1},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        if customer is None:
+        if not apply_to_customers([document], session):
             raise InvalidInput(
                 "The order's customer does not exist; create the customer first.",
                 {"json": {"customer_id": [f"Unknown customer {data['customer_id']!r}."]}},
@@ -73,3 +64,47 @@ def get(order_id: str) -> Order:
 def search(customer_id: str | None = None) -> QuerySet:
     orders = Order.objects.order_by("-order_date", "-id")
     return orders.filter(customer_id=customer_id) if customer_id else orders
+
+
+def order_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The stored form of a validated order: money as Decimal128."""
+    return {**data, "order_amount": Decimal128(str(data["order_amount"])), "created_at": now}
+
+
+def apply_to_customers(documents: Iterable[Mapping[str, Any]], session: ClientSession) -> int:
+    """Add stored-form orders to their customers; returns how many of those customers
+    exist (an order for a missing one changes nothing)."""
+    updates = customer_updates(documents)
+    if not updates:
+        return 0
+    result = Customer._get_collection().bulk_write(updates, ordered=False, session=session)
+    return result.matched_count
+
+
+def customer_updates(documents: Iterable[Mapping[str, Any]]) -> list[UpdateOne]:
+    """One update per customer adding its orders' effect: the one place that effect is
+    defined, for the single and the bulk path alike."""
+    by_customer: dict[str, list[Mapping[str, Any]]] = {}
+    for document in documents:
+        by_customer.setdefault(document["customer_id"], []).append(document)
+    now = utcnow()
+    return [
+        UpdateOne({"customer_id": customer_id}, _effect(placed, now))
+        for customer_id, placed in by_customer.items()
+    ]
+
+
+def _effect(placed: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
+    days = [order["order_date"] for order in placed]
+    spend = sum((order["order_amount"].to_decimal() for order in placed), Decimal(0))
+    return {
+        "$inc": {"total_spends": Decimal128(spend), "visit_count": len(placed)},
+        "$max": {"last_visit_date": max(days), "last_order_date": max(days)},
+        "$min": {"first_order_date": min(days)},
+        "$push": {
+            "order_history": {
+                "$each": [{"date": o["order_date"], "amount": o["order_amount"]} for o in placed]
+            }
+        },
+        "$set": {"updated_at": now},
+    }

@@ -1,0 +1,116 @@
+"""Bulk imports: customers or orders uploaded as CSV, a JSON array or NDJSON, read as a
+stream, validated, and applied by workers; the job reports how it went."""
+
+from typing import IO
+
+from flask import current_app, request, url_for
+from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
+from redis.exceptions import RedisError
+
+from crm.schemas.ingestion import IngestionSchema, UploadQuerySchema
+from crm.services.errors import InvalidInput, Unavailable
+from crm.services.ingestion import intake, jobs
+from crm.services.ingestion.formats import Upload, detect
+from crm.services.ingestion.kinds import CUSTOMERS, ORDERS, Kind
+from workers.ingestion import ingest_chunk
+
+blp = Blueprint("ingestions", __name__, url_prefix="/api", description="Bulk import")
+
+
+def _upload_body(record_schema: str) -> dict:
+    text = {"type": "string", "format": "binary"}
+    return {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": text},
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {"$ref": f"#/components/schemas/{record_schema}"},
+                }
+            },
+            "application/x-ndjson": {"schema": text},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": text}, "required": ["file"]}
+            },
+        },
+    }
+
+
+def _documented(record_schema: str):
+    """The responses every upload shares."""
+
+    def decorate(view):
+        for decorator in (
+            blp.arguments(UploadQuerySchema, location="query"),
+            blp.doc(requestBody=_upload_body(record_schema)),
+            blp.response(
+                202, IngestionSchema, description="Read and queued; poll the Location header."
+            ),
+            blp.alt_response(
+                400, schema=ErrorSchema, description="Not UTF-8 text, or JSON broken on the way."
+            ),
+            blp.alt_response(413, schema=ErrorSchema, description="Larger than the upload limit."),
+            blp.alt_response(415, schema=ErrorSchema, description="Not CSV, JSON or NDJSON."),
+            blp.alt_response(
+                422, schema=ErrorSchema, description="Empty, or a CSV header missing a column."
+            ),
+            blp.alt_response(503, schema=ErrorSchema, description="The queue is unreachable."),
+        ):
+            view = decorator(view)
+        return view
+
+    return decorate
+
+
+@blp.route("/customers/bulk", methods=["POST"])
+@_documented("Customer")
+def import_customers(query):
+    """Import customers: a CSV whose header names the fields (other columns become
+    attributes), a JSON array or NDJSON of customer objects. A known customer_id is
+    updated in the fields given."""
+    return _receive(CUSTOMERS, query)
+
+
+@blp.route("/orders/bulk", methods=["POST"])
+@_documented("Order")
+def import_orders(query):
+    """Import orders: a CSV with order_id, customer_id, order_amount and order_date, a
+    JSON array or NDJSON. Each applies to its customer once; an order whose customer is
+    not there yet waits for it (parked) rather than being rejected."""
+    return _receive(ORDERS, query)
+
+
+@blp.route("/ingestions/<objectid:ingestion_id>", methods=["GET"])
+@blp.response(200, IngestionSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No import has that id.")
+def get_ingestion(ingestion_id):
+    """An import's status, counts, progress and first rejected rows with their reasons."""
+    return jobs.report(jobs.get(ingestion_id))
+
+
+def _receive(kind: Kind, query: dict):
+    settings = current_app.config["CRM_SETTINGS"]
+    request.max_content_length = settings.max_upload_bytes
+    stream, content_type, filename = _body()
+    upload = Upload(stream, detect(content_type, filename, query.get("format")))
+    try:
+        job = intake.receive(kind, upload, ingest_chunk.send, settings.ingest_chunk_size, filename)
+    except RedisError:
+        raise Unavailable("The import queue is unreachable; upload again shortly.") from None
+    location = url_for("ingestions.get_ingestion", ingestion_id=job.id)
+    return jobs.report(job), 202, {"Location": location}
+
+
+def _body() -> tuple[IO[bytes], str | None, str | None]:
+    """The upload, raw or as the ``file`` of a form; its content type and file name."""
+    if request.mimetype != "multipart/form-data":
+        return request.stream, request.mimetype, None
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput(
+            "A form upload carries its file in the field 'file'.",
+            {"files": {"file": ["Missing data for required field."]}},
+        )
+    return upload.stream, upload.mimetype, upload.filename

@@ -1,0 +1,96 @@
+"""Bulk imports: the job, the batches whose sums are its counts, and parked orders.
+
+A job's counts are never incremented in place. Each batch a worker applies (a chunk
+of the upload, or parked orders settled later) writes one ``IngestionBatch`` in the
+same transaction as its records, under a unique key; a redelivered chunk finds its
+key taken and changes nothing, and concurrent chunks never contend for one document.
+"""
+
+from enum import StrEnum
+
+from mongoengine import (
+    DateTimeField,
+    Decimal128Field,
+    DictField,
+    Document,
+    EnumField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
+
+from crm.documents.customer import utcnow
+
+
+class IngestionStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+# An upload without a valid row has nothing to run, so QUEUED may go straight to DONE.
+INGESTION_TRANSITIONS: dict[IngestionStatus, frozenset[IngestionStatus]] = {
+    IngestionStatus.QUEUED: frozenset(
+        {IngestionStatus.RUNNING, IngestionStatus.DONE, IngestionStatus.FAILED}
+    ),
+    IngestionStatus.RUNNING: frozenset({IngestionStatus.DONE, IngestionStatus.FAILED}),
+    IngestionStatus.DONE: frozenset(),
+    IngestionStatus.FAILED: frozenset(),
+}
+
+
+class Ingestion(Document):
+    kind = StringField(required=True, choices=("customers", "orders"))
+    format = StringField(required=True, choices=("csv", "json", "ndjson"))
+    filename = StringField(max_length=255)
+    status = EnumField(IngestionStatus, default=IngestionStatus.QUEUED)
+    # What the API found reading the upload; the workers' part is in the batches.
+    received = IntField(default=0)
+    valid = IntField(default=0)
+    rejected = IntField(default=0)
+    rejections = ListField(DictField())
+    chunks = IntField(default=0)
+    error = StringField()
+    # Retries of parked orders scheduled so far; advanced conditionally, so one chain runs.
+    park_attempts = IntField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    started_at = DateTimeField()
+    finished_at = DateTimeField()
+
+    meta = {"collection": "ingestions", "indexes": ["-created_at"]}
+
+
+class IngestionBatch(Document):
+    ingestion_id = ObjectIdField(required=True)
+    # "chunk:<n>" for the upload's chunks, "settle:<id>" for parked orders settled later.
+    key = StringField(required=True)
+    chunk = IntField()
+    inserted = IntField(default=0)
+    updated = IntField(default=0)
+    duplicates = IntField(default=0)
+    rejected = IntField(default=0)
+    # Orders parked (positive) or settled out of parking (negative) by this batch.
+    parked = IntField(default=0)
+    rejections = ListField(DictField())
+    created_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "ingestion_batches",
+        "indexes": [{"fields": ["ingestion_id", "key"], "unique": True}],
+    }
+
+
+class ParkedOrder(Document):
+    """A valid order whose customer was unknown when its chunk was applied."""
+
+    order_id = StringField(required=True, unique=True, max_length=64)
+    customer_id = StringField(required=True, max_length=64)
+    order_amount = Decimal128Field(required=True, precision=2)
+    order_date = DateTimeField(required=True)
+    ingestion_id = ObjectIdField(required=True)
+    row = IntField(required=True)
+    parked_at = DateTimeField(default=utcnow)
+
+    meta = {"collection": "parked_orders", "indexes": ["customer_id", "ingestion_id"]}

@@ -1,0 +1,9 @@
+"""Bulk imports of customers and orders: a pub-sub pipeline through the Dramatiq broker.
+
+- ``intake`` (the API): reads the upload as a stream (``formats``), validates each record
+  with the single-record endpoints' schemas (``kinds``) and publishes the valid ones in
+  chunks, answering at once with the job (``jobs``).
+- ``consumer`` (the workers): applies each chunk in one transaction with the batch that
+  counts it (``load_customers``, ``load_orders``); orders whose customer has not arrived
+  yet wait in ``parking``.
+"""

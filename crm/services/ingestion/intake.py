@@ -1,0 +1,137 @@
+"""The API's half of an import: read and validate every record, then publish the valid ones.
+
+Valid records are spooled while the upload is read (in memory, then in temporary files
+past a few hundred kilobytes) and published only once it has been read to the end: an
+upload refused on the way (broken JSON, not UTF-8, too large) leaves nothing behind, and
+the job is created with its final counts and number of chunks.
+
+Before publishing, records are grouped by customer: spooled into partitions by a hash
+of ``customer_id``, each partition sorted (stably) in memory, then cut into chunks. So
+each customer's rows travel together in file order, and chunks of one import apply to
+disjoint customers: an order import moves each customer once per chunk rather than
+once per order, concurrent workers do not contend for a customer, and a customer given
+twice in one upload ends as its later row says. (A customer with more rows than a chunk
+holds spans several chunks, which then contend and are retried.)
+"""
+
+import itertools
+import json
+import logging
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import IO, Any
+
+import marshmallow as ma
+
+from crm.documents import Ingestion, IngestionStatus
+from crm.services.ingestion import jobs
+from crm.services.ingestion.formats import RowError, Upload
+from crm.services.ingestion.kinds import Kind
+
+log = logging.getLogger(__name__)
+
+PARTITIONS = 32
+PARTITION_IN_MEMORY = 256 * 1024
+CHUNKS_IN_MEMORY = 4 * 1024 * 1024
+GROUP_BY = "customer_id"
+
+# publish(ingestion_id, chunk_number, [[row, record], ...])
+Publish = Callable[[str, int, list[list[Any]]], object]
+
+
+def receive(
+    kind: Kind,
+    upload: Upload,
+    publish: Publish,
+    chunk_size: int,
+    filename: str | None = None,
+) -> Ingestion:
+    """Read ``upload`` to the end, create its job and publish its valid records in chunks."""
+    received = 0
+    tally = jobs.Tally()
+    with ExitStack() as files:
+        partitions = [_spool(files, PARTITION_IN_MEMORY) for _ in range(PARTITIONS)]
+        for row, record in upload.records(kind):
+            received += 1
+            try:
+                data = _load(kind, record)
+            except ma.ValidationError as error:
+                tally.reject(row, error.normalized_messages())
+                continue
+            partition = zlib.crc32(data[GROUP_BY].encode()) % PARTITIONS
+            partitions[partition].write(_line([row, kind.to_message(data)]))
+        chunks = _spool(files, CHUNKS_IN_MEMORY)
+        count = 0
+        for chunk in _chunks(partitions, chunk_size):
+            chunks.write(_line(chunk))
+            count += 1
+        job = Ingestion(
+            kind=kind.name,
+            format=upload.format,
+            filename=filename[:255] if filename else None,
+            received=received,
+            valid=received - tally.rejected,
+            rejected=tally.rejected,
+            rejections=tally.rejections,
+            chunks=count,
+        ).save()
+        chunks.seek(0)
+        try:
+            for number, line in enumerate(chunks):
+                publish(str(job.id), number, json.loads(line))
+        except Exception as error:
+            log.error("ingestion_id=%s could not be queued: %s", job.id, error)
+            jobs.fail(
+                job.id, f"The queue refused the upload ({type(error).__name__}); upload again."
+            )
+            raise
+    if job.chunks == 0:
+        jobs.move(job.id, IngestionStatus.DONE, finished_at=job.created_at)
+    log.info(
+        "ingestion_id=%s %s: %d received, %d valid, %d chunks",
+        job.id,
+        kind.name,
+        received,
+        job.valid,
+        job.chunks,
+    )
+    return jobs.get(job.id)
+
+
+def _load(kind: Kind, record: dict[str, Any] | RowError) -> dict[str, Any]:
+    """The record as the schema loads it; ValidationError says why it is rejected."""
+    if isinstance(record, RowError):
+        raise ma.ValidationError(record.errors)
+    return kind.schema.load(record)
+
+
+def _spool(files: ExitStack, in_memory: int) -> IO[bytes]:
+    return files.enter_context(tempfile.SpooledTemporaryFile(in_memory))
+
+
+def _line(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+
+
+def _chunks(partitions: list[IO[bytes]], size: int) -> Iterator[list[list[Any]]]:
+    """``[row, record]`` pairs, partition by partition, grouped by customer, ``size`` at a
+    time; a customer's rows are cut only where there are more of them than ``size``."""
+    chunk: list[list[Any]] = []
+    for partition in partitions:
+        partition.seek(0)
+        rows = [json.loads(line) for line in partition]
+        rows.sort(key=lambda row: row[1][GROUP_BY])
+        for _, group in itertools.groupby(rows, key=lambda row: row[1][GROUP_BY]):
+            customer_rows = list(group)
+            if chunk and len(chunk) + len(customer_rows) > size:
+                yield chunk
+                chunk = []
+            for row in customer_rows:
+                chunk.append(row)
+                if len(chunk) == size:
+                    yield chunk
+                    chunk = []
+    if chunk:
+        yield chunk

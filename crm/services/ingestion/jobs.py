@@ -1,0 +1,154 @@
+"""An ingestion job: moved through its status table by conditional updates, counted by
+summing its batches, each batch written in the transaction that applied it."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson import ObjectId
+from pymongo.client_session import ClientSession
+from pymongo.errors import DuplicateKeyError
+
+from crm.documents import Ingestion, IngestionBatch, IngestionStatus
+from crm.documents.customer import utcnow
+from crm.documents.ingestion import INGESTION_TRANSITIONS
+from crm.documents.status import sources_of
+from crm.services.errors import NotFound
+
+# Rejected rows kept with their reasons, per job and per batch; the rest are counted.
+KEPT_REJECTIONS = 100
+BATCH_COUNTS = ("inserted", "updated", "duplicates", "rejected", "parked")
+
+
+class AlreadyApplied(Exception):
+    """The batch's key is taken: a redelivered chunk, already applied."""
+
+
+@dataclass
+class Tally:
+    """What applying one batch did."""
+
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    parked: int = 0
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, row: int, errors: dict[str, Any]) -> None:
+        """Count a rejected row; keep the first ones with their reasons."""
+        self.rejected += 1
+        if len(self.rejections) < KEPT_REJECTIONS:
+            self.rejections.append({"row": row, "errors": _flatten(errors)})
+
+
+def _flatten(messages: Any, path: str = "") -> list[dict[str, str]]:
+    """``{"attributes": {"x": ["Bad."]}}`` as ``[{"field": "attributes.x", "message": "Bad."}]``:
+    field names from the upload stay values, never keys of a stored document."""
+    if isinstance(messages, dict):
+        return [
+            error
+            for key, value in messages.items()
+            for error in _flatten(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(messages, list):
+        return [error for message in messages for error in _flatten(message, path)]
+    return [{"field": path[:200], "message": str(messages)[:500]}]
+
+
+def get(ingestion_id: ObjectId) -> Ingestion:
+    job = Ingestion.objects(id=ingestion_id).first()
+    if job is None:
+        raise NotFound(f"No ingestion with id {ingestion_id}.")
+    return job
+
+
+def move(ingestion_id: ObjectId, target: IngestionStatus, **fields: Any) -> bool:
+    """Move to ``target`` if the table allows it from where the job is; returns whether it moved."""
+    result = Ingestion._get_collection().update_one(
+        {"_id": ingestion_id, "status": {"$in": sources_of(INGESTION_TRANSITIONS, target)}},
+        {"$set": {"status": str(target), **fields}},
+    )
+    return result.modified_count == 1
+
+
+def fail(ingestion_id: ObjectId, error: str) -> None:
+    move(ingestion_id, IngestionStatus.FAILED, error=error, finished_at=utcnow())
+
+
+def begin_chunk(ingestion_id: ObjectId) -> dict[str, Any] | None:
+    """The job a chunk belongs to, now RUNNING; None if it is gone or FAILED (drop the chunk)."""
+    job = Ingestion._get_collection().find_one(
+        {"_id": ingestion_id}, {"kind": 1, "status": 1, "chunks": 1}
+    )
+    if job is None or job["status"] == IngestionStatus.FAILED:
+        return None
+    if job["status"] == IngestionStatus.QUEUED:
+        move(ingestion_id, IngestionStatus.RUNNING, started_at=utcnow())
+    return job
+
+
+def complete_if_done(ingestion_id: ObjectId, chunks: int) -> bool:
+    """DONE once every one of the job's ``chunks`` has its batch; returns whether it moved now."""
+    applied = IngestionBatch._get_collection().count_documents(
+        {"ingestion_id": ingestion_id, "chunk": {"$ne": None}}
+    )
+    if applied < chunks:
+        return False
+    return move(ingestion_id, IngestionStatus.DONE, finished_at=utcnow())
+
+
+def record_batch(
+    session: ClientSession, ingestion_id: ObjectId, key: str, chunk: int | None, tally: Tally
+) -> None:
+    """Write the batch inside the transaction applying it; raises AlreadyApplied if it was."""
+    counts = {name: getattr(tally, name) for name in BATCH_COUNTS}
+    batch = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
+    batch |= {"rejections": tally.rejections, "created_at": utcnow()}
+    try:
+        IngestionBatch._get_collection().insert_one(batch, session=session)
+    except DuplicateKeyError:
+        raise AlreadyApplied(key) from None
+
+
+def sums(ingestion_id: ObjectId) -> dict[str, int]:
+    """The batches' counts added up, and how many of them were chunks of the upload."""
+    group: dict[str, Any] = {name: {"$sum": f"${name}"} for name in BATCH_COUNTS}
+    group["chunks_done"] = {"$sum": {"$cond": [{"$eq": [{"$type": "$chunk"}, "int"]}, 1, 0]}}
+    pipeline = [{"$match": {"ingestion_id": ingestion_id}}, {"$group": {"_id": None, **group}}]
+    found: dict[str, Any] = next(IngestionBatch._get_collection().aggregate(pipeline), {})
+    return {name: found.get(name, 0) for name in (*BATCH_COUNTS, "chunks_done")}
+
+
+def report(job: Ingestion) -> dict[str, Any]:
+    """The job as the API shows it: status, counts, progress and the first rejected rows."""
+    done = sums(job.id)
+    batches = IngestionBatch._get_collection().find(
+        {"ingestion_id": job.id, "rejections.0": {"$exists": True}}, {"rejections": 1}
+    )
+    rejections = list(job.rejections) + [r for batch in batches for r in batch["rejections"]]
+    rejections.sort(key=lambda rejection: rejection["row"])
+    counts = {
+        "received": job.received,
+        "valid": job.valid - done["rejected"],
+        "rejected": job.rejected + done["rejected"],
+        **{name: done[name] for name in ("inserted", "updated", "duplicates", "parked")},
+    }
+    chunks = job.chunks
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "format": job.format,
+        "filename": job.filename,
+        "status": job.status,
+        "counts": counts,
+        "progress": {
+            "chunks": chunks,
+            "chunks_done": done["chunks_done"],
+            "percent": round(100 * done["chunks_done"] / chunks, 1) if chunks else 100.0,
+        },
+        "rejections": rejections[:KEPT_REJECTIONS],
+        "error": job.error,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }

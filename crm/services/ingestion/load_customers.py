@@ -1,0 +1,111 @@
+"""A chunk of customers in one transaction: new ones inserted whole, known ones given the
+fields the upload carries (as ``POST /api/customers`` would), the chunk's batch beside them.
+
+The fast path is one unordered ``insert_many``. Customers that already exist make it
+fail; they are looked up once and the chunk is applied again, inserting the new and
+updating the known with one unordered ``bulk_write``, whose filter skips a customer the
+row would not change (counted as a duplicate).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson import ObjectId
+from pymongo import UpdateOne
+from pymongo.client_session import ClientSession
+
+from crm.documents import Customer, IngestionBatch
+from crm.documents.customer import utcnow
+from crm.services.customers import DEFAULTS
+from crm.services.ingestion import jobs, writes
+from crm.services.ingestion.kinds import CUSTOMERS
+
+MAX_ATTEMPTS = 4
+
+
+def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> list[str] | None:
+    """Apply one chunk of ``[row, customer]`` pairs; returns the customer_ids it created,
+    or None if the chunk was applied before."""
+    attempt = _Attempt(ingestion_id, number, *_merge(rows))
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return writes.in_transaction(attempt)
+        except writes.KeysTaken:
+            attempt.known = existing(list(attempt.records))
+        except jobs.AlreadyApplied:
+            return None
+    raise RuntimeError(f"chunk {number}: its customers kept changing; retry it later")
+
+
+def _merge(rows: list[list[Any]]) -> tuple[jobs.Tally, dict[str, dict[str, Any]]]:
+    """One record per customer_id, later rows' fields over earlier ones', as repeated
+    posts would leave it; a repeat is counted here, as an update or a duplicate."""
+    tally = jobs.Tally()
+    records: dict[str, dict[str, Any]] = {}
+    for _row, message in rows:
+        fields = CUSTOMERS.to_document(message)
+        merged = records.get(fields["customer_id"])
+        if merged is None:
+            records[fields["customer_id"]] = fields
+            continue
+        if all(merged.get(name) == value for name, value in fields.items()):
+            tally.duplicates += 1
+        else:
+            tally.updated += 1
+        merged.update(fields)
+    return tally, records
+
+
+@dataclass
+class _Attempt:
+    """The chunk's transaction, given which of its customers are known to exist."""
+
+    ingestion_id: ObjectId
+    number: int
+    base: jobs.Tally
+    records: dict[str, dict[str, Any]]
+    known: set[str] = field(default_factory=set)
+
+    def __call__(self, session: ClientSession) -> list[str]:
+        now = utcnow()
+        new = [fields for cid, fields in self.records.items() if cid not in self.known]
+        updating = [fields for cid, fields in self.records.items() if cid in self.known]
+        tally = jobs.Tally(
+            updated=self.base.updated, duplicates=self.base.duplicates, inserted=len(new)
+        )
+        key = f"chunk:{self.number}"
+        jobs.record_batch(session, self.ingestion_id, key, self.number, tally)
+        customers = Customer._get_collection()
+        writes.insert_new(customers, [_document(fields, now) for fields in new], session)
+        if updating:
+            updates = [_update(fields, now) for fields in updating]
+            changed = customers.bulk_write(updates, ordered=False, session=session).matched_count
+            IngestionBatch._get_collection().update_one(
+                {"ingestion_id": self.ingestion_id, "key": key},
+                {"$inc": {"updated": changed, "duplicates": len(updating) - changed}},
+                session=session,
+            )
+        return [fields["customer_id"] for fields in new]
+
+
+def _document(fields: dict[str, Any], now) -> dict[str, Any]:
+    defaults = {name: value for name, value in DEFAULTS.items() if name not in fields}
+    return {**defaults, **fields, "created_at": now, "updated_at": now}
+
+
+def _update(fields: dict[str, Any], now) -> UpdateOne:
+    """Set the given fields, only on a customer where one of them differs."""
+    given = {name: value for name, value in fields.items() if name != "customer_id"}
+    differs = [{name: {"$ne": value}} for name, value in given.items()]
+    return UpdateOne(
+        {"customer_id": fields["customer_id"], "$or": differs},
+        {"$set": {**given, "updated_at": now}},
+    )
+
+
+def existing(customer_ids: list[str]) -> set[str]:
+    """Which of ``customer_ids`` are customers."""
+    found = Customer._get_collection().find(
+        {"customer_id": {"$in": customer_ids}}, {"customer_id": 1, "_id": 0}
+    )
+    return {customer["customer_id"] for customer in found}

@@ -1,0 +1,150 @@
+"""Orders applied in one transaction with their effect on customers, and their batch.
+
+Each order is counted once: it is inserted under its unique ``order_id`` in the same
+transaction that adds it to its customer (``crm.services.orders.apply_to_customers``,
+the single-order path's own logic) and writes the batch's unique key. A redelivered
+chunk stops at its key; the same order in two chunks is inserted by one of them; two
+chunks moving the same customer at once conflict, and the loser's transaction is run
+again by ``with_transaction`` against the winner's result.
+
+The fast path assumes every order is new and every customer known. If not, the
+transaction fails, the orders or customers in question are looked up once, and the
+chunk is applied again: a known order is a duplicate (same details) or rejected (other
+details); an order whose customer is unknown is parked (see ``parking``).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bson import ObjectId
+from pymongo.client_session import ClientSession
+
+from crm.documents import Order, ParkedOrder
+from crm.documents.customer import utcnow
+from crm.services import orders
+from crm.services.ingestion import jobs, load_customers, writes
+
+MAX_ATTEMPTS = 5
+CONFLICT = {"order_id": ["Already used by another order with other details."]}
+
+# (row, order in its stored form)
+RowOrder = tuple[int, dict[str, Any]]
+
+
+class _UnknownCustomers(Exception):
+    """Some orders' customers do not exist: look them up and apply again, parking those."""
+
+
+class ParkingRaced(Exception):
+    """Another worker settled some of these parked orders first."""
+
+
+def apply(
+    ingestion_id: ObjectId,
+    key: str,
+    chunk: int | None,
+    placed: Sequence[RowOrder],
+    unparking: Sequence[ObjectId] = (),
+) -> jobs.Tally | None:
+    """Apply ``placed`` as the job's batch ``key``; None if that batch was applied before.
+
+    ``unparking``: the parked orders these are, removed from parking in the same transaction.
+    """
+    attempt = _Attempt(ingestion_id, key, chunk, *_dedupe(placed), unparking=unparking)
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            return writes.in_transaction(attempt)
+        except writes.KeysTaken:
+            attempt.known = _recorded(list(attempt.unique), unparking)
+        except _UnknownCustomers:
+            wanted = {order["customer_id"] for _, order in attempt.unique.values()}
+            attempt.missing = wanted - load_customers.existing(list(wanted))
+        except jobs.AlreadyApplied:
+            return None
+    raise RuntimeError(f"{key}: its orders or customers kept changing; retry it later")
+
+
+def _dedupe(placed: Sequence[RowOrder]) -> tuple[jobs.Tally, dict[str, RowOrder]]:
+    """The first row of each order_id; a repeat is a duplicate, or rejected if it differs."""
+    tally = jobs.Tally()
+    unique: dict[str, RowOrder] = {}
+    for row, order in placed:
+        entry = (row, order)
+        first = unique.setdefault(order["order_id"], entry)
+        if first is entry:
+            continue
+        if _same(first[1], order):
+            tally.duplicates += 1
+        else:
+            tally.reject(row, CONFLICT)
+    return tally, unique
+
+
+@dataclass
+class _Attempt:
+    """The batch's transaction, given the orders known to be recorded or parked already,
+    and the customers known to be missing."""
+
+    ingestion_id: ObjectId
+    key: str
+    chunk: int | None
+    base: jobs.Tally
+    unique: dict[str, RowOrder]
+    unparking: Sequence[ObjectId] = ()
+    known: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+
+    def __call__(self, session: ClientSession) -> jobs.Tally:
+        parked = ParkedOrder._get_collection()
+        if self.unparking:
+            ids = list(self.unparking)
+            if parked.delete_many({"_id": {"$in": ids}}, session=session).deleted_count != len(ids):
+                raise ParkingRaced(self.key)
+        tally = jobs.Tally(duplicates=self.base.duplicates, rejected=self.base.rejected)
+        tally.rejections = list(self.base.rejections)
+        fresh: list[dict[str, Any]] = []
+        to_park: list[dict[str, Any]] = []
+        for order_id, (row, order) in self.unique.items():
+            recorded = self.known.get(order_id)
+            if recorded is not None:
+                if _same(recorded, order):
+                    tally.duplicates += 1
+                else:
+                    tally.reject(row, CONFLICT)
+            elif order["customer_id"] in self.missing:
+                to_park.append({**order, "ingestion_id": self.ingestion_id, "row": row})
+            else:
+                fresh.append(order)
+        tally.inserted, tally.parked = len(fresh), len(to_park) - len(self.unparking)
+        jobs.record_batch(session, self.ingestion_id, self.key, self.chunk, tally)
+        writes.insert_new(Order._get_collection(), fresh, session)
+        now = utcnow()
+        writes.insert_new(parked, [{**order, "parked_at": now} for order in to_park], session)
+        customers = {order["customer_id"] for order in fresh}
+        if orders.apply_to_customers(fresh, session) < len(customers):
+            raise _UnknownCustomers
+        return tally
+
+
+def _same(recorded: dict[str, Any], order: dict[str, Any]) -> bool:
+    return (
+        recorded["customer_id"] == order["customer_id"]
+        and recorded["order_date"] == order["order_date"]
+        and recorded["order_amount"].to_decimal() == order["order_amount"].to_decimal()
+    )
+
+
+def _recorded(order_ids: list[str], unparking: Sequence[ObjectId]) -> dict[str, dict[str, Any]]:
+    """The orders among ``order_ids`` already recorded, or parked (but not being unparked)."""
+    fields = {"order_id": 1, "customer_id": 1, "order_amount": 1, "order_date": 1}
+    found = {
+        order["order_id"]: order
+        for order in Order._get_collection().find({"order_id": {"$in": order_ids}}, fields)
+    }
+    waiting = ParkedOrder._get_collection().find(
+        {"order_id": {"$in": order_ids}, "_id": {"$nin": list(unparking)}}, fields
+    )
+    for order in waiting:
+        found.setdefault(order["order_id"], order)
+    return found

@@ -1,0 +1,134 @@
+"""Bulk imports through the API, a real Redis queue and Dramatiq worker threads."""
+
+import json
+import time
+from dataclasses import replace
+
+import dramatiq
+import pytest
+
+import workers.ingestion
+from crm.documents import Order
+
+CUSTOMERS_CSV = """customer_id,name,email,visit_count,city
+c1,Asha Rao,asha@example.com,2,Pune
+c1,Asha Rao,asha@example.com,2,Pune
+c2,Ben Ito,not-an-email,1,Osaka
+c3,Chen Li,chen@example.com,,Xi'an
+c3,Chen Li,chen@example.com,,Beijing
+c4,,dan@example.com,,Delhi
+c5,Eve Moss,eve@example.com,1,Leeds,surplus
+"""
+
+ORDERS = [
+    {"order_id": "o1", "customer_id": "c1", "order_amount": 100.5, "order_date": "2024-01-10"},
+    {"order_id": "o2", "customer_id": "c1", "order_amount": 50, "order_date": "2024-03-01"},
+    {"order_id": "o3", "customer_id": "c3", "order_amount": 20, "order_date": "2023-12-24"},
+    {"order_id": "o1", "customer_id": "c1", "order_amount": 100.5, "order_date": "2024-01-10"},
+    {"order_id": "o2", "customer_id": "c1", "order_amount": 999, "order_date": "2024-03-01"},
+    {"order_id": "o4", "customer_id": "c3", "order_amount": -1, "order_date": "2024-01-01"},
+]
+
+
+@pytest.fixture
+def settings(settings):
+    """Chunks of four records, so that these uploads span a few queue messages."""
+    return replace(settings, ingest_chunk_size=4, ingest_park_seconds=30)
+
+
+@pytest.fixture
+def worker(app, broker, settings, monkeypatch):
+    monkeypatch.setattr(workers.ingestion, "settings", settings)
+    worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=4, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def upload(client, kind, body, content_type, **query):
+    return client.post(
+        f"/api/{kind}/bulk", data=body, content_type=content_type, query_string=query
+    )
+
+
+def wait_for(client, response, status=("DONE", "FAILED"), timeout=60):
+    assert response.status_code == 202, response.json
+    location = response.headers["Location"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(location).json
+        if job["status"] in status:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"still {job['status']}: {job['counts']} {job['progress']}")
+
+
+def customer(client, customer_id):
+    return client.get(f"/api/customers/{customer_id}").json
+
+
+def rejected_rows(job):
+    return {r["row"]: {e["field"] for e in r["errors"]} for r in job["rejections"]}
+
+
+def test_csv_with_good_bad_and_duplicate_rows(client, worker):
+    job = wait_for(client, upload(client, "customers", CUSTOMERS_CSV, "text/csv"))
+
+    assert job["status"] == "DONE" and job["kind"] == "customers" and job["format"] == "csv"
+    assert job["counts"] == {
+        "received": 7,
+        "valid": 4,
+        "rejected": 3,
+        "inserted": 2,
+        "updated": 1,
+        "duplicates": 1,
+        "parked": 0,
+    }
+    # Rows as an editor numbers them: the header is line 1.
+    assert rejected_rows(job) == {4: {"email"}, 7: {"name"}, 8: {"_schema"}}
+    assert job["progress"] == {"chunks": 1, "chunks_done": 1, "percent": 100.0}
+    asha = customer(client, "c1")
+    assert asha["visit_count"] == 2 and asha["attributes"] == {"city": "Pune"}
+    # A later row for the same customer wins, as a second POST would.
+    assert customer(client, "c3")["attributes"] == {"city": "Beijing"}
+    assert client.get("/api/customers/c2").status_code == 404
+
+
+def test_json_array_of_orders_applies_each_once(client, worker):
+    wait_for(client, upload(client, "customers", CUSTOMERS_CSV, "text/csv"))
+
+    job = wait_for(client, upload(client, "orders", json.dumps(ORDERS), "application/json"))
+
+    counts = job["counts"]
+    assert (counts["received"], counts["inserted"], counts["duplicates"]) == (6, 3, 1)
+    assert counts["rejected"] == 2 and counts["valid"] == 4
+    assert rejected_rows(job) == {5: {"order_id"}, 6: {"order_amount"}}
+    asha = customer(client, "c1")
+    assert (asha["total_spends"], asha["visit_count"]) == (150.5, 4)
+    assert asha["last_visit_date"] == "2024-03-01"
+    assert customer(client, "c3")["total_spends"] == 20
+
+
+def test_ndjson_orders_and_the_same_upload_again(client, worker):
+    wait_for(client, upload(client, "customers", CUSTOMERS_CSV, "text/csv"))
+    lines = [json.dumps(order) for order in ORDERS[:3]]
+    body = "\n".join([lines[0], "{not json", "", lines[1], lines[2]]) + "\n"
+
+    first = wait_for(client, upload(client, "orders", body, "application/x-ndjson"))
+    again = wait_for(client, upload(client, "orders", body, "application/x-ndjson"))
+
+    assert first["counts"]["inserted"] == 3 and rejected_rows(first) == {2: {"_schema"}}
+    assert again["counts"]["inserted"] == 0 and again["counts"]["duplicates"] == 3
+    assert customer(client, "c1")["visit_count"] == 4
+    assert Order.objects.count() == 3
+
+
+def test_form_upload_takes_its_format_from_the_file_name(client, worker):
+    response = client.post(
+        "/api/customers/bulk",
+        data={"file": (__import__("io").BytesIO(CUSTOMERS_CSV.encode()), "export.csv")},
+        content_type="multipart/form-data",
+    )
+    job = wait_for(client, response)
+    assert job["format"] == "csv" and job["filename"] == "export.csv"
+    assert job["counts"]["inserted"] == 2

@@ -1,0 +1,211 @@
+"""Imports stay exact when chunks are redelivered, applied concurrently to the same
+customers, or cut short by a worker killed mid-import; orders may arrive before their
+customers."""
+
+import json
+import os
+import random
+import signal
+import time
+from collections import defaultdict
+from dataclasses import replace
+from decimal import Decimal
+
+import dramatiq
+import pymongo
+import pytest
+from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
+
+import workers.ingestion
+from crm.documents import Customer, Order, ParkedOrder
+from crm.stack import start_worker
+from tests.test_ingestion import upload, wait_for
+
+
+@pytest.fixture
+def settings(settings):
+    return replace(settings, ingest_chunk_size=25, ingest_park_seconds=30)
+
+
+@pytest.fixture
+def worker(app, broker, settings, monkeypatch):
+    monkeypatch.setattr(workers.ingestion, "settings", settings)
+    worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=8, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def customers_csv(count):
+    rows = [f"k{i:03},Customer {i},k{i}@example.com" for i in range(count)]
+    return "customer_id,name,email\n" + "\n".join(rows) + "\n"
+
+
+def random_orders(count, customers, seed=1):
+    rng = random.Random(seed)
+    return [
+        {
+            "order_id": f"o{i:05}",
+            "customer_id": f"k{rng.randrange(customers):03}",
+            "order_amount": f"{rng.randrange(100, 100_000) / 100:.2f}",
+            "order_date": f"2024-{rng.randrange(1, 13):02}-{rng.randrange(1, 29):02}",
+        }
+        for i in range(count)
+    ]
+
+
+def ndjson(records):
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def assert_aggregates_exact(orders):
+    """Every customer's spend, visits, days and history are exactly its orders'."""
+    expected = defaultdict(list)
+    for order in orders:
+        expected[order["customer_id"]].append(order)
+    for customer in Customer.objects(customer_id__in=list(expected)):
+        placed = expected[customer.customer_id]
+        assert customer.total_spends == sum(Decimal(o["order_amount"]) for o in placed)
+        assert customer.visit_count == len(placed) == len(customer.order_history)
+        days = sorted(o["order_date"] for o in placed)
+        assert customer.first_order_date.date().isoformat() == days[0]
+        assert customer.last_order_date.date().isoformat() == days[-1]
+    assert Order.objects.count() == len(orders)
+
+
+def test_concurrent_chunks_moving_the_same_customers_stay_exact(client, worker):
+    # Given three customers, and 300 orders among them: 4 chunks each, 8 worker threads
+    wait_for(client, upload(client, "customers", customers_csv(3), "text/csv"))
+    orders = random_orders(300, customers=3)
+
+    job = wait_for(client, upload(client, "orders", ndjson(orders), "application/x-ndjson"))
+
+    assert job["status"] == "DONE"
+    assert job["counts"]["inserted"] == 300 and job["counts"]["duplicates"] == 0
+    assert_aggregates_exact(orders)
+
+
+def test_a_redelivered_chunk_changes_nothing(client, worker, broker):
+    wait_for(client, upload(client, "customers", customers_csv(5), "text/csv"))
+    orders = random_orders(30, customers=5)
+    job = wait_for(client, upload(client, "orders", ndjson(orders), "application/x-ndjson"))
+
+    # The queue hands the first chunk over again, as after a worker lost its ack.
+    rows = [[row, order] for row, order in enumerate(orders[:25], 1)]
+    workers.ingestion.ingest_chunk.send(job["id"], 0, rows)
+    broker.join("ingestion")
+
+    again = client.get(f"/api/ingestions/{job['id']}").json
+    assert again["counts"] == job["counts"] and again["counts"]["inserted"] == 30
+    assert_aggregates_exact(orders)
+
+
+def test_orders_before_their_customers_wait_and_then_apply(client, worker):
+    orders = random_orders(40, customers=4)
+
+    parked = wait_for(client, upload(client, "orders", ndjson(orders), "application/x-ndjson"))
+    assert parked["status"] == "DONE"
+    assert parked["counts"]["parked"] == 40 and parked["counts"]["inserted"] == 0
+    assert Order.objects.count() == 0
+
+    wait_for(client, upload(client, "customers", customers_csv(4), "text/csv"))
+
+    settled = client.get(f"/api/ingestions/{parked['id']}").json["counts"]
+    assert (settled["parked"], settled["inserted"], settled["valid"]) == (0, 40, 40)
+    assert ParkedOrder.objects.count() == 0
+    assert_aggregates_exact(orders)
+
+
+def test_parked_orders_apply_when_the_customer_is_posted_or_are_rejected(
+    client, worker, settings, monkeypatch
+):
+    monkeypatch.setattr(workers.ingestion, "settings", replace(settings, ingest_park_seconds=1.5))
+    body = ndjson(
+        [
+            {
+                "order_id": "late",
+                "customer_id": "late",
+                "order_amount": 5,
+                "order_date": "2024-05-01",
+            },
+            {
+                "order_id": "never",
+                "customer_id": "nobody",
+                "order_amount": 7,
+                "order_date": "2024-05-01",
+            },
+        ]
+    )
+    job = wait_for(client, upload(client, "orders", body, "application/x-ndjson"))
+    assert job["counts"]["parked"] == 2
+
+    # The customer of the first order arrives through the single-record endpoint.
+    new = {"customer_id": "late", "name": "Late", "email": "late@example.com"}
+    assert client.post("/api/customers", json=new).status_code == 201
+
+    deadline = time.monotonic() + 30
+    while client.get(f"/api/ingestions/{job['id']}").json["counts"]["parked"] and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    final = client.get(f"/api/ingestions/{job['id']}").json
+    assert final["counts"] | {"parked": 0} == final["counts"]
+    assert (final["counts"]["inserted"], final["counts"]["rejected"]) == (1, 1)
+    assert client.get("/api/customers/late").json["total_spends"] == 5
+    [rejection] = final["rejections"]
+    assert rejection["row"] == 2 and rejection["errors"][0]["field"] == "customer_id"
+    assert "nobody" in rejection["errors"][0]["message"]
+
+
+def requeue_messages_of_dead_workers(queue):
+    """What Dramatiq does by itself once a worker's heartbeat is a minute old (at a
+    one-in-a-thousand chance per command), done now."""
+    sweeper = RedisBroker(
+        url=os.environ["CRM_REDIS_URL"], heartbeat_timeout=1, maintenance_chance=MAINTENANCE_SCALE
+    )
+    time.sleep(0.01)
+    for name in (queue, f"{queue}.DQ"):
+        sweeper.do_qsize(name)
+    sweeper.close()
+
+
+def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
+    client, app, settings, broker, tmp_path
+):
+    wait_for_customers = upload(client, "customers", customers_csv(40), "text/csv")
+    env = {**os.environ, "CRM_MONGODB_URI": settings.mongodb_uri}
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        wait_for(client, wait_for_customers)
+        orders = random_orders(2000, customers=40)
+        response = upload(client, "orders", ndjson(orders), "application/x-ndjson")
+        assert response.status_code == 202
+
+        # When the worker dies by SIGKILL part-way through the chunks (about 100)
+        def midway(job):
+            return 5 <= job["progress"]["chunks_done"] <= job["progress"]["chunks"] - 20
+
+        job = wait_for(client, response, status=("RUNNING",), timeout=60)
+        deadline = time.monotonic() + 60
+        while not midway(job) and time.monotonic() < deadline:
+            job = client.get(response.headers["Location"]).json
+        assert midway(job), job["progress"]
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+        # its open transaction is ended, as the server would after a minute, its unacked
+        # messages go back on the queue, and a new worker starts
+        with pymongo.MongoClient(settings.mongodb_uri) as mongo:
+            mongo.admin.command("killAllSessions", [])
+        requeue_messages_of_dead_workers("ingestion")
+        worker = start_worker(env, tmp_path / "worker2.log")
+
+        # Then every order is counted once
+        job = wait_for(client, response, timeout=120)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    assert job["status"] == "DONE", job
+    assert job["counts"]["inserted"] == 2000 and job["counts"]["duplicates"] == 0
+    assert job["progress"]["chunks_done"] == job["progress"]["chunks"]
+    assert_aggregates_exact(orders)
