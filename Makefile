@@ -27,7 +27,9 @@ audit: install
 	$(BIN)/pip-audit --vulnerability-service pypi -r requirements.txt
 
 bench: install
+	$(PYTHON) -m bench.preview
 	$(PYTHON) -m bench.send
+	$(PYTHON) -m bench.ingest
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

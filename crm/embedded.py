@@ -3,7 +3,10 @@
 Used by ``make run`` when no ``MONGODB_URI``/``REDIS_URL`` is given, and by the tests.
 """
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -69,6 +72,8 @@ def _spawn(command: list[str], log_path: Path, env: dict | None = None) -> subpr
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 10) -> None:
+    """Stop each process and, if it leads its own process group, its children too."""
+    leaders = [process.pid for process in processes if _leads_group(process)]
     for process in reversed(processes):
         if process.poll() is None:
             process.terminate()
@@ -78,3 +83,14 @@ def stop(processes: list[subprocess.Popen], timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    # A worker's forked children can outlive their parent; end whatever is left of its group.
+    for group in leaders:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _leads_group(process: subprocess.Popen) -> bool:
+    try:
+        return os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        return False

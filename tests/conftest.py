@@ -64,6 +64,7 @@ def app(settings, broker):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
+    app.extensions["crm_redis"].close()
     mongoengine.get_connection().drop_database(settings.mongodb_uri.rsplit("/", 1)[1])
 
 
