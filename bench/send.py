@@ -54,7 +54,6 @@ import requests
 from bson import Decimal128, ObjectId
 from pymongo import MongoClient, UpdateOne, monitoring
 from redis import Redis
-from werkzeug.serving import make_server
 
 from crm import embedded
 
@@ -158,21 +157,6 @@ def servers():
         shutil.rmtree(logs, ignore_errors=True)
 
 
-@contextmanager
-def serve(app):
-    """``app`` over real HTTP on a free port, from a thread; yields its base URL."""
-    port = embedded.free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def insert_customers(database, count: int) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     for start in range(0, count, 10_000):
@@ -271,7 +255,7 @@ class Bench:
         )
         worker.start()
         try:
-            with serve(self.app) as api_url:
+            with embedded.serve(self.app) as api_url:
                 return [self.run(label, n, chunk, api_url) for label, n, chunk in plan]
         finally:
             worker.stop(timeout=WORKER_STOP_MS)
@@ -295,7 +279,7 @@ class Bench:
 
         vendor_app = self.vendor_simulator.create_app(settings)
         try:
-            with serve(vendor_app) as vendor_url:
+            with embedded.serve(vendor_app) as vendor_url:
                 self.workers.campaigns.settings = replace(
                     settings, vendor_url=vendor_url, public_url=api_url
                 )

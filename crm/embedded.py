@@ -1,4 +1,5 @@
-"""Local stand-ins for MongoDB and Redis, started as subprocesses.
+"""Local stand-ins for MongoDB and Redis, started as subprocesses, and WSGI apps served
+from a thread for tests and benchmarks.
 
 Used by ``make run`` when no ``MONGODB_URI``/``REDIS_URL`` is given, and by the tests.
 """
@@ -10,8 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
 
 
 def free_port() -> int:
@@ -94,3 +101,18 @@ def _leads_group(process: subprocess.Popen) -> bool:
         return os.getpgid(process.pid) == process.pid
     except ProcessLookupError:
         return False
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` over real HTTP on a free local port, from a thread; yields its base URL."""
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -14,7 +14,7 @@ import dramatiq
 import pytest
 
 from crm import embedded
-from tests.servers import serve
+from crm.embedded import serve
 
 _servers = []
 

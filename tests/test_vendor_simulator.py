@@ -14,7 +14,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from crm import config
-from crm.embedded import free_port
+from crm.embedded import free_port, serve
 from crm.vendor import (
     OutboundMessage,
     VendorClient,
@@ -22,7 +22,6 @@ from crm.vendor import (
     VendorResult,
     VendorUnavailable,
 )
-from tests.servers import serve
 from vendor_simulator import create_app
 from vendor_simulator.simulator import EXTENSION
 
