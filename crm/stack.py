@@ -29,6 +29,8 @@ LOCAL_KEY = VAR / "local-api-key"
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Started in the background by a script, SIGINT arrives ignored; Ctrl-C must still stop.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     VAR.mkdir(exist_ok=True)
     env = dict(os.environ)
     processes: list[subprocess.Popen] = []
