@@ -114,3 +114,15 @@ def live(app, settings, vendor, broker, monkeypatch):
         worker.start()
         yield api_url
         worker.stop()
+
+
+@pytest.fixture
+def worker(app, broker, settings, monkeypatch):
+    """Dramatiq worker threads on the ingestion queue, with this test's settings."""
+    import workers.ingestion
+
+    monkeypatch.setattr(workers.ingestion, "settings", settings)
+    worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=8, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()

@@ -5,25 +5,14 @@ import csv
 from dataclasses import replace
 from decimal import Decimal
 
-import dramatiq
 import pytest
 
-import workers.ingestion
 from crm.documents import Customer, Ingestion, Order
 
 
 @pytest.fixture
 def settings(settings):
     return replace(settings, ingest_chunk_size=50)
-
-
-@pytest.fixture
-def worker(app, broker, settings, monkeypatch):
-    monkeypatch.setattr(workers.ingestion, "settings", settings)
-    worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=4, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ import json
 import time
 from dataclasses import replace
 
-import dramatiq
 import pytest
 
-import workers.ingestion
 from crm.documents import Order
 
 CUSTOMERS_CSV = """customer_id,name,email,visit_count,city
@@ -34,15 +32,6 @@ ORDERS = [
 def settings(settings):
     """Chunks of four records, so that these uploads span a few queue messages."""
     return replace(settings, ingest_chunk_size=4, ingest_park_seconds=30)
-
-
-@pytest.fixture
-def worker(app, broker, settings, monkeypatch):
-    monkeypatch.setattr(workers.ingestion, "settings", settings)
-    worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=4, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
 
 
 def upload(client, kind, body, content_type, **query):

@@ -11,7 +11,6 @@ from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 
-import dramatiq
 import pymongo
 import pytest
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
@@ -25,15 +24,6 @@ from tests.test_ingestion import upload, wait_for
 @pytest.fixture
 def settings(settings):
     return replace(settings, ingest_chunk_size=25, ingest_park_seconds=30)
-
-
-@pytest.fixture
-def worker(app, broker, settings, monkeypatch):
-    monkeypatch.setattr(workers.ingestion, "settings", settings)
-    worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=8, worker_timeout=100)
-    worker.start()
-    yield worker
-    worker.stop()
 
 
 def customers_csv(count):
