@@ -54,8 +54,7 @@ def resume(campaign_id: ObjectId) -> Campaign:
 def cancel(campaign_id: ObjectId) -> Campaign:
     """Stop the campaign for good: messages not yet handed to the vendor are CANCELLED."""
     campaign = _move(campaign_id, CampaignStatus.CANCELLED, completed_at=utcnow())
-    pending = CommunicationLog.objects(campaign_id=campaign_id, status=MessageStatus.PENDING)
-    lifecycle.move_messages(list(pending.scalar("id")), MessageStatus.CANCELLED)
+    lifecycle.move_messages_where({"campaign_id": campaign_id}, MessageStatus.CANCELLED)
     return campaign
 
 

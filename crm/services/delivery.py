@@ -57,15 +57,17 @@ def deliver(
 
 def _record(campaign_id: ObjectId, results: list[VendorResult]) -> None:
     """The vendor's answer: accepted messages ACCEPTED, rejected ones FAILED with its reason."""
-    moves: list[Move] = [
-        ([ObjectId(r.idempotency_key) for r in results if r.accepted], MessageStatus.ACCEPTED, None)
-    ]
+    accepted = [ObjectId(r.idempotency_key) for r in results if r.accepted]
     rejected: dict[str, list[ObjectId]] = {}
     for result in results:
         if not result.accepted:
             key = result.reason or "rejected"
             rejected.setdefault(key, []).append(ObjectId(result.idempotency_key))
-    moves += [(ids, MessageStatus.FAILED, reason) for reason, ids in rejected.items()]
+    moves: list[Move] = [
+        (lifecycle.with_ids(ids), MessageStatus.FAILED, reason) for reason, ids in rejected.items()
+    ]
+    if accepted:
+        moves.append((lifecycle.with_ids(accepted), MessageStatus.ACCEPTED, None))
     lifecycle.move_messages_together(moves)
     if rejected:
         lifecycle.complete_if_done({campaign_id})

@@ -30,30 +30,38 @@ def move_campaign(
     return result.modified_count == 1
 
 
-Move = tuple[list[ObjectId], MessageStatus, str | None]
+# Which logs (a filter), the status to move them to, and why.
+Move = tuple[dict[str, Any], MessageStatus, str | None]
+
+
+def with_ids(log_ids: list[ObjectId]) -> dict[str, Any]:
+    return {"_id": {"$in": log_ids}}
 
 
 def move_messages(log_ids: list[ObjectId], target: MessageStatus, reason: str | None = None) -> int:
-    """Move those logs that may reach ``target``; returns how many moved."""
-    return move_messages_together([(log_ids, target, reason)])
+    """Move those of the logs that may reach ``target``; returns how many moved."""
+    return move_messages_together([(with_ids(log_ids), target, reason)]) if log_ids else 0
+
+
+def move_messages_where(
+    query: dict[str, Any], target: MessageStatus, reason: str | None = None
+) -> int:
+    """Move every log matching ``query`` that may reach ``target``, in one command."""
+    return move_messages_together([(query, target, reason)])
 
 
 def move_messages_together(moves: list[Move]) -> int:
-    """Several moves (ids, target status, reason) in one database command."""
+    """Several moves in one database command; returns how many logs moved."""
+    if not moves:
+        return 0
     now = utcnow()
     updates = []
-    for log_ids, target, reason in moves:
-        if not log_ids:
-            continue
+    for query, target, reason in moves:
         changes: dict[str, Any] = {"status": str(target), "updated_at": now}
         if reason is not None:
             changes["reason"] = reason
-        allowed_from = {"$in": sources_of(MESSAGE_TRANSITIONS, target)}
-        updates.append(
-            UpdateMany({"_id": {"$in": log_ids}, "status": allowed_from}, {"$set": changes})
-        )
-    if not updates:
-        return 0
+        allowed_from = {"status": {"$in": sources_of(MESSAGE_TRANSITIONS, target)}}
+        updates.append(UpdateMany({"$and": [query, allowed_from]}, {"$set": changes}))
     return CommunicationLog._get_collection().bulk_write(updates, ordered=False).modified_count
 
 

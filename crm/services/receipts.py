@@ -60,7 +60,7 @@ def apply_known(receipts: list[dict[str, Any]], campaign_ids: set[ObjectId]) -> 
         by_outcome.setdefault(key, []).append(receipt["communication_log_id"])
     applied = lifecycle.move_messages_together(
         [
-            (log_ids, MessageStatus(status), reason)
+            (lifecycle.with_ids(log_ids), MessageStatus(status), reason)
             for (status, reason), log_ids in by_outcome.items()
         ]
     )

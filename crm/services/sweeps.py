@@ -23,13 +23,12 @@ log = logging.getLogger(__name__)
 
 def fail_silent_messages(receipt_timeout: timedelta) -> int:
     """FAIL messages accepted longer than ``receipt_timeout`` ago; returns how many."""
-    silent = CommunicationLog.objects(
-        status=MessageStatus.ACCEPTED, updated_at__lt=utcnow() - receipt_timeout
-    )
-    campaign_ids = set(silent.distinct("campaign_id"))
-    moved = lifecycle.move_messages(
-        list(silent.scalar("id")), MessageStatus.FAILED, "receipt_timeout"
-    )
+    silent = {
+        "status": str(MessageStatus.ACCEPTED),
+        "updated_at": {"$lt": utcnow() - receipt_timeout},
+    }
+    campaign_ids = set(CommunicationLog._get_collection().distinct("campaign_id", silent))
+    moved = lifecycle.move_messages_where(silent, MessageStatus.FAILED, "receipt_timeout")
     lifecycle.complete_if_done(campaign_ids)
     if moved:
         log.warning("%d messages had no receipt within %s", moved, receipt_timeout)
