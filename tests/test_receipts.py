@@ -77,7 +77,7 @@ def test_invalid_status_is_422(client, sending_campaign, status):
     assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED
 
 
-def test_batch_is_queued_then_applied_forward_only(client, sending_campaign, broker):
+def test_batch_is_queued_then_applied_forward_only(client, sending_campaign, broker, caplog):
     done = new_log(sending_campaign, MessageStatus.SENT)
     open_ = new_log(sending_campaign, customer_id="c2")
     stranger = ObjectId()
@@ -89,7 +89,7 @@ def test_batch_is_queued_then_applied_forward_only(client, sending_campaign, bro
     ]
     response = post_signed(client, "/api/sendCampaign/deliveryReceipts", {"receipts": batch})
     assert response.status_code == 202
-    assert response.json == {"queued": 3, "unknown": [str(stranger)]}
+    assert response.json == {"queued": 4}
 
     worker = dramatiq.Worker(broker, worker_threads=1)
     worker.start()
@@ -99,6 +99,7 @@ def test_batch_is_queued_then_applied_forward_only(client, sending_campaign, bro
     assert CommunicationLog.objects.get(id=done.id).status == MessageStatus.SENT
     assert CommunicationLog.objects.get(id=open_.id).status == MessageStatus.SENT
     assert Campaign.objects.get(id=sending_campaign.id).status == CampaignStatus.COMPLETED
+    assert f"receipts for unknown logs ignored: {stranger}" in caplog.text
 
 
 def test_batch_with_one_bad_receipt_applies_none(client, sending_campaign):

@@ -22,6 +22,9 @@ def test_campaign_reaches_every_member_once_with_their_own_message(client, live,
     assert campaign["audience_size"] == stats["total"] == 30
     assert stats["sent"] + stats["failed"] == 30 and stats["pending"] == stats["accepted"] == 0
     assert stats["failed"] < 10
+    recount = client.post(f"/api/campaign/{campaign_id}/recount").json
+    assert campaign["counts_exact"] and recount["consistent"]
+    assert recount["counted"] == {"SENT": stats["sent"], "FAILED": stats["failed"]}
     logs = CommunicationLog.objects(campaign_id=campaign_id)
     assert sorted(log.customer_id for log in logs) == [f"c{i:03}" for i in range(30)]
     assert logs.get(customer_id="c007").message == "Hi Name7, here's 10% off on your next order!"

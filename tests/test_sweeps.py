@@ -59,7 +59,7 @@ def test_idle_pending_work_is_requeued_once(campaign):
         )
 
     sweep()
-    assert chunks == [(str(campaign.id), [str(orphan.id)])]
+    assert chunks == [(str(campaign.id), [[str(orphan.id), "a@b.co", "Hi"]])]
     sweep()  # the requeued log was touched, so it is not requeued again at once
     assert len(chunks) == 1
     assert materialised == []

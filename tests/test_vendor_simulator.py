@@ -22,7 +22,7 @@ from crm.vendor import (
     VendorResult,
     VendorUnavailable,
 )
-from vendor_simulator import create_app
+from vendor_simulator import create_app, dispatcher
 from vendor_simulator.simulator import EXTENSION
 
 
@@ -208,7 +208,7 @@ def test_outcomes_follow_the_success_rate_and_replay_with_the_seed():
 
     assert len(first) == 1000
     assert 0.75 < list(first.values()).count("SENT") / 1000 < 0.85
-    assert largest_batch <= 500
+    assert largest_batch <= dispatcher.BATCH_SIZE
     assert replayed == first
 
 

@@ -16,7 +16,7 @@ from crm import signatures
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000  # the most the CRM's batch endpoint takes
 MAX_ATTEMPTS = 50
 FIRST_BACKOFF_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 10.0

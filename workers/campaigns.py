@@ -13,7 +13,8 @@ import dramatiq
 from bson import ObjectId
 from dramatiq.middleware import CurrentMessage
 
-from crm.services import delivery, materialize
+from crm.services import delivery, lifecycle, materialize
+from crm.services.materialize import ChunkMessage
 from crm.vendor import VendorClient, VendorRejected, VendorUnavailable
 from workers import settings
 from workers.rate_limit import RateLimit
@@ -47,12 +48,12 @@ def materialize_campaign(campaign_id: str) -> None:
     materialize.materialize(
         ObjectId(campaign_id),
         settings.send_chunk_size,
-        lambda log_ids: _enqueue_chunk(campaign_id, log_ids),
+        lambda chunk: _enqueue_chunk(campaign_id, chunk),
     )
 
 
-def _enqueue_chunk(campaign_id: str, log_ids: list[str]) -> None:
-    deliver_chunk.send(campaign_id, log_ids)
+def _enqueue_chunk(campaign_id: str, chunk: list[ChunkMessage]) -> None:
+    deliver_chunk.send(campaign_id, chunk)
 
 
 @dramatiq.actor(
@@ -63,9 +64,10 @@ def resume_campaign(campaign_id: str) -> None:
     materialize.requeue_pending(
         ObjectId(campaign_id),
         settings.send_chunk_size,
-        lambda log_ids: _enqueue_chunk(campaign_id, log_ids),
+        lambda chunk: _enqueue_chunk(campaign_id, chunk),
     )
     materialize_campaign(campaign_id)
+    lifecycle.completion_check(ObjectId(campaign_id))
 
 
 @dramatiq.actor(
@@ -75,22 +77,26 @@ def resume_campaign(campaign_id: str) -> None:
     max_backoff=MAX_BACKOFF_MS,
     time_limit=5 * 60 * 1000,
 )
-def deliver_chunk(campaign_id: str, log_ids: list[str]) -> None:
-    ids = [ObjectId(i) for i in log_ids]
+def deliver_chunk(campaign_id: str, chunk: list[ChunkMessage]) -> None:
+    """Deliver one chunk of ``[log id, recipient, text]`` messages."""
     callback_url = f"{settings.public_url.rstrip('/')}/api/sendCampaign/deliveryReceipts"
     try:
         delivery.deliver(
-            ObjectId(campaign_id), ids, _vendor(), callback_url, partial(_take_permits, campaign_id)
+            ObjectId(campaign_id),
+            chunk,
+            _vendor(),
+            callback_url,
+            partial(_take_permits, campaign_id),
         )
     except VendorRejected as error:
         log.error("campaign_id=%s vendor refused a chunk (%d)", campaign_id, error.status_code)
-        delivery.fail_pending(ids, f"vendor_rejected_{error.status_code}")
+        delivery.fail_pending(ObjectId(campaign_id), chunk, f"vendor_rejected_{error.status_code}")
     except VendorUnavailable as error:
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else 0
         if retries + 1 >= DELIVERY_ATTEMPTS:
             log.error("campaign_id=%s vendor unavailable, giving up: %s", campaign_id, error)
-            delivery.fail_pending(ids, "vendor_unavailable")
+            delivery.fail_pending(ObjectId(campaign_id), chunk, "vendor_unavailable")
             return
         log.warning("campaign_id=%s vendor unavailable, retrying: %s", campaign_id, error)
         raise dramatiq.Retry(str(error), delay=_backoff_ms(retries, error.retry_after)) from None

@@ -50,3 +50,4 @@ def sweep_once() -> None:
         campaigns.deliver_chunk.send,
         campaigns.materialize_campaign.send,
     )
+    sweeps.settle_counts(timedelta(seconds=settings.sweep_interval_seconds))

@@ -4,7 +4,13 @@ from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
 from crm.api.pagination import QuerySetPage
-from crm.schemas.campaign import CampaignSchema, CommunicationLogSchema, LogQuerySchema
+from crm.schemas.campaign import (
+    CampaignSchema,
+    CommunicationLogSchema,
+    LogQuerySchema,
+    RecountQuerySchema,
+    RecountSchema,
+)
 from crm.services import campaigns
 from crm.services.errors import Unavailable
 from workers.campaigns import resume_campaign
@@ -83,3 +89,12 @@ def resume(campaign_id):
 def cancel(campaign_id):
     """Cancel a campaign for good: messages not yet handed to the vendor are CANCELLED."""
     return campaigns.with_stats([campaigns.cancel(campaign_id)])[0]
+
+
+@blp.route("/<objectid:campaign_id>/recount", methods=["POST"])
+@blp.arguments(RecountQuerySchema, location="query")
+@blp.response(200, RecountSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No campaign has that id.")
+def recount(query, campaign_id):
+    """Count the campaign's logs again and compare them with the counts it keeps."""
+    return campaigns.recount(campaign_id, query["repair"])

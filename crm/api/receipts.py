@@ -46,7 +46,7 @@ def send_campaign(data):
 @blp.alt_response(404, schema=ErrorSchema, description="No communication log has that id.")
 def delivery_receipt(receipt):
     """Apply one delivery receipt; a duplicate or late one changes nothing (applied: false)."""
-    outcome = receipts.apply([receipt])
+    outcome = receipts.apply([receipt], hold_early=False)
     if outcome.unknown:
         raise NotFound(f"No communication log with id {receipt['communication_log_id']}.")
     log = campaigns.log(receipt["communication_log_id"])
@@ -61,20 +61,18 @@ def delivery_receipt(receipt):
     503, schema=ErrorSchema, description="The queue is unreachable; send the batch again."
 )
 def delivery_receipts(batch):
-    """Queue up to 1,000 receipts to be applied; ids matching no log are listed, not fatal.
+    """Queue up to 1,000 receipts to be applied; returns before any is applied.
 
-    Duplicate and late receipts are accepted and change nothing when applied.
+    Duplicate and late receipts are accepted and change nothing when applied; receipts for
+    ids matching no log are logged by the worker and ignored.
     """
-    sorted_out = receipts.sort_out(batch["receipts"])
-    if sorted_out.known:
-        try:
-            apply_receipts.send(
-                [
-                    {**r, "communication_log_id": str(r["communication_log_id"])}
-                    for r in sorted_out.known
-                ],
-                [str(campaign_id) for campaign_id in sorted_out.campaign_ids],
-            )
-        except RedisError:
-            raise Unavailable("The receipt queue is unreachable; send the batch again.") from None
-    return {"queued": len(sorted_out.known), "unknown": sorted_out.unknown}
+    try:
+        apply_receipts.send(
+            [
+                {**r, "communication_log_id": str(r["communication_log_id"])}
+                for r in batch["receipts"]
+            ]
+        )
+    except RedisError:
+        raise Unavailable("The receipt queue is unreachable; send the batch again.") from None
+    return {"queued": len(batch["receipts"])}

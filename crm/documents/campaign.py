@@ -4,6 +4,7 @@ from mongoengine import (
     Document,
     EnumField,
     IntField,
+    MapField,
     ObjectIdField,
     StringField,
 )
@@ -23,6 +24,10 @@ class Campaign(Document):
     # worker carries on where it stopped.
     cursor = ObjectIdField()
     materialized = BooleanField(default=False)
+    # Messages by status, kept by every move (crm/services/counters.py). ``counts_exact``
+    # turns false when a move could not be counted for sure; a recount restores it.
+    counts = MapField(IntField(), default=dict)
+    counts_exact = BooleanField(default=True)
     # Last sign of life from the worker materialising it; the sweep restarts a stale one.
     heartbeat_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)

@@ -44,6 +44,13 @@ class CampaignSchema(BaseSchema):
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
     stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)
+    counts_exact = ma.fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "False when a move could not be counted for sure (say, a chunk "
+            "delivered twice after a worker crash); POST .../recount compares with the logs."
+        },
+    )
     progress = ma.fields.Nested(CampaignProgressSchema, dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
     started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
@@ -73,3 +80,28 @@ class CommunicationLogSchema(BaseSchema):
 
 class LogQuerySchema(BaseSchema):
     status = ma.fields.Enum(MessageStatus)
+
+
+class RecountQuerySchema(BaseSchema):
+    repair = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Store the recounted figures; only for a COMPLETED or CANCELLED "
+            "campaign with no message in flight."
+        },
+    )
+
+
+class RecountSchema(BaseSchema):
+    kept = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "The counts kept on the campaign, by message status."},
+    )
+    counted = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "The same counted from the communication logs now."},
+    )
+    consistent = ma.fields.Boolean()
+    repaired = ma.fields.Boolean(metadata={"description": "Whether the kept counts were replaced."})

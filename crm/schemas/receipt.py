@@ -21,12 +21,6 @@ class ReceiptBatchSchema(BaseSchema):
 
 class ReceiptsQueuedSchema(BaseSchema):
     queued = ma.fields.Integer(metadata={"description": "Receipts queued to be applied."})
-    unknown_ids = ma.fields.List(
-        ma.fields.String(),
-        attribute="unknown",
-        data_key="unknown",
-        metadata={"description": "Ids that match no communication log."},
-    )
 
 
 class ReceiptResultSchema(BaseSchema):

@@ -4,8 +4,9 @@ from bson import ObjectId
 
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
-from crm.services import lifecycle, templates
+from crm.services import counters, lifecycle, templates
 from crm.services.errors import InvalidInput, InvalidTransition, NotFound
+from crm.services.lifecycle import Move
 
 
 def create(data: dict[str, Any]) -> Campaign:
@@ -53,9 +54,10 @@ def resume(campaign_id: ObjectId) -> Campaign:
 
 def cancel(campaign_id: ObjectId) -> Campaign:
     """Stop the campaign for good: messages not yet handed to the vendor are CANCELLED."""
-    campaign = _move(campaign_id, CampaignStatus.CANCELLED, completed_at=utcnow())
-    lifecycle.move_messages_where({"campaign_id": campaign_id}, MessageStatus.CANCELLED)
-    return campaign
+    _move(campaign_id, CampaignStatus.CANCELLED, completed_at=utcnow())
+    cancel_pending = Move(campaign_id, MessageStatus.PENDING, MessageStatus.CANCELLED)
+    lifecycle.move_messages_where({}, cancel_pending)
+    return get(campaign_id)
 
 
 def _move(campaign_id: ObjectId, target: CampaignStatus, **fields: Any) -> Campaign:
@@ -74,22 +76,23 @@ def undo_start(campaign_id: ObjectId) -> None:
 
 
 def with_stats(campaigns: list[Campaign]) -> list[dict[str, Any]]:
-    """Campaigns as dicts, each with message counts by status from one aggregation."""
-    counts: dict[ObjectId, dict[str, int]] = {c.id: {} for c in campaigns}
-    pipeline = [
-        {"$match": {"campaign_id": {"$in": list(counts)}}},
-        {"$group": {"_id": {"campaign": "$campaign_id", "status": "$status"}, "n": {"$sum": 1}}},
-    ]
-    for row in CommunicationLog._get_collection().aggregate(pipeline):
-        counts[row["_id"]["campaign"]][row["_id"]["status"]] = row["n"]
-    return [_describe(campaign, counts[campaign.id]) for campaign in campaigns]
+    """Campaigns as dicts, each with its message counts and progress."""
+    return [_describe(campaign) for campaign in campaigns]
 
 
-def _describe(campaign: Campaign, counts: dict[str, int]) -> dict[str, Any]:
-    stats = {status.value.lower(): counts.get(status.value, 0) for status in MessageStatus}
+def _describe(campaign: Campaign) -> dict[str, Any]:
+    counts = campaign.counts or {}
+    stats: dict[str, Any] = {
+        status.value.lower(): counts.get(status.value, 0) for status in MessageStatus
+    }
     stats["total"] = sum(counts.values())
     fields = {name: campaign[name] for name in campaign._fields}
     return {**fields, "stats": stats, "progress": _progress(campaign, stats)}
+
+
+def recount(campaign_id: ObjectId, repair: bool) -> dict[str, Any]:
+    get(campaign_id)
+    return counters.recount(campaign_id, repair)
 
 
 def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:

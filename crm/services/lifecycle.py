@@ -1,19 +1,18 @@
-"""Status changes as conditional updates: each applies only from a status the table allows,
-so a redelivered task or a repeated receipt cannot act twice or move anything backwards."""
+"""Status changes as conditional updates: each applies only from the status it names, so a
+redelivered task or a repeated receipt cannot act twice or move anything backwards. Every
+move is counted into its campaign's counts (``counters``)."""
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
-from pymongo import UpdateMany
+from pymongo import UpdateOne
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
-from crm.documents.status import (
-    CAMPAIGN_TRANSITIONS,
-    MESSAGE_TRANSITIONS,
-    OPEN_MESSAGE_STATUSES,
-    sources_of,
-)
+from crm.documents.status import CAMPAIGN_TRANSITIONS, MESSAGE_TRANSITIONS, sources_of
+from crm.services import counters
 
 
 def move_campaign(
@@ -30,48 +29,83 @@ def move_campaign(
     return result.modified_count == 1
 
 
-# Which logs (a filter), the status to move them to, and why.
-Move = tuple[dict[str, Any], MessageStatus, str | None]
+@dataclass(frozen=True)
+class Move:
+    """Logs of one campaign going from one status to another, for one reason."""
+
+    campaign_id: ObjectId
+    source: MessageStatus
+    target: MessageStatus
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.target not in MESSAGE_TRANSITIONS[self.source]:
+            raise ValueError(f"a message cannot go from {self.source} to {self.target}")
+
+    def changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {"status": str(self.target), "updated_at": utcnow()}
+        if self.reason is not None:
+            changes["reason"] = self.reason
+        return changes
 
 
-def with_ids(log_ids: list[ObjectId]) -> dict[str, Any]:
-    return {"_id": {"$in": log_ids}}
+def move_messages(moves: dict[Move, list[ObjectId]]) -> int:
+    """Apply every move in one bulk write and count it; returns how many logs moved.
 
-
-def move_messages(log_ids: list[ObjectId], target: MessageStatus, reason: str | None = None) -> int:
-    """Move those of the logs that may reach ``target``; returns how many moved."""
-    return move_messages_together([(with_ids(log_ids), target, reason)]) if log_ids else 0
-
-
-def move_messages_where(
-    query: dict[str, Any], target: MessageStatus, reason: str | None = None
-) -> int:
-    """Move every log matching ``query`` that may reach ``target``, in one command."""
-    return move_messages_together([(query, target, reason)])
-
-
-def move_messages_together(moves: list[Move]) -> int:
-    """Several moves in one database command; returns how many logs moved."""
-    if not moves:
+    One statement per log: on MongoDB-protocol servers an ``_id`` equality is the cheapest
+    match there is. If fewer logs moved than were named (someone else moved some first),
+    the counts are marked inexact.
+    """
+    statements = [
+        UpdateOne({"_id": log_id, "status": str(move.source)}, {"$set": move.changes()})
+        for move, log_ids in moves.items()
+        for log_id in log_ids
+    ]
+    if not statements:
         return 0
-    now = utcnow()
-    updates = []
-    for query, target, reason in moves:
-        changes: dict[str, Any] = {"status": str(target), "updated_at": now}
-        if reason is not None:
-            changes["reason"] = reason
-        allowed_from = {"status": {"$in": sources_of(MESSAGE_TRANSITIONS, target)}}
-        updates.append(UpdateMany({"$and": [query, allowed_from]}, {"$set": changes}))
-    return CommunicationLog._get_collection().bulk_write(updates, ordered=False).modified_count
+    result = CommunicationLog._get_collection().bulk_write(statements, ordered=False)
+    deltas: counters.Deltas = {}
+    for move, log_ids in moves.items():
+        delta = deltas.setdefault(move.campaign_id, Counter())
+        delta[str(move.source)] -= len(log_ids)
+        delta[str(move.target)] += len(log_ids)
+    complete_if_done(counters.add(deltas, exact=result.modified_count == len(statements)))
+    return result.modified_count
 
 
-def complete_if_done(campaign_ids: set[ObjectId]) -> None:
-    """Complete each fully materialised campaign that has no message left in flight."""
+def move_messages_where(query: dict[str, Any], move: Move) -> int:
+    """Move every log of the move's campaign matching ``query``, in one command."""
+    result = CommunicationLog._get_collection().update_many(
+        {**query, "campaign_id": move.campaign_id, "status": str(move.source)},
+        {"$set": move.changes()},
+    )
+    moved = result.modified_count
+    delta = Counter({str(move.source): -moved, str(move.target): moved})
+    complete_if_done(counters.add({move.campaign_id: delta}))
+    return moved
+
+
+def complete_if_done(campaigns: list[dict[str, Any]]) -> None:
+    """Complete each fully materialised SENDING campaign that has no message left in flight.
+
+    The counts say when to look; the logs decide, so inexact counts can delay a completion
+    until the next look but never make one early.
+    """
     logs = CommunicationLog._get_collection()
-    for campaign_id in campaign_ids:
-        still_open = {"campaign_id": campaign_id, "status": {"$in": OPEN_MESSAGE_STATUSES}}
-        if logs.find_one(still_open, {"_id": 1}):
+    for campaign in campaigns:
+        if campaign["status"] != CampaignStatus.SENDING or not campaign.get("materialized"):
+            continue
+        if campaign.get("counts_exact", True) and counters.still_open(campaign["counts"]) > 0:
+            continue
+        open_statuses = [str(status) for status in counters.OPEN]
+        if logs.find_one({"campaign_id": campaign["_id"], "status": {"$in": open_statuses}}):
             continue
         move_campaign(
-            campaign_id, CampaignStatus.COMPLETED, {"materialized": True}, completed_at=utcnow()
+            campaign["_id"], CampaignStatus.COMPLETED, {"materialized": True}, completed_at=utcnow()
         )
+
+
+def completion_check(campaign_id: ObjectId) -> None:
+    """``complete_if_done`` for a campaign known only by id."""
+    campaign = Campaign._get_collection().find_one({"_id": campaign_id}, counters.COMPLETION_FIELDS)
+    complete_if_done([campaign] if campaign else [])

@@ -5,16 +5,18 @@ Safe to repeat: the position is saved after each chunk and the unique
 """
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, Customer, MessageStatus
 from crm.documents.customer import utcnow
-from crm.services import audiences, lifecycle, segments, templates
+from crm.services import audiences, counters, lifecycle, segments, templates
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +24,17 @@ RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES}
 DUPLICATE_KEY = 11000
 
 
+# One message to deliver: [log id, recipient, rendered text]. Chunks carry their messages,
+# so delivering one costs no read of its logs.
+ChunkMessage = list[str]
+
+
 def materialize(
-    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: Callable[[list[str]], object]
+    campaign_id: ObjectId,
+    chunk_size: int,
+    enqueue_chunk: Callable[[list[ChunkMessage]], object],
 ) -> None:
-    """Give each audience member a PENDING log, handing each chunk's ids to ``enqueue_chunk``."""
+    """Give each audience member a PENDING log; hand each chunk's messages to ``enqueue_chunk``."""
     campaign = Campaign.objects(id=campaign_id).first()
     if campaign is None or campaign.status != CampaignStatus.SENDING or campaign.materialized:
         return
@@ -40,33 +49,49 @@ def materialize(
         batch = list(page.sort("_id", 1).hint([("_id", 1)]))
         if not batch:
             break
-        pending = _create_logs(campaign, batch)
+        created, pending = _create_logs(campaign, batch)
+        # The position and the counts move together, and only from the position this page
+        # started at: a second materialiser on the same page (a restart of one thought
+        # stalled) finds the cursor moved and stops without counting the page again.
+        moved_on = Campaign._get_collection().find_one_and_update(
+            {"_id": campaign_id, "cursor": cursor},
+            {
+                "$set": {"cursor": batch[-1]["_id"], "heartbeat_at": utcnow()},
+                "$inc": counters.increments(created),
+            },
+            {"status": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if moved_on is None:
+            log.warning("campaign_id=%s another worker is materialising it", campaign_id)
+            return
         if pending:
             enqueue_chunk(pending)
         cursor = batch[-1]["_id"]
-        still_sending = Campaign._get_collection().update_one(
-            {"_id": campaign_id, "status": str(CampaignStatus.SENDING)},
-            {"$set": {"cursor": cursor, "heartbeat_at": utcnow()}},
-        )
         log.info("campaign_id=%s materialised %d customers", campaign_id, len(batch))
-        if not still_sending.modified_count:
+        if moved_on["status"] != CampaignStatus.SENDING:
             return  # paused or cancelled; resuming carries on from the cursor
     size = CommunicationLog.objects(campaign_id=campaign_id).count()
     Campaign._get_collection().update_one(
         {"_id": campaign_id}, {"$set": {"materialized": True, "audience_size": size}}
     )
-    lifecycle.complete_if_done({campaign_id})
+    lifecycle.completion_check(campaign_id)
 
 
-def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[str]:
-    """Insert the chunk's logs (those already there stay as they are); return its PENDING ids.
+def _create_logs(
+    campaign: Campaign, customers: list[dict[str, Any]]
+) -> tuple[Counter[str], list[ChunkMessage]]:
+    """Insert the page's logs (those already there stay as they are); return the page's
+    logs by status, to be counted, and its PENDING messages.
 
-    Only a repeated chunk (a redelivered or restarted materialisation) costs a second
-    command, to find which of its logs are still PENDING.
+    Logs already there come from an attempt that stopped before saving its position, so
+    they were never counted either. Only such a repeated page costs a second command, to
+    find which of its logs are still PENDING.
     """
     logs = CommunicationLog._get_collection()
     now = utcnow()
     entries = [_log_entry(campaign, customer, now) for customer in customers]
+    created = Counter(entry["status"] for entry in entries)
     try:
         logs.insert_many(entries, ordered=False)
     except BulkWriteError as error:
@@ -78,12 +103,17 @@ def _create_logs(campaign: Campaign, customers: list[dict[str, Any]]) -> list[st
                     "campaign_id": campaign.id,
                     "customer_id": {"$in": [c["customer_id"] for c in customers]},
                 },
-                {"status": 1},
+                {"status": 1, "to": 1, "message": 1},
                 batch_size=len(customers),
                 limit=len(customers),
             ).hint([("campaign_id", 1), ("customer_id", 1)])
         )
-    return [str(e["_id"]) for e in entries if e["status"] == str(MessageStatus.PENDING)]
+    pending = [
+        [str(e["_id"]), e["to"], e["message"]]
+        for e in entries
+        if e["status"] == str(MessageStatus.PENDING)
+    ]
+    return created, pending
 
 
 def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -106,7 +136,7 @@ def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> d
 def requeue_pending(
     campaign_id: ObjectId,
     chunk_size: int,
-    enqueue_chunk: Callable[[list[str]], object],
+    enqueue_chunk: Callable[[list[ChunkMessage]], object],
     idle_since: datetime | None = None,
 ) -> int:
     """Hand the campaign's PENDING logs to workers again, in chunks; returns how many.
@@ -118,14 +148,17 @@ def requeue_pending(
     if idle_since is not None:
         query["updated_at"] = {"$lt": idle_since}
     logs = CommunicationLog._get_collection()
-    ids = [entry["_id"] for entry in logs.find(query, {"_id": 1}).sort("_id", 1)]
-    for start in range(0, len(ids), chunk_size):
-        chunk = ids[start : start + chunk_size]
+    messages = [
+        [str(entry["_id"]), entry["to"], entry["message"]]
+        for entry in logs.find(query, {"to": 1, "message": 1}).sort("_id", 1)
+    ]
+    for start in range(0, len(messages), chunk_size):
+        chunk = messages[start : start + chunk_size]
         logs.update_many(
-            {"_id": {"$in": chunk}, "status": str(MessageStatus.PENDING)},
+            {"_id": {"$in": [ObjectId(m[0]) for m in chunk]}, "status": str(MessageStatus.PENDING)},
             {"$set": {"updated_at": utcnow()}},
         )
-        enqueue_chunk([str(i) for i in chunk])
-    if ids:
-        log.info("campaign_id=%s requeued %d pending messages", campaign_id, len(ids))
-    return len(ids)
+        enqueue_chunk(chunk)
+    if messages:
+        log.info("campaign_id=%s requeued %d pending messages", campaign_id, len(messages))
+    return len(messages)

@@ -1,4 +1,4 @@
-"""Delivery receipts from the vendor, applied in one conditional update per outcome."""
+"""Delivery receipts from the vendor: each moves its log on from the status it has now."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -6,63 +6,54 @@ from typing import Any
 from bson import ObjectId
 
 from crm.documents import CommunicationLog, MessageStatus
+from crm.documents.status import MESSAGE_TRANSITIONS
 from crm.services import lifecycle
+from crm.services.lifecycle import Move
 
 
 @dataclass
 class ReceiptOutcome:
     applied: int = 0
-    ignored: int = 0
     unknown: list[str] = field(default_factory=list)
+    # Receipts that overtook the vendor's own answer: their log is still PENDING.
+    early: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class Sorted:
-    """Receipts split by whether their log exists, with the campaigns the known ones touch."""
-
-    known: list[dict[str, Any]]
-    unknown: list[str]
-    campaign_ids: set[ObjectId]
-
-
-def sort_out(receipts: list[dict[str, Any]]) -> Sorted:
-    """One look-up of the receipts' logs."""
-    ids = [r["communication_log_id"] for r in receipts]
-    found = CommunicationLog._get_collection().find(
-        {"_id": {"$in": ids}}, {"campaign_id": 1}, batch_size=len(ids), limit=len(ids)
-    )
-    campaign_of = {entry["_id"]: entry["campaign_id"] for entry in found}
-    return Sorted(
-        known=[r for r in receipts if r["communication_log_id"] in campaign_of],
-        unknown=[str(i) for i in dict.fromkeys(ids) if i not in campaign_of],
-        campaign_ids=set(campaign_of.values()),
-    )
-
-
-def apply(receipts: list[dict[str, Any]]) -> ReceiptOutcome:
-    """Apply ``{communication_log_id, status, reason}`` receipts, reporting unknown ids."""
-    sorted_out = sort_out(receipts)
-    applied = apply_known(sorted_out.known, sorted_out.campaign_ids)
-    ignored = len(sorted_out.known) - applied
-    return ReceiptOutcome(applied=applied, ignored=ignored, unknown=sorted_out.unknown)
-
-
-def apply_known(receipts: list[dict[str, Any]], campaign_ids: set[ObjectId]) -> int:
-    """Apply receipts whose logs exist, one conditional update per outcome; returns how many
-    changed a log.
+def apply(receipts: list[dict[str, Any]], hold_early: bool) -> ReceiptOutcome:
+    """Apply ``{communication_log_id, status, reason}`` receipts with one read of their logs
+    and one bulk write.
 
     A receipt that would move a log backwards or out of a final status is ignored, so
-    duplicate and late receipts are harmless.
+    duplicate and late receipts are harmless; of two receipts for one log, the first wins.
+    With ``hold_early``, a receipt whose log is still PENDING is not applied but returned,
+    to be tried again once the worker that sent the message has recorded the vendor's
+    answer: the log then goes PENDING → ACCEPTED → SENT in order and each move is
+    counted once.
     """
-    by_outcome: dict[tuple[str, str | None], list[ObjectId]] = {}
+    ids = list(dict.fromkeys(receipt["communication_log_id"] for receipt in receipts))
+    found = {
+        entry["_id"]: entry
+        for entry in CommunicationLog._get_collection().find(
+            {"_id": {"$in": ids}},
+            {"campaign_id": 1, "status": 1},
+            batch_size=len(ids),
+            limit=len(ids),
+        )
+    }
+    outcome = ReceiptOutcome(unknown=[str(i) for i in ids if i not in found])
+    moves: dict[Move, list[ObjectId]] = {}
     for receipt in receipts:
-        key = (receipt["status"], receipt.get("reason"))
-        by_outcome.setdefault(key, []).append(receipt["communication_log_id"])
-    applied = lifecycle.move_messages_together(
-        [
-            (lifecycle.with_ids(log_ids), MessageStatus(status), reason)
-            for (status, reason), log_ids in by_outcome.items()
-        ]
-    )
-    lifecycle.complete_if_done(campaign_ids)
-    return applied
+        entry = found.get(receipt["communication_log_id"])
+        if entry is None:
+            continue
+        source, target = MessageStatus(entry["status"]), MessageStatus(receipt["status"])
+        if hold_early and source == MessageStatus.PENDING:
+            outcome.early.append(receipt)
+            continue
+        if target not in MESSAGE_TRANSITIONS[source]:
+            continue
+        entry["status"] = target
+        move = Move(entry["campaign_id"], source, target, receipt.get("reason"))
+        moves.setdefault(move, []).append(entry["_id"])
+    outcome.applied = lifecycle.move_messages(moves)
+    return outcome

@@ -5,6 +5,7 @@
   queue) are handed to the workers again; the vendor's idempotency key makes a second
   hand-off harmless.
 - A campaign whose materialisation stopped beating is materialised again from its cursor.
+- A finished campaign whose counts went inexact is recounted from its logs.
 """
 
 import logging
@@ -16,29 +17,46 @@ from bson import ObjectId
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
-from crm.services import lifecycle, materialize
+from crm.services import counters, lifecycle, materialize
+from crm.services.lifecycle import Move
 
 log = logging.getLogger(__name__)
 
 
 def fail_silent_messages(receipt_timeout: timedelta) -> int:
     """FAIL messages accepted longer than ``receipt_timeout`` ago; returns how many."""
-    silent = {
-        "status": str(MessageStatus.ACCEPTED),
-        "updated_at": {"$lt": utcnow() - receipt_timeout},
-    }
-    campaign_ids = set(CommunicationLog._get_collection().distinct("campaign_id", silent))
-    moved = lifecycle.move_messages_where(silent, MessageStatus.FAILED, "receipt_timeout")
-    lifecycle.complete_if_done(campaign_ids)
+    silent = {"updated_at": {"$lt": utcnow() - receipt_timeout}}
+    accepted = {"status": str(MessageStatus.ACCEPTED), **silent}
+    moved = 0
+    for campaign_id in CommunicationLog._get_collection().distinct("campaign_id", accepted):
+        timed_out = Move(
+            campaign_id, MessageStatus.ACCEPTED, MessageStatus.FAILED, "receipt_timeout"
+        )
+        moved += lifecycle.move_messages_where(silent, timed_out)
     if moved:
         log.warning("%d messages had no receipt within %s", moved, receipt_timeout)
     return moved
 
 
+def settle_counts(settled_for: timedelta) -> None:
+    """Complete SENDING campaigns nothing else completed, and recount campaigns finished for
+    ``settled_for`` whose counts are inexact (by then no count of a move is still on its way)."""
+    sending = Campaign.objects(status=CampaignStatus.SENDING, materialized=True)
+    for campaign_id in sending.scalar("id"):
+        lifecycle.completion_check(campaign_id)
+    inexact = Campaign.objects(
+        status__in=counters.SETTLED,
+        counts_exact=False,
+        completed_at__lt=utcnow() - settled_for,
+    )
+    for campaign_id in inexact.scalar("id"):
+        counters.recount(campaign_id, repair=True)
+
+
 def resume_stalled(
     idle_for: timedelta,
     chunk_size: int,
-    enqueue_chunk: Callable[[str, list[str]], object],
+    enqueue_chunk: Callable[[str, list[materialize.ChunkMessage]], object],
     enqueue_materialize: Callable[[str], object],
 ) -> None:
     """Requeue orphaned PENDING work and restart stalled materialisation of SENDING campaigns."""
