@@ -18,6 +18,7 @@ class CommunicationLog(Document):
         "collection": "communication_logs",
         "indexes": [
             {"fields": ["campaign_id", "customer_id"], "unique": True},
-            ("campaign_id", "status"),
+            # Counts and completion by status; the sweeps' "idle since" by updated_at.
+            ("campaign_id", "status", "updated_at"),
         ],
     }

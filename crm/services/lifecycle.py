@@ -4,6 +4,7 @@ move is counted into its campaign's counts (``counters``)."""
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -42,8 +43,8 @@ class Move:
         if self.target not in MESSAGE_TRANSITIONS[self.source]:
             raise ValueError(f"a message cannot go from {self.source} to {self.target}")
 
-    def changes(self) -> dict[str, Any]:
-        changes: dict[str, Any] = {"status": str(self.target), "updated_at": utcnow()}
+    def changes(self, at: datetime) -> dict[str, Any]:
+        changes: dict[str, Any] = {"status": str(self.target), "updated_at": at}
         if self.reason is not None:
             changes["reason"] = self.reason
         return changes
@@ -53,31 +54,50 @@ def move_messages(moves: dict[Move, list[ObjectId]]) -> int:
     """Apply every move in one bulk write and count it; returns how many logs moved.
 
     One statement per log: on MongoDB-protocol servers an ``_id`` equality is the cheapest
-    match there is. If fewer logs moved than were named (someone else moved some first),
-    the counts are marked inexact.
+    match there is. If fewer logs moved than were named, ``_moved_now`` finds which, so
+    only those are counted; the counts are then marked inexact, since a named log that
+    did not move may have been moved by an earlier attempt that stopped before counting.
     """
+    now = utcnow()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # as BSON stores it
     statements = [
-        UpdateOne({"_id": log_id, "status": str(move.source)}, {"$set": move.changes()})
+        UpdateOne({"_id": log_id, "status": str(move.source)}, {"$set": move.changes(now)})
         for move, log_ids in moves.items()
         for log_id in log_ids
     ]
     if not statements:
         return 0
-    result = CommunicationLog._get_collection().bulk_write(statements, ordered=False)
+    moved = CommunicationLog._get_collection().bulk_write(statements, ordered=False).modified_count
+    exact = moved == len(statements)
+    if not exact:
+        moves = _moved_now(moves, now)
     deltas: counters.Deltas = {}
     for move, log_ids in moves.items():
         delta = deltas.setdefault(move.campaign_id, Counter())
         delta[str(move.source)] -= len(log_ids)
         delta[str(move.target)] += len(log_ids)
-    complete_if_done(counters.add(deltas, exact=result.modified_count == len(statements)))
-    return result.modified_count
+    complete_if_done(counters.add(deltas, exact))
+    return moved
+
+
+def _moved_now(moves: dict[Move, list[ObjectId]], now: datetime) -> dict[Move, list[ObjectId]]:
+    """Of the logs named, those this call moved: at the move's target, stamped ``now``."""
+    ids = [log_id for log_ids in moves.values() for log_id in log_ids]
+    found = CommunicationLog._get_collection().find(
+        {"_id": {"$in": ids}}, {"status": 1, "updated_at": 1}, batch_size=len(ids), limit=len(ids)
+    )
+    now_at = {entry["_id"]: entry["status"] for entry in found if entry["updated_at"] == now}
+    return {
+        move: [log_id for log_id in log_ids if now_at.get(log_id) == move.target]
+        for move, log_ids in moves.items()
+    }
 
 
 def move_messages_where(query: dict[str, Any], move: Move) -> int:
     """Move every log of the move's campaign matching ``query``, in one command."""
     result = CommunicationLog._get_collection().update_many(
         {**query, "campaign_id": move.campaign_id, "status": str(move.source)},
-        {"$set": move.changes()},
+        {"$set": move.changes(utcnow())},
     )
     moved = result.modified_count
     delta = Counter({str(move.source): -moved, str(move.target): moved})

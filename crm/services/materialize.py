@@ -6,8 +6,9 @@ Safe to repeat: the position is saved after each chunk and the unique
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from bson import ObjectId
@@ -40,42 +41,62 @@ def materialize(
         return
     audience = audiences.get(campaign.audience_id)
     members = segments.to_filter(audience.rules, campaign.started_at)
-    customers = Customer._get_collection()
     cursor = campaign.cursor
-    while True:
-        query = members if cursor is None else {"$and": [members, {"_id": {"$gt": cursor}}]}
-        page = customers.find(query, RENDERED_FIELDS, batch_size=chunk_size, limit=chunk_size)
-        # Paging by _id: the _id index gives the order, so no plan should sort the audience.
-        batch = list(page.sort("_id", 1).hint([("_id", 1)]))
-        if not batch:
-            break
-        created, pending = _create_logs(campaign, batch)
-        # The position and the counts move together, and only from the position this page
-        # started at: a second materialiser on the same page (a restart of one thought
-        # stalled) finds the cursor moved and stops without counting the page again.
-        moved_on = Campaign._get_collection().find_one_and_update(
-            {"_id": campaign_id, "cursor": cursor},
-            {
-                "$set": {"cursor": batch[-1]["_id"], "heartbeat_at": utcnow()},
-                "$inc": counters.increments(created),
-            },
-            {"status": 1},
-            return_document=ReturnDocument.AFTER,
-        )
-        if moved_on is None:
-            log.warning("campaign_id=%s another worker is materialising it", campaign_id)
-            return
-        if pending:
-            enqueue_chunk(pending)
-        cursor = batch[-1]["_id"]
-        log.info("campaign_id=%s materialised %d customers", campaign_id, len(batch))
-        if moved_on["status"] != CampaignStatus.SENDING:
-            return  # paused or cancelled; resuming carries on from the cursor
+    query = members if cursor is None else {"$and": [members, {"_id": {"$gt": cursor}}]}
+    # One query read a batch at a time (a getMore each), in _id order: the _id index gives
+    # the order, so no plan should sort the audience, and a restart resumes after ``cursor``.
+    audience_in_order = (
+        Customer._get_collection()
+        .find(query, RENDERED_FIELDS, batch_size=chunk_size)
+        .sort("_id", 1)
+        .hint([("_id", 1)])
+    )
+    with audience_in_order:
+        for batch in _pages(audience_in_order, chunk_size):
+            if not _materialize_page(campaign, cursor, batch, enqueue_chunk):
+                return
+            cursor = batch[-1]["_id"]
     size = CommunicationLog.objects(campaign_id=campaign_id).count()
     Campaign._get_collection().update_one(
         {"_id": campaign_id}, {"$set": {"materialized": True, "audience_size": size}}
     )
     lifecycle.completion_check(campaign_id)
+
+
+def _pages(customers: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while page := list(islice(customers, size)):
+        yield page
+
+
+def _materialize_page(
+    campaign: Campaign,
+    cursor: ObjectId | None,
+    batch: list[dict[str, Any]],
+    enqueue_chunk: Callable[[list[ChunkMessage]], object],
+) -> bool:
+    """Create the page's logs, save the position after it and hand its messages on;
+    returns whether to go on (the campaign is still SENDING and nobody else took over)."""
+    created, pending = _create_logs(campaign, batch)
+    # The position and the counts move together, and only from the position this page
+    # started at: a second materialiser on the same page (a restart of one thought
+    # stalled) finds the cursor moved and stops without counting the page again.
+    moved_on = Campaign._get_collection().find_one_and_update(
+        {"_id": campaign.id, "cursor": cursor},
+        {
+            "$set": {"cursor": batch[-1]["_id"], "heartbeat_at": utcnow()},
+            "$inc": counters.increments(created),
+        },
+        {"status": 1},
+        return_document=ReturnDocument.AFTER,
+    )
+    if moved_on is None:
+        log.warning("campaign_id=%s another worker is materialising it", campaign.id)
+        return False
+    if pending:
+        enqueue_chunk(pending)
+    log.info("campaign_id=%s materialised %d customers", campaign.id, len(batch))
+    # Paused or cancelled: resuming carries on from the cursor.
+    return moved_on["status"] == CampaignStatus.SENDING
 
 
 def _create_logs(

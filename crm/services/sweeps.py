@@ -14,8 +14,9 @@ from datetime import timedelta
 from functools import partial
 
 from bson import ObjectId
+from mongoengine import Q
 
-from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from crm.documents import Campaign, CampaignStatus, MessageStatus
 from crm.documents.customer import utcnow
 from crm.services import counters, lifecycle, materialize
 from crm.services.lifecycle import Move
@@ -25,10 +26,15 @@ log = logging.getLogger(__name__)
 
 def fail_silent_messages(receipt_timeout: timedelta) -> int:
     """FAIL messages accepted longer than ``receipt_timeout`` ago; returns how many."""
-    silent = {"updated_at": {"$lt": utcnow() - receipt_timeout}}
-    accepted = {"status": str(MessageStatus.ACCEPTED), **silent}
+    cutoff = utcnow() - receipt_timeout
+    silent = {"updated_at": {"$lt": cutoff}}
+    # Only these can have messages with the vendor (a cancelled campaign's last ones time
+    # out one timeout after the cancel); each look is an index range.
+    waiting = Q(status__in=[CampaignStatus.SENDING, CampaignStatus.PAUSED]) | Q(
+        status=CampaignStatus.CANCELLED, completed_at__gt=cutoff - receipt_timeout
+    )
     moved = 0
-    for campaign_id in CommunicationLog._get_collection().distinct("campaign_id", accepted):
+    for campaign_id in Campaign.objects(waiting).scalar("id"):
         timed_out = Move(
             campaign_id, MessageStatus.ACCEPTED, MessageStatus.FAILED, "receipt_timeout"
         )
