@@ -1,6 +1,12 @@
-"""Several actor calls' items written as one group, acknowledged only once written."""
+"""Several actor calls' items written as one group, each call returning once its items are.
+
+Group commit: one write at a time; the calls that arrive while it runs gather into the
+next group, which one of them writes when it ends. Nobody waits for company, so a lone
+call is written at once, and groups grow exactly as fast as writes fall behind.
+"""
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -12,48 +18,47 @@ class GroupFailed(Exception):
 class _Group:
     def __init__(self) -> None:
         self.items: list[Any] = []
-        self.full = threading.Event()
-        self.written = threading.Event()
+        self.written = False
         self.error: BaseException | None = None
 
 
 class GroupCommit:
-    """The first caller of a group waits up to ``max_wait`` seconds (less once ``max_items``
-    have joined), then writes everyone's items with one ``write`` call; the other callers
-    wait for that write, so no call returns before its items are stored."""
-
-    def __init__(self, write: Callable[[list[Any]], None], max_items: int, max_wait: float):
+    def __init__(self, write: Callable[[list[Any]], None], max_items: int):
         self._write = write
         self._max_items = max_items
-        self._max_wait = max_wait
-        self._lock = threading.Lock()
-        self._open: _Group | None = None
+        self._changed = threading.Condition()
+        self._waiting: deque[_Group] = deque()
+        self._writing = False
 
     def submit(self, items: list[Any]) -> None:
-        with self._lock:
-            group, leads = self._open, self._open is None
-            if group is None:
-                group = self._open = _Group()
+        """Have ``items`` written, with whatever else is waiting; returns once they are."""
+        with self._changed:
+            group = self._join(len(items))
             group.items.extend(items)
-            if len(group.items) >= self._max_items:
-                group.full.set()
-                self._open = None
-        if leads:
-            self._lead(group)
-        else:
-            group.written.wait()
-            if group.error is not None:
-                raise GroupFailed(str(group.error)) from group.error
-
-    def _lead(self, group: _Group) -> None:
-        group.full.wait(self._max_wait)
-        with self._lock:
-            if self._open is group:
-                self._open = None
+            while not (group.written or self._may_write(group)):
+                self._changed.wait()
+            if group.written:  # by another call of the group
+                if group.error is not None:
+                    raise GroupFailed(str(group.error)) from group.error
+                return
+            self._waiting.popleft()
+            self._writing = True
         try:
             self._write(group.items)
         except BaseException as error:
             group.error = error
             raise
         finally:
-            group.written.set()
+            with self._changed:
+                group.written, self._writing = True, False
+                self._changed.notify_all()
+
+    def _may_write(self, group: _Group) -> bool:
+        return not self._writing and self._waiting[0] is group
+
+    def _join(self, count: int) -> _Group:
+        last = self._waiting[-1] if self._waiting else None
+        if last is None or (last.items and len(last.items) + count > self._max_items):
+            last = _Group()
+            self._waiting.append(last)
+        return last

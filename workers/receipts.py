@@ -13,7 +13,6 @@ from workers.group_commit import GroupCommit
 log = logging.getLogger(__name__)
 
 GROUP_MAX_RECEIPTS = 1000
-GROUP_WAIT_SECONDS = 0.2
 # A receipt that overtook the vendor's answer is held while the sending worker records
 # that answer: 1 s, 2 s, 4 s … at most a minute apart. A log still PENDING after that (its
 # worker died and the sweep has not sent it again) takes the receipt straight from PENDING.
@@ -50,7 +49,7 @@ def _loaded(receipt: dict[str, Any]) -> dict[str, Any]:
     return {**receipt, "communication_log_id": ObjectId(receipt["communication_log_id"])}
 
 
-_group = GroupCommit(_apply, GROUP_MAX_RECEIPTS, GROUP_WAIT_SECONDS)
+_group = GroupCommit(_apply, GROUP_MAX_RECEIPTS)
 
 
 @dramatiq.actor(
