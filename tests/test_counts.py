@@ -157,3 +157,17 @@ def test_cancel_counts_what_it_cancelled(campaign):
     campaigns.cancel(campaign.id)
     assert kept(campaign) == {"CANCELLED": 1, "ACCEPTED": 1}
     assert counters.recount(campaign.id, repair=False)["consistent"]
+
+
+def test_the_sweep_completes_a_campaign_whose_counts_missed_a_move(campaign):
+    log = counted_log(campaign, MessageStatus.ACCEPTED, "c1")
+    # As if a worker died after moving the log but before counting the move.
+    CommunicationLog.objects(id=log.id).update(set__status=MessageStatus.SENT)
+    receipts.apply([receipt(log, SENT)], hold_early=False)  # the redelivered receipt
+    assert Campaign.objects.get(id=campaign.id).status == CampaignStatus.SENDING
+
+    sweeps.settle_counts(timedelta(hours=1))
+    campaign.reload()
+    assert campaign.status == CampaignStatus.COMPLETED and not campaign.counts_exact
+    sweeps.settle_counts(timedelta(0))
+    assert kept(campaign) == {"SENT": 1} and campaign.counts_exact

@@ -105,27 +105,30 @@ def move_messages_where(query: dict[str, Any], move: Move) -> int:
     return moved
 
 
-def complete_if_done(campaigns: list[dict[str, Any]]) -> None:
+def complete_if_done(campaigns: list[dict[str, Any]], look_anyway: bool = False) -> None:
     """Complete each fully materialised SENDING campaign that has no message left in flight.
 
-    The counts say when to look; the logs decide, so inexact counts can delay a completion
-    until the next look but never make one early.
+    The counts say when to look (``look_anyway`` looks regardless); the logs decide, so
+    counts that are off can delay a completion but never make one early. Completing
+    while the counts still show messages in flight marks them inexact.
     """
     logs = CommunicationLog._get_collection()
     for campaign in campaigns:
         if campaign["status"] != CampaignStatus.SENDING or not campaign.get("materialized"):
             continue
-        if campaign.get("counts_exact", True) and counters.still_open(campaign["counts"]) > 0:
+        in_flight = counters.still_open(campaign.get("counts", {}))
+        if in_flight > 0 and campaign.get("counts_exact", True) and not look_anyway:
             continue
         open_statuses = [str(status) for status in counters.OPEN]
         if logs.find_one({"campaign_id": campaign["_id"], "status": {"$in": open_statuses}}):
             continue
-        move_campaign(
-            campaign["_id"], CampaignStatus.COMPLETED, {"materialized": True}, completed_at=utcnow()
-        )
+        fields: dict[str, Any] = {"completed_at": utcnow()}
+        if in_flight:
+            fields["counts_exact"] = False
+        move_campaign(campaign["_id"], CampaignStatus.COMPLETED, {"materialized": True}, **fields)
 
 
-def completion_check(campaign_id: ObjectId) -> None:
+def completion_check(campaign_id: ObjectId, look_anyway: bool = False) -> None:
     """``complete_if_done`` for a campaign known only by id."""
     campaign = Campaign._get_collection().find_one({"_id": campaign_id}, counters.COMPLETION_FIELDS)
-    complete_if_done([campaign] if campaign else [])
+    complete_if_done([campaign] if campaign else [], look_anyway)

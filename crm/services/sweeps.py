@@ -45,11 +45,13 @@ def fail_silent_messages(receipt_timeout: timedelta) -> int:
 
 
 def settle_counts(settled_for: timedelta) -> None:
-    """Complete SENDING campaigns nothing else completed, and recount campaigns finished for
-    ``settled_for`` whose counts are inexact (by then no count of a move is still on its way)."""
+    """Complete SENDING campaigns nothing else completed (say, a worker died between moving
+    logs and counting the move, so the counts still show them in flight), and recount
+    campaigns finished for ``settled_for`` whose counts are inexact (by then no count of a
+    move is still on its way)."""
     sending = Campaign.objects(status=CampaignStatus.SENDING, materialized=True)
     for campaign_id in sending.scalar("id"):
-        lifecycle.completion_check(campaign_id)
+        lifecycle.completion_check(campaign_id, look_anyway=True)
     inexact = Campaign.objects(
         status__in=counters.SETTLED,
         counts_exact=False,
