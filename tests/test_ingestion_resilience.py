@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 
+import dramatiq
 import pymongo
 import pytest
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
@@ -198,4 +199,34 @@ def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
     assert job["status"] == "DONE", job
     assert job["counts"]["inserted"] == 2000 and job["counts"]["duplicates"] == 0
     assert job["progress"]["chunks_done"] == job["progress"]["chunks"]
+    assert_aggregates_exact(orders)
+
+
+def test_retries_of_parked_orders_survive_a_worker_dying_before_scheduling_them(
+    client, worker, broker, settings, monkeypatch
+):
+    monkeypatch.setattr(workers.ingestion, "settings", replace(settings, ingest_park_seconds=60))
+    monkeypatch.setattr(workers.ingestion.parking, "FIRST_RETRY_MS", 100)
+    orders = random_orders(10, customers=2)
+    job = wait_for(client, upload(client, "orders", ndjson(orders), "application/x-ndjson"))
+    assert job["status"] == "DONE" and job["counts"]["parked"] == 10
+    # As if the worker had died after finishing the job but before scheduling the retries:
+    # no retry is queued, and the last chunk comes again.
+    worker.stop()
+    broker.flush("ingestion")
+    for i in range(2):
+        body = {"customer_id": f"k{i:03}", "name": f"K{i}", "email": f"k{i}@example.com"}
+        assert client.post("/api/customers", json=body).status_code == 201
+    restarted = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=2, worker_timeout=100)
+    restarted.start()
+    try:
+        rows = [[row, order] for row, order in enumerate(orders, 1)]
+        workers.ingestion.ingest_chunk.send(job["id"], 0, rows)
+        deadline = time.monotonic() + 30
+        while (counts := client.get(f"/api/ingestions/{job['id']}").json["counts"])["parked"]:
+            assert time.monotonic() < deadline, counts
+            time.sleep(0.1)
+    finally:
+        restarted.stop()
+    assert counts["inserted"] == 10
     assert_aggregates_exact(orders)

@@ -13,8 +13,13 @@ log = logging.getLogger(__name__)
 
 
 def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> bool:
-    """Apply chunk ``number`` of the job (again: harmlessly); returns True if this completed
-    a job that left orders parked, whose retries the caller should then schedule."""
+    """Apply chunk ``number`` of the job (again: harmlessly); returns True if the job is done
+    and left orders parked, whose retries the caller should then schedule.
+
+    A redelivered last chunk returns True again, so a worker that died between finishing
+    the job and scheduling the retries loses nothing; the retries' own compare-and-set
+    (``parking.retry``) keeps a second chain from starting.
+    """
     job = jobs.begin_chunk(ingestion_id)
     if job is None:
         log.warning(

@@ -88,13 +88,16 @@ def begin_chunk(ingestion_id: ObjectId) -> dict[str, Any] | None:
 
 
 def complete_if_done(ingestion_id: ObjectId, chunks: int) -> bool:
-    """DONE once every one of the job's ``chunks`` has its batch; returns whether it moved now."""
+    """DONE once every one of the job's ``chunks`` has its batch; returns whether it is DONE
+    (now, or already: a redelivered last chunk must see it too)."""
     applied = IngestionBatch._get_collection().count_documents(
         {"ingestion_id": ingestion_id, "chunk": {"$ne": None}}
     )
     if applied < chunks:
         return False
-    return move(ingestion_id, IngestionStatus.DONE, finished_at=utcnow())
+    return move(ingestion_id, IngestionStatus.DONE, finished_at=utcnow()) or (
+        get(ingestion_id).status == IngestionStatus.DONE
+    )
 
 
 def record_batch(
