@@ -9,6 +9,7 @@ import signal
 import time
 from collections import defaultdict
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import dramatiq
@@ -17,9 +18,11 @@ import pytest
 from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 import workers.ingestion
-from crm.documents import Customer, Order, ParkedOrder
+from crm.documents import Customer, IngestionChunk, Order, ParkedOrder
+from crm.services.ingestion import sweep
 from crm.stack import start_worker
 from tests.test_ingestion import upload, wait_for
+from workers.ingestion import ingest_chunk
 
 
 @pytest.fixture
@@ -47,6 +50,11 @@ def random_orders(count, customers, seed=1):
 
 def ndjson(records):
     return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def store_chunk(ingestion_id, number, orders):
+    rows = [[row, order] for row, order in enumerate(orders, 1)]
+    IngestionChunk(ingestion_id=ingestion_id, number=number, rows=rows).save()
 
 
 def assert_aggregates_exact(orders):
@@ -81,9 +89,10 @@ def test_a_redelivered_chunk_changes_nothing(client, worker, broker):
     orders = random_orders(30, customers=5)
     job = wait_for(client, upload(client, "orders", ndjson(orders), "application/x-ndjson"))
 
-    # The queue hands the first chunk over again, as after a worker lost its ack.
-    rows = [[row, order] for row, order in enumerate(orders[:25], 1)]
-    workers.ingestion.ingest_chunk.send(job["id"], 0, rows)
+    # The queue hands the first chunk over again, as after a worker lost its ack, while
+    # the chunk is still stored (as it is until its job ends).
+    store_chunk(job["id"], 0, orders[:25])
+    workers.ingestion.ingest_chunk.send(job["id"], 0)
     broker.join("ingestion")
 
     again = client.get(f"/api/ingestions/{job['id']}").json
@@ -220,8 +229,8 @@ def test_retries_of_parked_orders_survive_a_worker_dying_before_scheduling_them(
     restarted = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=2, worker_timeout=100)
     restarted.start()
     try:
-        rows = [[row, order] for row, order in enumerate(orders, 1)]
-        workers.ingestion.ingest_chunk.send(job["id"], 0, rows)
+        store_chunk(job["id"], 0, orders)
+        workers.ingestion.ingest_chunk.send(job["id"], 0)
         deadline = time.monotonic() + 30
         while (counts := client.get(f"/api/ingestions/{job['id']}").json["counts"])["parked"]:
             assert time.monotonic() < deadline, counts
@@ -230,3 +239,22 @@ def test_retries_of_parked_orders_survive_a_worker_dying_before_scheduling_them(
         restarted.stop()
     assert counts["inserted"] == 10
     assert_aggregates_exact(orders)
+
+
+def test_chunks_the_queue_lost_are_queued_again_by_the_sweep(client, broker, settings, monkeypatch):
+    monkeypatch.setattr(workers.ingestion, "settings", settings)
+    response = upload(client, "customers", customers_csv(60), "text/csv")
+    job_id = response.json["id"]
+    # No worker took them, and Redis comes back empty.
+    broker.flush("ingestion")
+    assert sweep.requeue_lost_chunks(timedelta(hours=1), ingest_chunk.send) == 0  # not idle yet
+    assert sweep.requeue_lost_chunks(timedelta(0), ingest_chunk.send) == 3
+
+    restarted = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=2, worker_timeout=100)
+    restarted.start()
+    try:
+        job = wait_for(client, response)
+    finally:
+        restarted.stop()
+    assert job["status"] == "DONE" and job["counts"]["inserted"] == 60
+    assert not IngestionChunk.objects(ingestion_id=job_id)  # dropped once the job is done

@@ -1,11 +1,10 @@
-"""Bulk imports: one actor applies each published chunk, one retries parked orders.
+"""Bulk imports: one actor applies each stored chunk it is told of, one retries parked orders.
 
 Both are safe to run twice: a chunk's batch key turns a second application into a
 no-op, and parked orders leave parking in the transaction that applies them.
 """
 
 import logging
-from typing import Any
 
 import dramatiq
 from bson import ObjectId
@@ -26,10 +25,10 @@ CHUNK_ATTEMPTS = 5
     max_backoff=60_000,
     time_limit=10 * 60 * 1000,
 )
-def ingest_chunk(ingestion_id: str, number: int, rows: list[list[Any]]) -> None:
+def ingest_chunk(ingestion_id: str, number: int) -> None:
     job_id = ObjectId(ingestion_id)
     try:
-        left_parked = consumer.apply_chunk(job_id, number, rows)
+        outcome = consumer.apply_stored_chunk(job_id, number)
     except Exception as error:
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else 0
@@ -41,9 +40,11 @@ def ingest_chunk(ingestion_id: str, number: int, rows: list[list[Any]]) -> None:
         log.exception("ingestion_id=%s chunk %d failed %d times", ingestion_id, number, retries + 1)
         jobs.fail(job_id, f"Chunk {number} could not be applied ({type(error).__name__}).")
         return
-    if left_parked:
+    if outcome.left_parked:
         delay = parking.delay_ms(settings.ingest_park_seconds, 0)
         retry_parked.send_with_options(args=(ingestion_id, 0), delay=delay)
+    if outcome.job_done:
+        jobs.drop_chunks(job_id)  # only now: until the retries are queued, a redelivery needs it
 
 
 @dramatiq.actor(

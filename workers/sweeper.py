@@ -1,4 +1,5 @@
-"""Runs the sweeps (crm/services/sweeps.py) from inside the worker processes.
+"""Runs the sweeps (crm/services/sweeps.py, crm/services/ingestion/sweep.py) from inside
+the worker processes.
 
 Every process starts a sweeper thread; a Redis lock lets one of them sweep per interval.
 """
@@ -10,7 +11,8 @@ from datetime import timedelta
 import dramatiq
 
 from crm.services import sweeps
-from workers import campaigns
+from crm.services.ingestion import sweep as ingestion_sweep
+from workers import campaigns, ingestion
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +53,6 @@ def sweep_once() -> None:
         campaigns.materialize_campaign.send,
     )
     sweeps.settle_counts(timedelta(seconds=settings.sweep_interval_seconds))
+    ingestion_sweep.requeue_lost_chunks(
+        timedelta(seconds=settings.orphan_after_seconds), ingestion.ingest_chunk.send
+    )

@@ -3,7 +3,13 @@ from crm.documents.audience import Audience
 from crm.documents.campaign import Campaign
 from crm.documents.communication_log import CommunicationLog
 from crm.documents.customer import Customer
-from crm.documents.ingestion import Ingestion, IngestionBatch, IngestionStatus, ParkedOrder
+from crm.documents.ingestion import (
+    Ingestion,
+    IngestionBatch,
+    IngestionChunk,
+    IngestionStatus,
+    ParkedOrder,
+)
 from crm.documents.order import Order
 from crm.documents.status import CampaignStatus, MessageStatus
 
@@ -16,6 +22,7 @@ __all__ = [
     "Customer",
     "Ingestion",
     "IngestionBatch",
+    "IngestionChunk",
     "IngestionStatus",
     "MessageStatus",
     "Order",

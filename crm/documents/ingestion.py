@@ -82,6 +82,21 @@ class IngestionBatch(Document):
     }
 
 
+class IngestionChunk(Document):
+    """A chunk of an upload's valid records, ``[[row, record], ...]``, kept until its job
+    ends: the queue message only names it, so a message the queue lost is sent again."""
+
+    ingestion_id = ObjectIdField(required=True)
+    number = IntField(required=True)
+    rows = ListField(required=True)
+    queued_at = DateTimeField(default=utcnow)
+
+    meta = {
+        "collection": "ingestion_chunks",
+        "indexes": [{"fields": ["ingestion_id", "number"], "unique": True}],
+    }
+
+
 class ParkedOrder(Document):
     """A valid order whose customer was unknown when its chunk was applied."""
 

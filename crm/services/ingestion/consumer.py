@@ -1,10 +1,12 @@
 """The workers' half of an import: apply one published chunk, then see if the job is done."""
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from bson import ObjectId
 
+from crm.documents import IngestionChunk
 from crm.documents.customer import utcnow
 from crm.services.ingestion import jobs, load_customers, load_orders, parking
 from crm.services.ingestion.kinds import ORDERS
@@ -12,20 +14,38 @@ from crm.services.ingestion.kinds import ORDERS
 log = logging.getLogger(__name__)
 
 
-def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> bool:
-    """Apply chunk ``number`` of the job (again: harmlessly); returns True if the job is done
-    and left orders parked, whose retries the caller should then schedule.
+@dataclass
+class ChunkOutcome:
+    job_done: bool = False
+    # Orders the job left parked, whose retries the caller should then schedule.
+    left_parked: bool = False
 
-    A redelivered last chunk returns True again, so a worker that died between finishing
-    the job and scheduling the retries loses nothing; the retries' own compare-and-set
-    (``parking.retry``) keeps a second chain from starting.
+
+def apply_stored_chunk(ingestion_id: ObjectId, number: int) -> ChunkOutcome:
+    """``apply_chunk`` on the stored chunk; a chunk no longer stored belongs to a job that
+    has ended, so there is nothing left to do."""
+    chunk = IngestionChunk._get_collection().find_one(
+        {"ingestion_id": ingestion_id, "number": number}, {"rows": 1}
+    )
+    if chunk is None:
+        log.info("ingestion_id=%s chunk %d: the job has ended", ingestion_id, number)
+        return ChunkOutcome()
+    return apply_chunk(ingestion_id, number, chunk["rows"])
+
+
+def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> ChunkOutcome:
+    """Apply chunk ``number`` of the job (again: harmlessly) and say whether the job is done.
+
+    A redelivered last chunk reports the job done again, so a worker that died between
+    finishing the job and scheduling the parked orders' retries loses nothing; the
+    retries' own compare-and-set (``parking.retry``) keeps a second chain from starting.
     """
     job = jobs.begin_chunk(ingestion_id)
     if job is None:
         log.warning(
             "ingestion_id=%s chunk %d dropped: the job is gone or failed", ingestion_id, number
         )
-        return False
+        return ChunkOutcome()
     if job["kind"] == "customers":
         created = load_customers.apply_chunk(ingestion_id, number, rows)
         applied = created is not None
@@ -37,6 +57,6 @@ def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> b
     outcome = "applied" if applied else "had been applied already"
     log.info("ingestion_id=%s chunk %d %s", ingestion_id, number, outcome)
     if not jobs.complete_if_done(ingestion_id, job["chunks"]):
-        return False
+        return ChunkOutcome()
     log.info("ingestion_id=%s done", ingestion_id)
-    return jobs.sums(ingestion_id)["parked"] > 0
+    return ChunkOutcome(job_done=True, left_parked=jobs.sums(ingestion_id)["parked"] > 0)

@@ -1,5 +1,8 @@
 """The API's half of an import: read and validate every record, then publish the valid ones.
 
+Each chunk is stored (``IngestionChunk``) before its queue message, which only names
+it, goes out: a queue that loses messages loses no records (see ``sweep``).
+
 Valid records are spooled while the upload is read (in memory, then in temporary files
 past a few hundred kilobytes) and published only once it has been read to the end: an
 upload refused on the way (broken JSON, not UTF-8, too large) leaves nothing behind, and
@@ -25,7 +28,8 @@ from typing import IO, Any
 
 import marshmallow as ma
 
-from crm.documents import Ingestion, IngestionStatus
+from crm.documents import Ingestion, IngestionChunk, IngestionStatus
+from crm.documents.customer import utcnow
 from crm.services.ingestion import jobs
 from crm.services.ingestion.formats import RowError, Upload
 from crm.services.ingestion.kinds import Kind
@@ -35,10 +39,11 @@ log = logging.getLogger(__name__)
 PARTITIONS = 32
 PARTITION_IN_MEMORY = 256 * 1024
 CHUNKS_IN_MEMORY = 4 * 1024 * 1024
+CHUNKS_PER_INSERT = 16
 GROUP_BY = "customer_id"
 
-# publish(ingestion_id, chunk_number, [[row, record], ...])
-Publish = Callable[[str, int, list[list[Any]]], object]
+# publish(ingestion_id, chunk_number): queue the stored chunk
+Publish = Callable[[str, int], object]
 
 
 def receive(
@@ -79,12 +84,19 @@ def receive(
         ).save()
         chunks.seek(0)
         try:
-            for number, line in enumerate(chunks):
-                publish(str(job.id), number, json.loads(line))
+            numbered = enumerate(chunks)
+            while stored := [
+                {"ingestion_id": job.id, "number": number, "rows": json.loads(line)}
+                | {"queued_at": utcnow()}
+                for number, line in itertools.islice(numbered, CHUNKS_PER_INSERT)
+            ]:
+                IngestionChunk._get_collection().insert_many(stored)
+                for entry in stored:
+                    publish(str(job.id), entry["number"])
         except Exception as error:
             log.error("ingestion_id=%s could not be queued: %s", job.id, error)
             jobs.fail(
-                job.id, f"The queue refused the upload ({type(error).__name__}); upload again."
+                job.id, f"The upload could not be queued ({type(error).__name__}); upload again."
             )
             raise
     if job.chunks == 0:

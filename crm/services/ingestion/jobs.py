@@ -8,7 +8,7 @@ from bson import ObjectId
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
-from crm.documents import Ingestion, IngestionBatch, IngestionStatus
+from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
 from crm.documents.customer import utcnow
 from crm.documents.ingestion import INGESTION_TRANSITIONS
 from crm.documents.status import sources_of
@@ -73,6 +73,12 @@ def move(ingestion_id: ObjectId, target: IngestionStatus, **fields: Any) -> bool
 
 def fail(ingestion_id: ObjectId, error: str) -> None:
     move(ingestion_id, IngestionStatus.FAILED, error=error, finished_at=utcnow())
+    drop_chunks(ingestion_id)
+
+
+def drop_chunks(ingestion_id: ObjectId) -> None:
+    """The job's stored chunks, no longer needed once it is DONE or FAILED."""
+    IngestionChunk._get_collection().delete_many({"ingestion_id": ingestion_id})
 
 
 def begin_chunk(ingestion_id: ObjectId) -> dict[str, Any] | None:
