@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 PARTITIONS = 32
 PARTITION_IN_MEMORY = 256 * 1024
 CHUNKS_IN_MEMORY = 4 * 1024 * 1024
-CHUNKS_PER_INSERT = 16
+CHUNKS_PER_INSERT = 4
 GROUP_BY = "customer_id"
 
 # publish(ingestion_id, chunk_number): queue the stored chunk
