@@ -79,12 +79,12 @@ def _spawn(command: list[str], log_path: Path, env: dict | None = None) -> subpr
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 10) -> None:
-    """Stop each process and, if it leads its own process group, its children too."""
+    """Stop each process, last started first, each before the next (so servers outlive
+    their clients), and if it leads its own process group, its children too."""
     leaders = [process.pid for process in processes if _leads_group(process)]
     for process in reversed(processes):
         if process.poll() is None:
             process.terminate()
-    for process in reversed(processes):
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
