@@ -43,6 +43,9 @@ def stack(settings, redis_port, redis_server, api_key, tmp_path):
         "CRM_VENDOR_RECEIPT_DELAY_MS": "50",
         "CRM_SWEEP_INTERVAL_SECONDS": "1",
         "CRM_ORPHAN_AFTER_SECONDS": "3",
+        # Receipts queued in a Redis that restarts empty are lost with it; the sweep fails
+        # their messages after this long.
+        "CRM_RECEIPT_TIMEOUT_SECONDS": "10",
     }
     processes = start_services(env, api_port, vendor_port, log_dir=tmp_path)
     database = pymongo.MongoClient(settings.mongodb_uri).get_database()
