@@ -2,7 +2,7 @@
 
 import time
 
-from crm.documents import Audience
+from crm.documents import Audience, Campaign, CampaignStatus
 
 EVERYONE = {"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]}
 
@@ -30,3 +30,22 @@ def wait_until_finished(client, campaign_id, timeout=60):
             return campaign
         time.sleep(0.2)
     raise AssertionError(f"campaign still {campaign['status']}: {campaign['stats']}")
+
+
+def sending_campaign(**fields):
+    """A SENDING campaign whose audience is materialised; the test adds its logs."""
+    audience = Audience(rules=EVERYONE).save()
+    return Campaign(
+        audience_id=audience.id,
+        message="Hi",
+        status=CampaignStatus.SENDING,
+        materialized=True,
+        **fields,
+    ).save()
+
+
+def eventually(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)

@@ -11,7 +11,7 @@ from bson import ObjectId
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.services import campaigns, counters, lifecycle, materialize, receipts, sweeps
 from crm.services.lifecycle import Move
-from tests.campaigns import EVERYONE, add_customers
+from tests.campaigns import EVERYONE, add_customers, eventually, sending_campaign
 from tests.signing import post_signed
 
 SENT, FAILED = MessageStatus.SENT, MessageStatus.FAILED
@@ -19,17 +19,7 @@ SENT, FAILED = MessageStatus.SENT, MessageStatus.FAILED
 
 @pytest.fixture
 def campaign(app):
-    audience = Audience(rules=EVERYONE).save()
-    return Campaign(
-        audience_id=audience.id, message="Hi", status=CampaignStatus.SENDING, materialized=True
-    ).save()
-
-
-def wait_for(condition, timeout=15):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.05)
+    return sending_campaign()
 
 
 def counted_log(campaign, status, customer_id):
@@ -79,7 +69,7 @@ def test_a_receipt_that_overtook_the_vendor_answer_waits_for_it(campaign, client
         assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.PENDING
         accept = Move(campaign.id, MessageStatus.PENDING, MessageStatus.ACCEPTED)
         lifecycle.move_messages({accept: [log.id]})
-        wait_for(lambda: CommunicationLog.objects.get(id=log.id).status == MessageStatus.SENT)
+        eventually(lambda: CommunicationLog.objects.get(id=log.id).status == MessageStatus.SENT, 15)
     finally:
         worker.stop()
     assert kept(campaign) == {"SENT": 1} and campaign.counts_exact
@@ -171,3 +161,13 @@ def test_the_sweep_completes_a_campaign_whose_counts_missed_a_move(campaign):
     assert campaign.status == CampaignStatus.COMPLETED and not campaign.counts_exact
     sweeps.settle_counts(timedelta(0))
     assert kept(campaign) == {"SENT": 1} and campaign.counts_exact
+
+
+def test_recount_with_a_bad_repair_flag_is_422_and_changes_nothing(campaign, client):
+    counted_log(campaign, MessageStatus.SENT, "c1")
+    campaigns.cancel(campaign.id)
+    response = client.post(f"/api/campaign/{campaign.id}/recount?repair=maybe")
+    assert response.status_code == 422
+    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert "repair" in response.json["errors"]["query"]
+    assert kept(campaign) == {"SENT": 1}

@@ -4,17 +4,14 @@ import dramatiq
 import pytest
 from bson import ObjectId
 
-from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from tests.campaigns import EVERYONE
+from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from tests import campaigns
 from tests.signing import post_signed
 
 
 @pytest.fixture
 def sending_campaign(app):
-    audience = Audience(rules=EVERYONE).save()
-    return Campaign(
-        audience_id=audience.id, message="Hi", status=CampaignStatus.SENDING, materialized=True
-    ).save()
+    return campaigns.sending_campaign()
 
 
 def new_log(campaign, status=MessageStatus.ACCEPTED, customer_id="c1"):

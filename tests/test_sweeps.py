@@ -2,24 +2,17 @@ from datetime import timedelta
 
 import pytest
 
-from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.customer import utcnow
 from crm.services import sweeps
-from tests.campaigns import EVERYONE
+from tests.campaigns import sending_campaign
 
 LONG_AGO = utcnow() - timedelta(hours=2)
 
 
 @pytest.fixture
 def campaign(app):
-    audience = Audience(rules=EVERYONE).save()
-    return Campaign(
-        audience_id=audience.id,
-        message="Hi",
-        status=CampaignStatus.SENDING,
-        materialized=True,
-        started_at=LONG_AGO,
-    ).save()
+    return sending_campaign(started_at=LONG_AGO)
 
 
 def log_entry(campaign, status, updated_at, customer_id="c1"):

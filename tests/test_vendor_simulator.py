@@ -6,8 +6,7 @@ receiver standing in for the CRM's receipt endpoint.
 
 import contextlib
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -22,6 +21,7 @@ from crm.vendor import (
     VendorResult,
     VendorUnavailable,
 )
+from tests.campaigns import eventually
 from vendor_simulator import create_app, dispatcher
 from vendor_simulator.simulator import EXTENSION
 
@@ -66,13 +66,6 @@ class Receiver:
             arrived = self._changed.wait_for(lambda: len(self.receipts()) >= count, timeout)
         assert arrived, f"{len(self.receipts())} of {count} receipts arrived"
         return self.receipts()
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def message(key: str, to: str = "+15550100") -> OutboundMessage:

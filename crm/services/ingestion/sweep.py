@@ -26,10 +26,15 @@ def requeue_lost_chunks(idle_for: timedelta, publish: Publish) -> int:
             continue  # still moving: its chunks are only waiting their turn
         applied = batches.distinct("chunk", {"ingestion_id": job.id, "chunk": {"$ne": None}})
         lost = {"ingestion_id": job.id, "queued_at": {"$lt": cutoff}, "number": {"$nin": applied}}
-        for chunk in chunks.find(lost, {"number": 1}):
-            chunks.update_one({"_id": chunk["_id"]}, {"$set": {"queued_at": utcnow()}})
-            publish(str(job.id), chunk["number"])
-            requeued += 1
+        numbers = chunks.distinct("number", lost)
+        if not numbers:
+            continue
+        chunks.update_many(
+            {"ingestion_id": job.id, "number": {"$in": numbers}}, {"$set": {"queued_at": utcnow()}}
+        )
+        for number in numbers:
+            publish(str(job.id), number)
+        requeued += len(numbers)
     if requeued:
         log.warning("%d import chunks had been lost by the queue; queued again", requeued)
     return requeued
