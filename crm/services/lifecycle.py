@@ -128,7 +128,7 @@ def complete_if_done(campaigns: list[dict[str, Any]], look_anyway: bool = False)
         move_campaign(campaign["_id"], CampaignStatus.COMPLETED, {"materialized": True}, **fields)
 
 
-def completion_check(campaign_id: ObjectId, look_anyway: bool = False) -> None:
+def completion_check(campaign_id: ObjectId) -> None:
     """``complete_if_done`` for a campaign known only by id."""
     campaign = Campaign._get_collection().find_one({"_id": campaign_id}, counters.COMPLETION_FIELDS)
-    complete_if_done([campaign] if campaign else [], look_anyway)
+    complete_if_done([campaign] if campaign else [])

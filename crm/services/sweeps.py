@@ -49,9 +49,10 @@ def settle_counts(settled_for: timedelta) -> None:
     logs and counting the move, so the counts still show them in flight), and recount
     campaigns finished for ``settled_for`` whose counts are inexact (by then no count of a
     move is still on its way)."""
-    sending = Campaign.objects(status=CampaignStatus.SENDING, materialized=True)
-    for campaign_id in sending.scalar("id"):
-        lifecycle.completion_check(campaign_id, look_anyway=True)
+    sending = Campaign._get_collection().find(
+        {"status": str(CampaignStatus.SENDING), "materialized": True}, counters.COMPLETION_FIELDS
+    )
+    lifecycle.complete_if_done(list(sending), look_anyway=True)
     inexact = Campaign.objects(
         status__in=counters.SETTLED,
         counts_exact=False,
