@@ -204,7 +204,7 @@ def import_one(
 
 def stored_documents(kind: str, path: Path) -> list[dict]:
     """``path``'s records in the form the pipeline stores them."""
-    from crm.documents.customer import utcnow
+    from crm.clock import utcnow
     from crm.services.customers import DEFAULTS
     from crm.services.ingestion.formats import Upload
     from crm.services.ingestion.kinds import KINDS

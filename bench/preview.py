@@ -20,7 +20,7 @@ from bson import Decimal128
 from pymongo import monitoring
 
 from crm import config, db, embedded
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 from crm.services import audiences
 
 CITIES = ["Pune", "Delhi", "Mumbai", "Chennai", "Kolkata"]

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 from crm.services import sweeps
 from tests.campaigns import sending_campaign
 

@@ -1,6 +1,6 @@
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
 
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 
 
 class Audience(Document):

@@ -9,7 +9,7 @@ from mongoengine import (
     StringField,
 )
 
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 from crm.documents.status import CampaignStatus
 
 

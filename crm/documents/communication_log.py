@@ -1,6 +1,6 @@
 from mongoengine import DateTimeField, Document, EnumField, ObjectIdField, StringField
 
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 from crm.documents.status import MessageStatus
 
 

@@ -1,5 +1,3 @@
-from datetime import UTC, datetime
-
 from mongoengine import (
     DateTimeField,
     Decimal128Field,
@@ -11,9 +9,7 @@ from mongoengine import (
     StringField,
 )
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from crm.clock import utcnow
 
 
 class Customer(Document):

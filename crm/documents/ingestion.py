@@ -20,7 +20,7 @@ from mongoengine import (
     StringField,
 )
 
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 
 
 class IngestionStatus(StrEnum):

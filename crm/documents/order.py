@@ -1,6 +1,6 @@
 from mongoengine import DateTimeField, Decimal128Field, Document, StringField
 
-from crm.documents.customer import utcnow
+from crm.clock import utcnow
 
 
 class Order(Document):

@@ -12,8 +12,8 @@ from datetime import timedelta
 from bson import ObjectId
 from mongoengine import QuerySet
 
+from crm.clock import utcnow
 from crm.documents.api_key import ApiKey
-from crm.documents.customer import utcnow
 from crm.services.errors import NotFound
 
 # Writing last_used_at on every request would double the writes; once a minute is enough.

@@ -7,8 +7,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine import QuerySet
 
+from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, Customer
-from crm.documents.customer import utcnow
 from crm.services import segments
 from crm.services.errors import Conflict, NotFound
 from crm.services.segments.fields import ISO_DATE

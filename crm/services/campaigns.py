@@ -2,8 +2,8 @@ from typing import Any
 
 from bson import ObjectId
 
+from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from crm.documents.customer import utcnow
 from crm.services import counters, lifecycle, templates
 from crm.services.errors import InvalidInput, InvalidTransition, NotFound
 from crm.services.lifecycle import Move

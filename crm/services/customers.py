@@ -4,8 +4,8 @@ from bson import Decimal128
 from mongoengine import QuerySet
 from pymongo.errors import DuplicateKeyError
 
+from crm.clock import utcnow
 from crm.documents import Customer
-from crm.documents.customer import utcnow
 from crm.services.errors import NotFound
 
 DEFAULTS = {"total_spends": Decimal128("0"), "visit_count": 0, "attributes": {}}

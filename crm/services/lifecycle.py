@@ -10,8 +10,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo import UpdateOne
 
+from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from crm.documents.customer import utcnow
 from crm.documents.status import CAMPAIGN_TRANSITIONS, MESSAGE_TRANSITIONS, sources_of
 from crm.services import counters
 

@@ -15,8 +15,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError
 
+from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, Customer, MessageStatus
-from crm.documents.customer import utcnow
 from crm.services import audiences, counters, lifecycle, segments, templates
 
 log = logging.getLogger(__name__)

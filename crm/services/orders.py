@@ -17,8 +17,8 @@ from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
+from crm.clock import utcnow
 from crm.documents import Customer, Order
-from crm.documents.customer import utcnow
 from crm.services.errors import Conflict, InvalidInput, NotFound
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")

@@ -16,8 +16,8 @@ from functools import partial
 from bson import ObjectId
 from mongoengine import Q
 
+from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, MessageStatus
-from crm.documents.customer import utcnow
 from crm.services import counters, lifecycle, materialize
 from crm.services.lifecycle import Move
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from bson import ObjectId
 
+from crm.clock import utcnow
 from crm.documents import IngestionChunk
-from crm.documents.customer import utcnow
 from crm.services.ingestion import jobs, load_customers, load_orders, parking
 from crm.services.ingestion.kinds import ORDERS
 

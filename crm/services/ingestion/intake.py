@@ -28,8 +28,8 @@ from typing import IO, Any
 
 import marshmallow as ma
 
+from crm.clock import utcnow
 from crm.documents import Ingestion, IngestionChunk, IngestionStatus
-from crm.documents.customer import utcnow
 from crm.services.ingestion import jobs
 from crm.services.ingestion.formats import RowError, Upload
 from crm.services.ingestion.kinds import Kind

@@ -8,8 +8,8 @@ from bson import ObjectId
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
 
+from crm.clock import utcnow
 from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
-from crm.documents.customer import utcnow
 from crm.documents.ingestion import INGESTION_TRANSITIONS
 from crm.documents.status import sources_of
 from crm.services.errors import NotFound

@@ -14,8 +14,8 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 
+from crm.clock import utcnow
 from crm.documents import Customer, IngestionBatch
-from crm.documents.customer import utcnow
 from crm.services.customers import DEFAULTS
 from crm.services.ingestion import jobs, writes
 from crm.services.ingestion.kinds import CUSTOMERS

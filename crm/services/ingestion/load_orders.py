@@ -20,8 +20,8 @@ from typing import Any
 from bson import ObjectId
 from pymongo.client_session import ClientSession
 
+from crm.clock import utcnow
 from crm.documents import Order, ParkedOrder
-from crm.documents.customer import utcnow
 from crm.services import orders
 from crm.services.ingestion import jobs, load_customers, writes
 

@@ -4,8 +4,8 @@ queued again, so an import always finishes. Applying a chunk twice changes nothi
 import logging
 from datetime import timedelta
 
+from crm.clock import utcnow
 from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
-from crm.documents.customer import utcnow
 from crm.services.ingestion.intake import Publish
 
 log = logging.getLogger(__name__)
