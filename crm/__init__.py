@@ -4,6 +4,7 @@ from flask import Flask
 
 from crm import cli, commands, config, db
 from crm.config import Settings
+from workers import broker
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -21,6 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         CRM_SETTINGS=settings,
     )
     db.connect(settings)
+    broker.setup(settings)
 
     from crm.api import register
 

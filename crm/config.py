@@ -18,11 +18,20 @@ class Settings:
     vendor_url: str = "http://127.0.0.1:9000"
     public_url: str = "http://127.0.0.1:8000"
     vendor_timeout_seconds: float = 10.0
-    send_chunk_size: int = 500
+    # Messages per send chunk: one queue message, one lease, one vendor request. 1,000 is
+    # the most a batch request of the usual e-mail/SMS vendors (and the simulator) takes.
+    send_chunk_size: int = 1000
+    # How long a worker holds a chunk it sends before the sweep may hand it out again;
+    # longer than one vendor request (vendor_timeout_seconds) with room to spare.
+    send_lease_seconds: float = 120.0
+    # A vendor answering 429/5xx or nothing delays messages; only after failing this long
+    # are they FAILED (vendor_unavailable).
+    vendor_outage_budget_seconds: float = 900.0
     # Messages a second to the vendor for campaigns without their own limit; 0: none.
     send_rate_per_second: int = 0
-    # Sweeps (0 turns them off): receipts overdue after receipt_timeout_seconds fail;
-    # PENDING work idle for orphan_after_seconds goes back on the queue.
+    # Sweeps (0 turns them off): messages with no receipt after receipt_timeout_seconds
+    # are looked up at the vendor; a queued chunk whose queue message has been gone for
+    # orphan_after_seconds is queued again, and so is a materialisation idle that long.
     sweep_interval_seconds: float = 30.0
     receipt_timeout_seconds: float = 900.0
     orphan_after_seconds: float = 300.0

@@ -11,6 +11,7 @@ DOCUMENTS = (
     documents.Audience,
     documents.Campaign,
     documents.CommunicationLog,
+    documents.SendChunk,
     documents.Ingestion,
     documents.IngestionBatch,
     documents.ParkedOrder,

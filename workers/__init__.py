@@ -1,38 +1,13 @@
-"""Dramatiq actors; run them with ``dramatiq workers``.
-
-The broker is declared here, before the actors, as Dramatiq requires; declaring it
-opens no connection.
-"""
-
-import logging
-
-import dramatiq
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import CurrentMessage
-
-from crm import config, db
-
-settings = config.load()
+"""Dramatiq actors; run them with ``dramatiq workers:boot``."""
 
 
-class MongoConnection(dramatiq.Middleware):
-    """Connects each worker process to MongoDB after it forks."""
+def boot() -> None:
+    """Set the broker up from the environment, then declare the actors on it."""
+    from crm import config
+    from workers import broker
 
-    def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
-        db.connect(settings)
+    dramatiq_broker = broker.setup(config.load())
+    from workers import ingestion, receipts, sending  # noqa: F401  (declares the actors)
+    from workers.sweeper import Sweeper
 
-
-broker = RedisBroker(url=settings.redis_url)
-broker.add_middleware(CurrentMessage())
-broker.add_middleware(MongoConnection())
-dramatiq.set_broker(broker)
-
-from workers import campaigns, ingestion, receipts  # noqa: E402  (actors need the broker above)
-from workers.sweeper import Sweeper  # noqa: E402
-
-broker.add_middleware(Sweeper())
-
-__all__ = ["broker", "campaigns", "ingestion", "receipts"]
+    dramatiq_broker.add_middleware(Sweeper())

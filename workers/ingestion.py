@@ -11,7 +11,7 @@ from bson import ObjectId
 from dramatiq.middleware import CurrentMessage
 
 from crm.services.ingestion import consumer, jobs, parking
-from workers import settings
+from workers import broker
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def ingest_chunk(ingestion_id: str, number: int) -> None:
         jobs.fail(job_id, f"Chunk {number} could not be applied ({type(error).__name__}).")
         return
     if outcome.left_parked:
-        delay = parking.delay_ms(settings.ingest_park_seconds, 0)
+        delay = parking.delay_ms(broker.settings().ingest_park_seconds, 0)
         retry_parked.send_with_options(args=(ingestion_id, 0), delay=delay)
     if outcome.job_done:
         jobs.drop_chunks(job_id)  # only now: until the retries are queued, a redelivery needs it
@@ -55,7 +55,7 @@ def ingest_chunk(ingestion_id: str, number: int) -> None:
     time_limit=10 * 60 * 1000,
 )
 def retry_parked(ingestion_id: str, attempt: int) -> None:
-    delay = parking.retry(ObjectId(ingestion_id), attempt, settings.ingest_park_seconds)
+    delay = parking.retry(ObjectId(ingestion_id), attempt, broker.settings().ingest_park_seconds)
     if delay is not None:
         log.info(
             "ingestion_id=%s orders still parked; retry %d in %d ms",

@@ -1,7 +1,9 @@
-"""Runs the sweeps (crm/services/sweeps.py, crm/services/ingestion/sweep.py) from inside
-the worker processes.
+"""Runs the sweeps (crm/services/sending/sweeps.py, crm/services/ingestion/sweep.py) from
+inside the worker processes.
 
 Every process starts a sweeper thread; a Redis lock lets one of them sweep per interval.
+The thread outlives any error, Redis and MongoDB outages included: it logs and tries
+again at the next interval.
 """
 
 import logging
@@ -10,9 +12,9 @@ from datetime import timedelta
 
 import dramatiq
 
-from crm.services import sweeps
 from crm.services.ingestion import sweep as ingestion_sweep
-from workers import campaigns, ingestion
+from crm.services.sending import sweeps
+from workers import broker, ingestion, sending
 
 log = logging.getLogger(__name__)
 
@@ -23,36 +25,33 @@ class Sweeper(dramatiq.Middleware):
     def __init__(self) -> None:
         self._stopped = threading.Event()
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        if campaigns.settings.sweep_interval_seconds > 0:
+    def after_worker_boot(self, broker_: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if broker.settings().sweep_interval_seconds > 0:
             self._stopped.clear()
-            threading.Thread(target=self._loop, args=(broker,), daemon=True).start()
+            threading.Thread(target=self._loop, name="sweeper", daemon=True).start()
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_shutdown(self, broker_: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stopped.set()
 
-    def _loop(self, broker: dramatiq.Broker) -> None:
-        interval = campaigns.settings.sweep_interval_seconds
+    def _loop(self) -> None:
+        interval = broker.settings().sweep_interval_seconds
         while not self._stopped.wait(interval):
-            lock_ms = max(1, int(interval * 1000))
-            if not broker.client.set(LOCK_KEY, "1", nx=True, px=lock_ms):  # type: ignore[attr-defined]
-                continue
             try:
-                sweep_once()
+                lock_ms = max(1, int(interval * 1000))
+                if broker.redis_client().set(LOCK_KEY, "1", nx=True, px=lock_ms):
+                    sweep_once()
             except Exception:
                 log.exception("sweep failed; trying again in %ss", interval)
 
 
 def sweep_once() -> None:
-    settings = campaigns.settings
-    sweeps.fail_silent_messages(timedelta(seconds=settings.receipt_timeout_seconds))
-    sweeps.resume_stalled(
-        timedelta(seconds=settings.orphan_after_seconds),
-        settings.send_chunk_size,
-        campaigns.deliver_chunk.send,
-        campaigns.materialize_campaign.send,
-    )
-    sweeps.settle_counts(timedelta(seconds=settings.sweep_interval_seconds))
-    ingestion_sweep.requeue_lost_chunks(
-        timedelta(seconds=settings.orphan_after_seconds), ingestion.ingest_chunk.send
-    )
+    settings = broker.settings()
+    idle_for = timedelta(seconds=settings.orphan_after_seconds)
+    vendor = sending.vendor()
+    sweeps.requeue_expired_leases(sending.enqueue_chunk)
+    sweeps.requeue_lost(idle_for, sending.in_queue, sending.enqueue_chunk)
+    sweeps.resume_and_cancel(sending.enqueue_chunk, vendor)
+    sweeps.restart_stalled(idle_for, sending.materialize_campaign.send)
+    sweeps.look_up_silent(timedelta(seconds=settings.receipt_timeout_seconds), vendor)
+    sweeps.complete_finished()
+    ingestion_sweep.requeue_lost_chunks(idle_for, ingestion.ingest_chunk.send)

@@ -11,6 +11,7 @@ from crm.api import (
     orders,
     receipts,
     security,
+    sending,
 )
 from crm.api.converters import ObjectIdConverter
 from crm.api.errors import CrmApi
@@ -30,7 +31,16 @@ def register(app: Flask, settings: Settings) -> None:
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
     security.init_app(app, settings)
-    for module in (customers, orders, ingestions, audiences, campaigns, receipts, api_keys):
+    for module in (
+        customers,
+        orders,
+        ingestions,
+        audiences,
+        campaigns,
+        sending,
+        receipts,
+        api_keys,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)

@@ -1,7 +1,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
-from redis.exceptions import RedisError
 
 from crm.api.pagination import QuerySetPage
 from crm.schemas.campaign import (
@@ -12,8 +11,6 @@ from crm.schemas.campaign import (
     RecountSchema,
 )
 from crm.services import campaigns
-from crm.services.errors import Unavailable
-from workers.campaigns import resume_campaign
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/campaign", description="Campaigns")
 
@@ -54,41 +51,6 @@ class CampaignLogs(MethodView):
     def get(self, query, campaign_id):
         """The campaign's communication logs, one per audience member (paginated)."""
         return campaigns.logs(campaigns.get(campaign_id).id, **query)
-
-
-@blp.route("/<objectid:campaign_id>/pause", methods=["POST"])
-@blp.response(200, CampaignSchema)
-@blp.alt_response(409, schema=ErrorSchema, description="Only a SENDING campaign can be paused.")
-def pause(campaign_id):
-    """Pause a SENDING campaign: no further chunks go to the vendor until it resumes."""
-    return campaigns.with_stats([campaigns.pause(campaign_id)])[0]
-
-
-@blp.route("/<objectid:campaign_id>/resume", methods=["POST"])
-@blp.response(200, CampaignSchema)
-@blp.alt_response(409, schema=ErrorSchema, description="Only a PAUSED campaign can be resumed.")
-@blp.alt_response(
-    503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays PAUSED."
-)
-def resume(campaign_id):
-    """Resume a PAUSED campaign where it stopped."""
-    campaign = campaigns.resume(campaign_id)
-    try:
-        resume_campaign.send(str(campaign.id))
-    except RedisError:
-        campaigns.pause(campaign.id)
-        raise Unavailable("The send queue is unreachable; try again shortly.") from None
-    return campaigns.with_stats([campaign])[0]
-
-
-@blp.route("/<objectid:campaign_id>/cancel", methods=["POST"])
-@blp.response(200, CampaignSchema)
-@blp.alt_response(
-    409, schema=ErrorSchema, description="The campaign is already COMPLETED or CANCELLED."
-)
-def cancel(campaign_id):
-    """Cancel a campaign for good: messages not yet handed to the vendor are CANCELLED."""
-    return campaigns.with_stats([campaigns.cancel(campaign_id)])[0]
 
 
 @blp.route("/<objectid:campaign_id>/recount", methods=["POST"])

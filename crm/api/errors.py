@@ -4,7 +4,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from crm.services.errors import DomainError
+from crm.services import errors
 
 
 class CrmApi(Api):
@@ -16,11 +16,27 @@ class CrmApi(Api):
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
-        self._app.register_error_handler(DomainError, handle_domain_error)
+        self._app.register_error_handler(errors.DomainError, handle_domain_error)
 
 
-def handle_domain_error(error: DomainError):
-    code = error.status_code
+STATUS_OF: dict[type[errors.DomainError], int] = {
+    errors.Malformed: 400,
+    errors.Unauthorized: 401,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.UnsupportedFormat: 415,
+    errors.InvalidInput: 422,
+    errors.TooManyRequests: 429,
+    errors.Unavailable: 503,
+}
+
+
+def status_of(error: errors.DomainError) -> int:
+    return next((STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF), 400)
+
+
+def handle_domain_error(error: errors.DomainError):
+    code = status_of(error)
     payload = {
         "code": code,
         "status": HTTP_STATUS_CODES.get(code, "Error"),

@@ -1,42 +1,25 @@
-"""Sending a campaign, and the vendor's delivery receipts (the paths the seed README gives)."""
+"""The vendor's delivery receipts (the paths the seed README gives)."""
 
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
-from crm.schemas.campaign import SendAcceptedSchema, SendCampaignSchema
 from crm.schemas.receipt import (
     ReceiptBatchSchema,
     ReceiptResultSchema,
     ReceiptSchema,
     ReceiptsQueuedSchema,
 )
-from crm.services import campaigns, receipts
-from crm.services.errors import NotFound, Unavailable
-from workers.campaigns import materialize_campaign
+from crm.services import campaigns
+from crm.services.errors import NotFound, QueueUnavailable
+from crm.services.sending import receipts
 from workers.receipts import apply_receipts
 
 VENDOR_SIGNED: list[dict[str, list[str]]] = [{"vendorSignature": []}]
 
-blp = Blueprint("sending", __name__, url_prefix="/api/sendCampaign", description="Sending")
-
-
-@blp.route("", methods=["POST"])
-@blp.arguments(SendCampaignSchema)
-@blp.response(202, SendAcceptedSchema, description="Queued; watch GET /api/campaign/{id}.")
-@blp.alt_response(409, schema=ErrorSchema, description="The campaign is not a DRAFT.")
-@blp.alt_response(
-    503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays a DRAFT."
+blp = Blueprint(
+    "receipts", __name__, url_prefix="/api/sendCampaign", description="Delivery receipts"
 )
-def send_campaign(data):
-    """Send a DRAFT campaign: returns at once, workers deliver in the background."""
-    campaign = campaigns.start(data["campaign_id"])
-    try:
-        materialize_campaign.send(str(campaign.id))
-    except RedisError:
-        campaigns.undo_start(campaign.id)
-        raise Unavailable("The send queue is unreachable; try again shortly.") from None
-    return {"campaign_id": campaign.id, "status": campaign.status}
 
 
 @blp.route("/deliveryReceipt", methods=["POST"])
@@ -74,5 +57,5 @@ def delivery_receipts(batch):
             ]
         )
     except RedisError:
-        raise Unavailable("The receipt queue is unreachable; send the batch again.") from None
+        raise QueueUnavailable("The receipt queue is unreachable; send the batch again.") from None
     return {"queued": len(batch["receipts"])}

@@ -6,7 +6,6 @@ Open without credentials: ``/health`` and the documentation (``/docs``, ``/opena
 
 import time
 
-import redis
 from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
@@ -16,6 +15,7 @@ from crm.api.errors import handle_domain_error
 from crm.config import Settings
 from crm.services import api_keys
 from crm.services.errors import TooManyRequests, Unauthorized
+from workers import broker
 
 RECEIPT_PATHS = frozenset(
     {"/api/sendCampaign/deliveryReceipt", "/api/sendCampaign/deliveryReceipts"}
@@ -40,7 +40,6 @@ SECURITY_SCHEMES = {
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions["crm_redis"] = redis.Redis.from_url(settings.redis_url)
     app.before_request(_cors_preflight)
     app.before_request(_authenticate)
     app.after_request(_headers)
@@ -95,13 +94,13 @@ def _failures_key() -> str:
 
 
 def _refuse_if_throttled() -> None:
-    failures = current_app.extensions["crm_redis"].get(_failures_key())
+    failures = broker.redis_client().get(_failures_key())
     if failures and int(failures) >= _settings().auth_failures_per_minute:
         raise TooManyRequests("Too many failed authentications; wait a minute.")
 
 
 def _count_failure() -> None:
-    pipe = current_app.extensions["crm_redis"].pipeline()
+    pipe = broker.redis_client().pipeline()
     pipe.incr(_failures_key())
     pipe.expire(_failures_key(), 120)
     pipe.execute()

@@ -11,13 +11,15 @@ from crm.documents.ingestion import (
     ParkedOrder,
 )
 from crm.documents.order import Order
-from crm.documents.status import CampaignStatus, MessageStatus
+from crm.documents.send_chunk import SendChunk
+from crm.documents.status import CampaignStatus, ChunkState, MessageStatus
 
 __all__ = [
     "ApiKey",
     "Audience",
     "Campaign",
     "CampaignStatus",
+    "ChunkState",
     "CommunicationLog",
     "Customer",
     "Ingestion",
@@ -27,4 +29,5 @@ __all__ = [
     "MessageStatus",
     "Order",
     "ParkedOrder",
+    "SendChunk",
 ]

@@ -24,10 +24,12 @@ class Campaign(Document):
     # worker carries on where it stopped.
     cursor = ObjectIdField()
     materialized = BooleanField(default=False)
-    # Messages by status, kept by every move (crm/services/counters.py). ``counts_exact``
-    # turns false when a move could not be counted for sure; a recount restores it.
+    # Messages by status, changed in the same transaction as the logs they count.
     counts = MapField(IntField(), default=dict)
-    counts_exact = BooleanField(default=True)
+    # Chunks made so far: the next chunk's number.
+    chunks = IntField(default=0)
+    # Deliveries whose outcome was unknown and how they ended (crm/services/sending).
+    reconciliation = MapField(IntField(), default=dict)
     # Last sign of life from the worker materialising it; the sweep restarts a stale one.
     heartbeat_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)

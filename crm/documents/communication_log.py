@@ -20,5 +20,6 @@ class CommunicationLog(Document):
             {"fields": ["campaign_id", "customer_id"], "unique": True},
             # Counts and completion by status; the sweeps' "idle since" by updated_at.
             ("campaign_id", "status", "updated_at"),
+            ("campaign_id", "_id"),
         ],
     }

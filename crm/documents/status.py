@@ -47,6 +47,16 @@ MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
 OPEN_MESSAGE_STATUSES = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]
 
 
+class ChunkState(StrEnum):
+    """Where a chunk of a campaign's messages is: see crm/services/sending/__init__.py."""
+
+    QUEUED = "QUEUED"
+    LEASED = "LEASED"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+    DONE = "DONE"
+
+
 def sources_of(table: dict[S, frozenset[S]], target: S) -> list[str]:
     """The statuses from which ``target`` may be reached: the filter of a conditional update."""
     return [str(source) for source, targets in table.items() if target in targets]

@@ -44,11 +44,15 @@ class CampaignSchema(BaseSchema):
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
     stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)
-    counts_exact = ma.fields.Boolean(
+    reconciliation = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
         dump_only=True,
         metadata={
-            "description": "False when a move could not be counted for sure (say, a chunk "
-            "delivered twice after a worker crash); POST .../recount compares with the logs."
+            "description": "Deliveries whose outcome was unknown and how they ended: "
+            "ambiguous_requests (vendor requests with no answer seen), found_at_vendor / "
+            "not_at_vendor (messages looked up before sending again), receipts_recovered / "
+            "receipts_lost (messages without a receipt looked up at the vendor)."
         },
     )
     progress = ma.fields.Nested(CampaignProgressSchema, dump_only=True)

@@ -1,12 +1,19 @@
+"""Campaigns as the API shows them: created as DRAFTs, listed with their counts and progress,
+recounted from their logs on demand. Sending them is ``crm.services.sending``."""
+
 from typing import Any
 
 from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from crm.services import counters, lifecycle, templates
-from crm.services.errors import InvalidInput, InvalidTransition, NotFound
-from crm.services.lifecycle import Move
+from crm.services import templates
+from crm.services.errors import InvalidInput, NotFound
+from crm.store import campaigns as campaign_store
+from crm.store import logs as log_store
+
+SETTLED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
+OPEN = (MessageStatus.PENDING, MessageStatus.ACCEPTED)
 
 
 def create(data: dict[str, Any]) -> Campaign:
@@ -30,54 +37,9 @@ def newest_first():
     return Campaign.objects.order_by("-created_at", "-id")
 
 
-def start(campaign_id: ObjectId) -> Campaign:
-    """Move a DRAFT campaign to SENDING; the caller then hands it to the workers."""
-    campaign = get(campaign_id)
-    if not Audience.objects(id=campaign.audience_id).only("id").first():
-        raise InvalidTransition("The campaign's audience was deleted; it cannot be sent.")
-    if not lifecycle.move_campaign(campaign_id, CampaignStatus.SENDING, started_at=utcnow()):
-        raise InvalidTransition(
-            f"Campaign {campaign_id} is {get(campaign_id).status}; only a DRAFT can be sent."
-        )
-    return get(campaign_id)
-
-
-def pause(campaign_id: ObjectId) -> Campaign:
-    """Stop handing out chunks; messages already with the vendor still get their receipts."""
-    return _move(campaign_id, CampaignStatus.PAUSED)
-
-
-def resume(campaign_id: ObjectId) -> Campaign:
-    """Back to SENDING; the caller then has the workers pick up what is still PENDING."""
-    return _move(campaign_id, CampaignStatus.SENDING)
-
-
-def cancel(campaign_id: ObjectId) -> Campaign:
-    """Stop the campaign for good: messages not yet handed to the vendor are CANCELLED."""
-    _move(campaign_id, CampaignStatus.CANCELLED, completed_at=utcnow())
-    cancel_pending = Move(campaign_id, MessageStatus.PENDING, MessageStatus.CANCELLED)
-    lifecycle.move_messages_where({}, cancel_pending)
-    return get(campaign_id)
-
-
-def _move(campaign_id: ObjectId, target: CampaignStatus, **fields: Any) -> Campaign:
-    if not lifecycle.move_campaign(campaign_id, target, **fields):
-        status = get(campaign_id).status
-        raise InvalidTransition(f"Campaign {campaign_id} is {status}; it cannot become {target}.")
-    return get(campaign_id)
-
-
-def undo_start(campaign_id: ObjectId) -> None:
-    """Return a campaign to DRAFT when its send could not be queued at all."""
-    Campaign._get_collection().update_one(
-        {"_id": campaign_id, "status": str(CampaignStatus.SENDING), "cursor": None},
-        {"$set": {"status": str(CampaignStatus.DRAFT), "started_at": None}},
-    )
-
-
-def with_stats(campaigns: list[Campaign]) -> list[dict[str, Any]]:
+def with_stats(found: list[Campaign]) -> list[dict[str, Any]]:
     """Campaigns as dicts, each with its message counts and progress."""
-    return [_describe(campaign) for campaign in campaigns]
+    return [_describe(campaign) for campaign in found]
 
 
 def _describe(campaign: Campaign) -> dict[str, Any]:
@@ -90,11 +52,6 @@ def _describe(campaign: Campaign) -> dict[str, Any]:
     return {**fields, "stats": stats, "progress": _progress(campaign, stats)}
 
 
-def recount(campaign_id: ObjectId, repair: bool) -> dict[str, Any]:
-    get(campaign_id)
-    return counters.recount(campaign_id, repair)
-
-
 def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:
     done = stats["sent"] + stats["failed"] + stats["cancelled"]
     total = campaign.audience_size if campaign.materialized else stats["total"]
@@ -104,6 +61,23 @@ def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:
         rate = done / max(elapsed, 0.001)
         eta = max(total - done, 0) / rate if campaign.status == CampaignStatus.SENDING else 0.0
     return {"done": done, "total": total, "rate_per_second": rate, "eta_seconds": eta}
+
+
+def recount(campaign_id: ObjectId, repair: bool) -> dict[str, Any]:
+    """Count the logs again and compare with the kept counts.
+
+    With ``repair``, a settled campaign (nothing in flight) takes the recounted figures:
+    for campaigns from before counts were kept in the same transaction as the moves.
+    """
+    campaign = get(campaign_id)
+    kept = {status: n for status, n in (campaign.counts or {}).items() if n}
+    counted = log_store.count_by_status(campaign_id)
+    repaired = False
+    in_flight = any(counted.get(str(status)) for status in OPEN)
+    if repair and campaign.status in SETTLED and not in_flight and kept != counted:
+        campaign_store.set_counts(campaign_id, counted)
+        repaired = True
+    return {"kept": kept, "counted": counted, "consistent": kept == counted, "repaired": repaired}
 
 
 def logs(campaign_id: ObjectId, status: MessageStatus | None = None):

@@ -1,42 +1,50 @@
-"""Errors the domain raises; the API maps each to one HTTP status in one place."""
+"""Errors the domain raises; ``crm/api/errors.py`` maps each kind to one HTTP status."""
 
 from typing import Any
 
 
 class DomainError(Exception):
-    status_code = 400
-
     def __init__(self, message: str, errors: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
 
 
-class NotFound(DomainError):
-    status_code = 404
+class Malformed(DomainError):
+    """Input that cannot be read at all (not JSON, not CSV, …)."""
 
 
-class Conflict(DomainError):
-    status_code = 409
-
-
-class InvalidTransition(Conflict):
+class UnsupportedFormat(DomainError):
     pass
 
 
 class InvalidInput(DomainError):
     """Input that passed the schema but not the domain's checks (e.g. a template)."""
 
-    status_code = 422
+
+class NotFound(DomainError):
+    pass
 
 
-class Unavailable(DomainError):
-    status_code = 503
+class Conflict(DomainError):
+    pass
+
+
+class InvalidTransition(Conflict):
+    pass
 
 
 class Unauthorized(DomainError):
-    status_code = 401
+    pass
 
 
 class TooManyRequests(DomainError):
-    status_code = 429
+    pass
+
+
+class Unavailable(DomainError):
+    pass
+
+
+class QueueUnavailable(Unavailable):
+    pass

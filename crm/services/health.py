@@ -1,16 +1,16 @@
-import dramatiq
 import mongoengine
+import redis
 
 
-def problems() -> list[str]:
-    """What is unreachable right now; empty when MongoDB and the broker both answer."""
+def problems(queue: redis.Redis) -> list[str]:
+    """What is unreachable right now; empty when MongoDB and the queue's Redis both answer."""
     found = []
     try:
         mongoengine.get_db().command("ping")
     except Exception:
         found.append("mongodb")
     try:
-        dramatiq.get_broker().client.ping()  # type: ignore[attr-defined]
+        queue.ping()
     except Exception:
         found.append("redis")
     return found

@@ -12,6 +12,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from crm.services.errors import InvalidInput
 
+# Longer than any SMS or e-mail body a vendor takes; a render past it is a render error.
+MAX_RENDERED_CHARS = 100_000
 VARIABLES = frozenset(
     {"customer_id", "name", "email", "total_spends", "visit_count", "last_visit_date", "attributes"}
 )
@@ -50,7 +52,14 @@ def compile_template(source: str) -> Template:
     return _environment.from_string(source)
 
 
+class RenderTooLong(ValueError):
+    pass
+
+
 def render(source: str, customer: dict[str, Any]) -> str:
     values = {name: customer.get(name) for name in VARIABLES}
     values["attributes"] = customer.get("attributes") or {}
-    return compile_template(source).render(values)
+    rendered = compile_template(source).render(values)
+    if len(rendered) > MAX_RENDERED_CHARS:
+        raise RenderTooLong(f"{len(rendered)} characters; at most {MAX_RENDERED_CHARS}")
+    return rendered

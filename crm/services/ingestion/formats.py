@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from crm.schemas.customer import ATTRIBUTE_KEY
-from crm.services.errors import DomainError, InvalidInput
+from crm.services.errors import InvalidInput, Malformed, UnsupportedFormat
 from crm.services.ingestion.kinds import Kind
 
 FORMATS = ("csv", "json", "ndjson")
@@ -50,14 +50,6 @@ CSV_DELIMITERS = (",", ";", "\t")
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class MalformedUpload(DomainError):
-    status_code = 400
-
-
-class UnsupportedFormat(DomainError):
-    status_code = 415
 
 
 @dataclass
@@ -111,7 +103,7 @@ class Upload:
         try:
             yield from readers[self.format](text, kind)
         except UnicodeDecodeError:
-            raise MalformedUpload(
+            raise Malformed(
                 "The upload is not UTF-8 text; export it as UTF-8 CSV or JSON.",
                 {"file": ["Not UTF-8 text."]},
             ) from None
@@ -157,7 +149,7 @@ def _csv_rows(text: IO[str], kind: Kind) -> Iterator[tuple[int, Record]]:
                 continue
             yield row, _record(kind, columns, cells)
     except csv.Error as error:
-        raise MalformedUpload(
+        raise Malformed(
             f"Not readable as CSV at line {reader.line_num}: {error}.",
             {"file": [f"Line {reader.line_num}: {error}."]},
         ) from None
@@ -222,7 +214,7 @@ def _ndjson_lines(text: IO[str], kind: Kind) -> Iterator[tuple[int, Record]]:
         except (ValueError, RecursionError) as error:  # JSONDecodeError, or absurd nesting/digits
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "unreadable"
             if not seen_record:
-                raise MalformedUpload(
+                raise Malformed(
                     f"Not NDJSON: line {row} is not JSON ({reason}).",
                     {"file": [f"Line {row}: {reason}."]},
                 ) from None
@@ -310,8 +302,8 @@ class _JsonArrayReader:
         self._pos = 0
 
     @staticmethod
-    def _malformed(message: str) -> MalformedUpload:
-        return MalformedUpload(message, {"file": [message]})
+    def _malformed(message: str) -> Malformed:
+        return Malformed(message, {"file": [message]})
 
 
 def _object(value: Any) -> Record:

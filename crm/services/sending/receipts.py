@@ -5,10 +5,10 @@ from typing import Any
 
 from bson import ObjectId
 
-from crm.documents import CommunicationLog, MessageStatus
+from crm.documents import MessageStatus
 from crm.documents.status import MESSAGE_TRANSITIONS
-from crm.services import lifecycle
-from crm.services.lifecycle import Move
+from crm.services.sending.moves import Move, Moves, record
+from crm.store import logs
 
 
 @dataclass
@@ -21,27 +21,18 @@ class ReceiptOutcome:
 
 def apply(receipts: list[dict[str, Any]], hold_early: bool) -> ReceiptOutcome:
     """Apply ``{communication_log_id, status, reason}`` receipts with one read of their logs
-    and one bulk write.
+    and one transaction.
 
     A receipt that would move a log backwards or out of a final status is ignored, so
     duplicate and late receipts are harmless; of two receipts for one log, the first wins.
     With ``hold_early``, a receipt whose log is still PENDING is not applied but returned,
     to be tried again once the worker that sent the message has recorded the vendor's
-    answer: the log then goes PENDING → ACCEPTED → SENT in order and each move is
-    counted once.
+    answer: the log then goes PENDING → ACCEPTED → SENT in order.
     """
     ids = list(dict.fromkeys(receipt["communication_log_id"] for receipt in receipts))
-    found = {
-        entry["_id"]: entry
-        for entry in CommunicationLog._get_collection().find(
-            {"_id": {"$in": ids}},
-            {"campaign_id": 1, "status": 1},
-            batch_size=len(ids),
-            limit=len(ids),
-        )
-    }
+    found = logs.statuses(ids)
     outcome = ReceiptOutcome(unknown=[str(i) for i in ids if i not in found])
-    moves: dict[Move, list[ObjectId]] = {}
+    moves: Moves = {}
     for receipt in receipts:
         entry = found.get(receipt["communication_log_id"])
         if entry is None:
@@ -54,6 +45,6 @@ def apply(receipts: list[dict[str, Any]], hold_early: bool) -> ReceiptOutcome:
             continue
         entry["status"] = target
         move = Move(entry["campaign_id"], source, target, receipt.get("reason"))
-        moves.setdefault(move, []).append(entry["_id"])
-    outcome.applied = lifecycle.move_messages(moves)
+        moves.setdefault(move, []).append(ObjectId(entry["_id"]))
+    outcome.applied = record(moves) if moves else 0
     return outcome

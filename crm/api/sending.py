@@ -1,0 +1,54 @@
+"""Sending a campaign and controlling it while it sends (``crm.services.sending.control``)."""
+
+from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
+
+from crm.schemas.campaign import CampaignSchema, SendAcceptedSchema, SendCampaignSchema
+from crm.services import campaigns
+from crm.services.sending import control
+from workers import sending
+
+blp = Blueprint("sending", __name__, url_prefix="/api", description="Sending")
+
+
+@blp.route("/sendCampaign", methods=["POST"])
+@blp.arguments(SendCampaignSchema)
+@blp.response(202, SendAcceptedSchema, description="Queued; watch GET /api/campaign/{id}.")
+@blp.alt_response(409, schema=ErrorSchema, description="The campaign is not a DRAFT.")
+@blp.alt_response(
+    503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays a DRAFT."
+)
+def send_campaign(data):
+    """Send a DRAFT campaign: returns at once, workers deliver in the background."""
+    campaign = control.start(data["campaign_id"], sending.materialize_campaign.send)
+    return {"campaign_id": campaign.id, "status": campaign.status}
+
+
+@blp.route("/campaign/<objectid:campaign_id>/pause", methods=["POST"])
+@blp.response(200, CampaignSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Only a SENDING campaign can be paused.")
+def pause(campaign_id):
+    """Pause a SENDING campaign: no further chunks go to the vendor until it resumes."""
+    return campaigns.with_stats([control.pause(campaign_id)])[0]
+
+
+@blp.route("/campaign/<objectid:campaign_id>/resume", methods=["POST"])
+@blp.response(200, CampaignSchema)
+@blp.alt_response(409, schema=ErrorSchema, description="Only a PAUSED campaign can be resumed.")
+@blp.alt_response(
+    503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays PAUSED."
+)
+def resume(campaign_id):
+    """Resume a PAUSED campaign where it stopped."""
+    return campaigns.with_stats([control.resume(campaign_id, sending.resume_campaign.send)])[0]
+
+
+@blp.route("/campaign/<objectid:campaign_id>/cancel", methods=["POST"])
+@blp.response(200, CampaignSchema)
+@blp.alt_response(
+    409, schema=ErrorSchema, description="The campaign is already COMPLETED or CANCELLED."
+)
+def cancel(campaign_id):
+    """Cancel a campaign for good: messages not yet handed to the vendor end CANCELLED
+    (in the background); those the vendor may hold still get their receipts."""
+    return campaigns.with_stats([control.cancel(campaign_id, sending.cancel_campaign.send)])[0]

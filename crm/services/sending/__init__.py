@@ -1,0 +1,18 @@
+"""Sending a campaign: from its audience to one delivered message per member.
+
+::
+
+    control.start ──▶ materialize (a page at a time, one transaction per page):
+                        PENDING logs + a send chunk (ids only) + counts + position
+                     ──▶ queue message naming the chunk
+    delivery ──▶ lease the chunk ─▶ read its PENDING logs ─▶ one vendor request
+                 (after an unknown outcome, ``reconcile`` asks the vendor first)
+             ──▶ moves: PENDING → ACCEPTED | FAILED, counts and chunk state in one transaction
+    receipts (vendor callbacks, grouped) ──▶ moves: ACCEPTED → SENT | FAILED
+             ──▶ the move that settles the last message completes the campaign
+    sweeps: expired leases, lost queue messages, silent messages (looked up at the vendor),
+            stalled materialisation, unfinished resumes and cancels
+
+``moves`` is the only writer of message statuses: each move is conditional on the
+status it leaves and is counted in the same transaction.
+"""

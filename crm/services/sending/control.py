@@ -1,0 +1,134 @@
+"""Starting, pausing, resuming and cancelling a campaign.
+
+Each operation changes the campaign's status at once and hands the rest to the workers
+through the ``enqueue`` callable it is given; if that fails, it undoes its change and
+raises ``QueueUnavailable``. Work that grows with the campaign (handing chunks out again,
+cancelling their messages) runs in the background in bounded batches.
+"""
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from uuid import uuid4
+
+from bson import ObjectId
+from pymongo.client_session import ClientSession
+
+from crm.clock import utcnow
+from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, MessageStatus
+from crm.services.errors import InvalidTransition, NotFound, QueueUnavailable
+from crm.services.sending import reconcile
+from crm.services.sending.moves import Move, move_where
+from crm.store import campaigns, chunks, logs, transaction
+from crm.vendor import VendorClient
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], object]
+# (chunk id, queue message id, delay ms)
+EnqueueChunk = Callable[[str, str, int], object]
+BATCH = 100
+
+
+def start(campaign_id: ObjectId, enqueue_materialize: Enqueue) -> Campaign:
+    """DRAFT → SENDING, then the workers materialise and send it."""
+    campaign = _get(campaign_id)
+    if not Audience.objects(id=campaign.audience_id).only("id").first():
+        raise InvalidTransition("The campaign's audience was deleted; it cannot be sent.")
+    _move(campaign_id, [CampaignStatus.DRAFT], CampaignStatus.SENDING, started_at=utcnow())
+    try:
+        enqueue_materialize(str(campaign_id))
+    except Exception as error:
+        campaigns.move_status(
+            campaign_id,
+            [CampaignStatus.SENDING],
+            CampaignStatus.DRAFT,
+            {"cursor": None},
+            started_at=None,
+        )
+        raise QueueUnavailable("The send queue is unreachable; try again shortly.") from error
+    return _get(campaign_id)
+
+
+def pause(campaign_id: ObjectId) -> Campaign:
+    """Stop handing out chunks; a chunk being sent stops after its current request, and
+    messages already with the vendor still get their receipts."""
+    _move(campaign_id, [CampaignStatus.SENDING], CampaignStatus.PAUSED)
+    chunks.set_state(
+        {"campaign_id": campaign_id, "state": str(ChunkState.QUEUED)}, ChunkState.PAUSED
+    )
+    return _get(campaign_id)
+
+
+def resume(campaign_id: ObjectId, enqueue_resume: Enqueue) -> Campaign:
+    """PAUSED → SENDING; the workers hand its paused chunks out again."""
+    _move(campaign_id, [CampaignStatus.PAUSED], CampaignStatus.SENDING)
+    try:
+        enqueue_resume(str(campaign_id))
+    except Exception as error:
+        campaigns.move_status(campaign_id, [CampaignStatus.SENDING], CampaignStatus.PAUSED)
+        raise QueueUnavailable("The send queue is unreachable; try again shortly.") from error
+    return _get(campaign_id)
+
+
+def cancel(campaign_id: ObjectId, enqueue_cancel: Enqueue) -> Campaign:
+    """Stop the campaign for good. Chunks not being sent are cancelled now and their
+    messages in the background; a chunk being sent stops after its current request."""
+    waiting = [CampaignStatus.DRAFT, CampaignStatus.SENDING, CampaignStatus.PAUSED]
+    _move(campaign_id, waiting, CampaignStatus.CANCELLED, completed_at=utcnow())
+    idle = [str(ChunkState.QUEUED), str(ChunkState.PAUSED)]
+    chunks.set_state({"campaign_id": campaign_id, "state": {"$in": idle}}, ChunkState.CANCELLED)
+    try:
+        enqueue_cancel(str(campaign_id))
+    except Exception:
+        log.warning("campaign_id=%s cancel queued for the sweep instead", campaign_id)
+    return _get(campaign_id)
+
+
+def hand_out_paused(campaign_id: ObjectId, enqueue_chunk: EnqueueChunk) -> int:
+    """Queue one batch of a SENDING campaign's paused chunks; returns how many."""
+    query = {"campaign_id": campaign_id, "state": str(ChunkState.PAUSED)}
+    batch = chunks.find(query, BATCH)
+    for chunk in batch:
+        message_id = str(uuid4())
+        if chunks.requeue(chunk, message_id):
+            enqueue_chunk(str(chunk["_id"]), message_id, 0)
+    return len(batch)
+
+
+def cancel_messages(campaign_id: ObjectId, vendor: VendorClient) -> int:
+    """Cancel the PENDING messages of one batch of a cancelled campaign's chunks; returns
+    how many chunks. A chunk that may have reached the vendor is looked up first."""
+    query = {"campaign_id": campaign_id, "state": str(ChunkState.CANCELLED)}
+    batch = chunks.find(query, BATCH)
+    for chunk in batch:
+        log_ids = chunks.log_ids(chunk["_id"])
+        if chunk.get("ambiguous"):
+            pending_ids = [entry["_id"] for entry in logs.pending(log_ids)]
+            reconcile.held_by_vendor(campaign_id, pending_ids, vendor)
+        transaction.run(partial(_cancel_chunk, campaign_id, chunk["_id"], log_ids))
+    return len(batch)
+
+
+def _cancel_chunk(
+    campaign_id: ObjectId, chunk_id: ObjectId, log_ids: list[ObjectId], session: ClientSession
+) -> None:
+    cancel = Move(campaign_id, MessageStatus.PENDING, MessageStatus.CANCELLED)
+    move_where({"_id": {"$in": log_ids}}, cancel, session)
+    cancelled = {"_id": chunk_id, "state": str(ChunkState.CANCELLED)}
+    chunks.set_state(cancelled, ChunkState.DONE, session)
+
+
+def _get(campaign_id: ObjectId) -> Campaign:
+    campaign = Campaign.objects(id=campaign_id).first()
+    if campaign is None:
+        raise NotFound(f"No campaign with id {campaign_id}.")
+    return campaign
+
+
+def _move(
+    campaign_id: ObjectId, sources: list[CampaignStatus], target: CampaignStatus, **fields
+) -> None:
+    if not campaigns.move_status(campaign_id, sources, target, **fields):
+        status = _get(campaign_id).status
+        raise InvalidTransition(f"Campaign {campaign_id} is {status}; it cannot become {target}.")

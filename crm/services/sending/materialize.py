@@ -1,0 +1,124 @@
+"""An audience becomes communication logs and send chunks, a page at a time.
+
+Each page is one transaction: its PENDING logs, its chunk, its counts and the saved
+position go in together or not at all, so a restarted materialiser carries on from the
+position with nothing half-written, and a second one on the same page finds the position
+moved and stops.
+"""
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import partial
+from itertools import islice
+from typing import Any
+from uuid import uuid4
+
+from bson import ObjectId
+from pymongo.client_session import ClientSession
+
+from crm.clock import utcnow
+from crm.documents import Campaign, CampaignStatus, ChunkState, Customer, MessageStatus
+from crm.services import audiences, segments, templates
+from crm.store import campaigns, chunks, logs, transaction
+
+log = logging.getLogger(__name__)
+
+RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES}
+
+# (chunk id, queue message id): what hands a chunk to a worker.
+EnqueueChunk = Callable[[str, str], object]
+
+
+def materialize(
+    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: EnqueueChunk, time_budget: float
+) -> bool:
+    """Give audience members PENDING logs, a chunk per page, for up to ``time_budget``
+    seconds; returns whether there is more to do (the caller runs it again)."""
+    campaign = Campaign.objects(id=campaign_id).first()
+    if campaign is None or campaign.status != CampaignStatus.SENDING or campaign.materialized:
+        return False
+    started = time.monotonic()
+    audience = audiences.get(campaign.audience_id)
+    members = segments.to_filter(audience.rules, campaign.started_at)
+    cursor = campaign.cursor
+    query = members if cursor is None else {"$and": [members, {"_id": {"$gt": cursor}}]}
+    # One query read a batch at a time (a getMore each), in _id order: the _id index gives
+    # the order, so no plan sorts the audience, and a restart resumes after ``cursor``.
+    audience_in_order = (
+        Customer._get_collection()
+        .find(query, RENDERED_FIELDS, batch_size=chunk_size)
+        .sort("_id", 1)
+        .hint([("_id", 1)])
+    )
+    with audience_in_order:
+        for page in _pages(audience_in_order, chunk_size):
+            chunk = transaction.run(partial(_take_page, campaign, cursor, page))
+            if chunk is None:
+                log.info("campaign_id=%s stopped materialising (paused or taken)", campaign_id)
+                return False
+            if chunk["log_ids"]:
+                enqueue_chunk(str(chunk["_id"]), chunk["message_id"])
+            cursor = page[-1]["_id"]
+            if time.monotonic() - started > time_budget:
+                return True
+    campaigns.mark_materialized(campaign_id, logs.count(campaign_id))
+    campaigns.complete_if_done(campaign_id)
+    log.info("campaign_id=%s materialised", campaign_id)
+    return False
+
+
+def _pages(customers: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while page := list(islice(customers, size)):
+        yield page
+
+
+def _take_page(
+    campaign: Campaign,
+    cursor: ObjectId | None,
+    page: list[dict[str, Any]],
+    session: ClientSession,
+) -> dict[str, Any] | None:
+    now = utcnow()
+    entries = [_log_entry(campaign, customer, now) for customer in page]
+    created = Counter(entry["status"] for entry in entries)
+    seq = campaigns.take_page(campaign.id, cursor, page[-1]["_id"], created, session)
+    if seq is None:
+        return None
+    logs.insert(entries, session)
+    chunk = {
+        "_id": ObjectId(),
+        "campaign_id": campaign.id,
+        "seq": seq,
+        "log_ids": [e["_id"] for e in entries if e["status"] == MessageStatus.PENDING],
+        "rate_limit_per_second": campaign.rate_limit_per_second,
+        "state": str(ChunkState.QUEUED),
+        "message_id": str(uuid4()),
+        "attempts": 0,
+        "ambiguous": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if chunk["log_ids"]:
+        chunks.insert(chunk, session)
+    return chunk
+
+
+def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
+    entry = {
+        "_id": ObjectId(),
+        "campaign_id": campaign.id,
+        "customer_id": customer["customer_id"],
+        "to": customer["email"],
+        "status": str(MessageStatus.PENDING),
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        entry["message"] = templates.render(campaign.message, customer)
+    except Exception as error:  # a template that validated can still fail on odd data
+        log.warning("campaign_id=%s render failed: %s", campaign.id, type(error).__name__)
+        entry.update(message="", status=str(MessageStatus.FAILED), reason="render_error")
+    return entry

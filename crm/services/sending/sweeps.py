@@ -1,0 +1,136 @@
+"""Periodic repairs that make every campaign finish, whatever crashed on the way.
+
+A chunk is handed out again only when it is provably lost:
+- its lease expired (the worker that took it died or stalled): it may have reached the
+  vendor, so it goes back marked ambiguous and is looked up before anything is resent;
+- it is QUEUED but its queue message no longer exists (Redis lost it). Waiting in the
+  queue, however long, is never lost.
+Also: paused chunks of a campaign that was resumed meanwhile are handed out, cancelled
+chunks have their messages cancelled, a stalled materialisation restarts from its saved
+position, and messages accepted long ago without a receipt are looked up at the vendor.
+"""
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from uuid import uuid4
+
+from bson import ObjectId
+
+from crm.clock import utcnow
+from crm.documents import CampaignStatus, ChunkState
+from crm.services.sending import control, reconcile
+from crm.store import campaigns, chunks
+from crm.vendor import VendorClient, VendorUnavailable
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+# (queue message ids) → those still in the queue
+InQueue = Callable[[list[str]], set[str]]
+
+
+def requeue_expired_leases(enqueue_chunk: control.EnqueueChunk) -> int:
+    """Chunks whose worker died holding them: back to the queue (or paused, or cancelled,
+    after their campaign), marked ambiguous so the vendor is asked before any resend."""
+    status_of: dict[ObjectId, str] = {}
+    handed = 0
+    while expired := chunks.expired_leases(utcnow(), PAGE):
+        for chunk in expired:
+            campaign_id = chunk["campaign_id"]
+            if campaign_id not in status_of:
+                campaign = campaigns.find(campaign_id, {"status": 1})
+                status_of[campaign_id] = campaign["status"] if campaign else "CANCELLED"
+            handed += _hand_back(chunk, status_of[campaign_id], enqueue_chunk)
+        if len(expired) < PAGE:
+            break
+    if handed:
+        log.warning("%d chunks whose lease expired were handed out again", handed)
+    return handed
+
+
+def _hand_back(chunk: dict, status: str, enqueue_chunk: control.EnqueueChunk) -> int:
+    message_id = str(uuid4())
+    if status == CampaignStatus.SENDING:
+        if chunks.requeue(chunk, message_id, ambiguous=True):
+            enqueue_chunk(str(chunk["_id"]), message_id, 0)
+            return 1
+        return 0
+    state = ChunkState.PAUSED if status == CampaignStatus.PAUSED else ChunkState.CANCELLED
+    query = {
+        "_id": chunk["_id"],
+        "state": str(ChunkState.LEASED),
+        "lease_owner": chunk["lease_owner"],
+    }
+    return chunks.set_state(query, state, ambiguous=True, lease_owner=None)
+
+
+def requeue_lost(
+    idle_for: timedelta, in_queue: InQueue, enqueue_chunk: control.EnqueueChunk
+) -> int:
+    """QUEUED chunks idle for ``idle_for`` whose queue message is gone: queued again."""
+    cutoff = utcnow() - idle_for
+    after = None
+    requeued = 0
+    while page := chunks.queued_before(cutoff, after, PAGE):
+        after = page[-1]["_id"]
+        present = in_queue([c["message_id"] for c in page if c.get("message_id")])
+        for chunk in page:
+            if chunk.get("message_id") in present:
+                continue
+            message_id = str(uuid4())
+            if chunks.requeue(chunk, message_id):
+                enqueue_chunk(str(chunk["_id"]), message_id, 0)
+                requeued += 1
+    if requeued:
+        log.warning("%d chunks whose queue message was lost were queued again", requeued)
+    return requeued
+
+
+def resume_and_cancel(enqueue_chunk: control.EnqueueChunk, vendor: VendorClient) -> None:
+    """Finish what a resume or a cancel left undone (its background task was lost)."""
+    for campaign in campaigns.in_status([CampaignStatus.SENDING], {"_id": 1}):
+        while control.hand_out_paused(campaign["_id"], enqueue_chunk) == control.BATCH:
+            pass
+    for campaign in campaigns.in_status([CampaignStatus.CANCELLED], {"_id": 1}):
+        try:
+            while control.cancel_messages(campaign["_id"], vendor) == control.BATCH:
+                pass
+        except VendorUnavailable as error:
+            log.warning("campaign_id=%s cancel waits for the vendor: %s", campaign["_id"], error)
+
+
+def restart_stalled(idle_for: timedelta, enqueue_materialize: Callable[[str], object]) -> None:
+    """Restart the materialisation of SENDING campaigns whose materialiser stopped beating."""
+    idle_since = utcnow() - idle_for
+    fields = {"materialized": 1, "heartbeat_at": 1, "started_at": 1}
+    for campaign in campaigns.in_status([CampaignStatus.SENDING], fields):
+        last_sign = campaign.get("heartbeat_at") or campaign.get("started_at")
+        if not campaign.get("materialized") and last_sign and last_sign < idle_since:
+            campaigns.beat(campaign["_id"])
+            log.warning("campaign_id=%s materialisation stalled; restarting it", campaign["_id"])
+            enqueue_materialize(str(campaign["_id"]))
+
+
+def look_up_silent(receipt_timeout: timedelta, vendor: VendorClient) -> None:
+    """Ask the vendor about messages accepted more than ``receipt_timeout`` ago with no
+    receipt; fail only those it does not know, or that stay unresolved four times as long."""
+    now = utcnow()
+    accepted_before, give_up_before = now - receipt_timeout, now - 4 * receipt_timeout
+    open_statuses = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
+    waiting: Iterable[ObjectId] = [c["_id"] for c in campaigns.in_status(open_statuses, {"_id": 1})]
+    waiting = [*waiting, *campaigns.cancelled_since(give_up_before - receipt_timeout)]
+    for campaign_id in waiting:
+        try:
+            reconcile.silent_messages(campaign_id, accepted_before, give_up_before, vendor)
+        except VendorUnavailable as error:
+            log.warning("receipt look-ups wait for the vendor: %s", error)
+            return
+
+
+def complete_finished() -> None:
+    """Complete SENDING campaigns with nothing left in flight (normally done by the move
+    that settled their last message)."""
+    for campaign in campaigns.in_status([CampaignStatus.SENDING], {"materialized": 1}):
+        if campaign.get("materialized"):
+            campaigns.complete_if_done(campaign["_id"])

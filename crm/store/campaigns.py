@@ -1,0 +1,127 @@
+from collections import Counter
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+
+from crm.clock import utcnow
+from crm.documents import Campaign, CampaignStatus, MessageStatus
+
+# What the sending services need to know of a campaign after changing it.
+STATE_FIELDS = {"status": 1, "materialized": 1, "counts": 1}
+NOTHING_OPEN = {
+    f"counts.{status}": {"$in": [0, None]}
+    for status in (MessageStatus.PENDING, MessageStatus.ACCEPTED)
+}
+
+
+def _campaigns() -> Collection:
+    return Campaign._get_collection()
+
+
+def find(
+    campaign_id: ObjectId,
+    fields: dict[str, int] | None = None,
+    session: ClientSession | None = None,
+) -> dict[str, Any] | None:
+    return _campaigns().find_one({"_id": campaign_id}, fields, session=session)
+
+
+def move_status(
+    campaign_id: ObjectId,
+    sources: list[CampaignStatus],
+    target: CampaignStatus,
+    only_if: dict[str, Any] | None = None,
+    session: ClientSession | None = None,
+    **fields: Any,
+) -> bool:
+    """``sources`` → ``target`` if the campaign is in one of them; returns whether it moved."""
+    query = {"_id": campaign_id, "status": {"$in": [str(s) for s in sources]}, **(only_if or {})}
+    update = {"$set": {"status": str(target), **fields}}
+    return _campaigns().update_one(query, update, session=session).modified_count == 1
+
+
+def add_counts(
+    campaign_id: ObjectId,
+    delta: Counter[str],
+    session: ClientSession,
+    tallies: Counter[str] | None = None,
+) -> dict[str, Any] | None:
+    """Add a change in message counts (and reconciliation tallies); returns the campaign."""
+    inc = {f"counts.{status}": n for status, n in delta.items() if n}
+    inc |= {f"reconciliation.{name}": n for name, n in (tallies or {}).items() if n}
+    if not inc:
+        return find(campaign_id, STATE_FIELDS, session)
+    return _campaigns().find_one_and_update(
+        {"_id": campaign_id},
+        {"$inc": inc},
+        STATE_FIELDS,
+        return_document=ReturnDocument.AFTER,
+        session=session,
+    )
+
+
+def complete_if_done(campaign_id: ObjectId, session: ClientSession | None = None) -> bool:
+    """SENDING → COMPLETED once materialised with no message PENDING or ACCEPTED."""
+    return move_status(
+        campaign_id,
+        [CampaignStatus.SENDING],
+        CampaignStatus.COMPLETED,
+        {"materialized": True, **NOTHING_OPEN},
+        session,
+        completed_at=utcnow(),
+    )
+
+
+def take_page(
+    campaign_id: ObjectId,
+    cursor: ObjectId | None,
+    last: ObjectId,
+    created: Counter[str],
+    session: ClientSession,
+) -> int | None:
+    """Move the materialisation position from ``cursor`` to ``last`` and count the page's
+    logs, only if the campaign still sends and nobody moved the position meanwhile;
+    returns the page's chunk number, or None."""
+    before = _campaigns().find_one_and_update(
+        {"_id": campaign_id, "cursor": cursor, "status": str(CampaignStatus.SENDING)},
+        {
+            "$set": {"cursor": last, "heartbeat_at": utcnow()},
+            "$inc": {"chunks": 1, **{f"counts.{s}": n for s, n in created.items() if n}},
+        },
+        {"chunks": 1},
+        return_document=ReturnDocument.BEFORE,
+        session=session,
+    )
+    return None if before is None else before.get("chunks", 0)
+
+
+def mark_materialized(campaign_id: ObjectId, size: int) -> None:
+    _campaigns().update_one(
+        {"_id": campaign_id}, {"$set": {"materialized": True, "audience_size": size}}
+    )
+
+
+def beat(campaign_id: ObjectId) -> None:
+    _campaigns().update_one({"_id": campaign_id}, {"$set": {"heartbeat_at": utcnow()}})
+
+
+def tally(campaign_id: ObjectId, tallies: Counter[str]) -> None:
+    inc = {f"reconciliation.{name}": n for name, n in tallies.items() if n}
+    if inc:
+        _campaigns().update_one({"_id": campaign_id}, {"$inc": inc})
+
+
+def in_status(statuses: list[CampaignStatus], fields: dict[str, int]) -> list[dict[str, Any]]:
+    return list(_campaigns().find({"status": {"$in": [str(s) for s in statuses]}}, fields))
+
+
+def cancelled_since(since: Any) -> list[ObjectId]:
+    query = {"status": str(CampaignStatus.CANCELLED), "completed_at": {"$gt": since}}
+    return [c["_id"] for c in _campaigns().find(query, {"_id": 1})]
+
+
+def set_counts(campaign_id: ObjectId, counts: dict[str, int]) -> None:
+    _campaigns().update_one({"_id": campaign_id}, {"$set": {"counts": counts}})

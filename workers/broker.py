@@ -1,0 +1,77 @@
+"""The Dramatiq broker and this process's settings, set up once at boot.
+
+``create_app`` (the API, the CLI) and ``dramatiq workers:boot`` (the workers) both call
+``setup`` before any actor is declared; actors then bind to this broker and read the
+process's settings with ``settings()``. The broker's Redis client is the process's one
+Redis client: queues, rate limits, locks, the auth throttle and health checks share it.
+"""
+
+import logging
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import CurrentMessage
+
+from crm import db
+from crm.config import Settings
+
+_settings: Settings | None = None
+_broker: RedisBroker | None = None
+
+
+class MongoConnection(dramatiq.Middleware):
+    """Connects each worker process to MongoDB after it forks."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+        db.connect(settings())
+
+
+def setup(settings: Settings) -> RedisBroker:
+    """Use ``settings`` in this process; the broker is made on the first call (its Redis
+    URL cannot change afterwards: actors are bound to it)."""
+    global _settings, _broker
+    _settings = settings
+    if _broker is None:
+        _broker = RedisBroker(url=settings.redis_url)
+        _broker.add_middleware(CurrentMessage())
+        _broker.add_middleware(MongoConnection())
+        dramatiq.set_broker(_broker)
+    return _broker
+
+
+def settings() -> Settings:
+    if _settings is None:
+        raise RuntimeError("workers.broker.setup(settings) has not been called")
+    return _settings
+
+
+def get() -> RedisBroker:
+    if _broker is None:
+        raise RuntimeError("workers.broker.setup(settings) has not been called")
+    return _broker
+
+
+def redis_client() -> redis.Redis:
+    return get().client
+
+
+def in_queue(queue_name: str, message_ids: list[str]) -> set[str]:
+    """Which of ``message_ids`` are still in ``queue_name``, waiting, delayed or being worked
+    on (Dramatiq keeps a message in the queue's hash until it is acknowledged)."""
+    if not message_ids:
+        return set()
+    namespace = get().namespace
+    pipe = redis_client().pipeline()
+    for name in (queue_name, f"{queue_name}.DQ"):
+        pipe.hmget(f"{namespace}:{name}.msgs", message_ids)
+    found = pipe.execute()
+    return {
+        message_id
+        for values in found
+        for message_id, value in zip(message_ids, values, strict=True)
+        if value is not None
+    }
