@@ -49,13 +49,6 @@ class Settings:
     max_upload_bytes: int = 50_000_000
     ingest_chunk_size: int = 2000
     ingest_park_seconds: float = 86400.0
-    # Vendor simulator: share of messages it reports SENT, its random seed, how late a
-    # receipt may be, and how long it gathers receipts into one callback request.
-    vendor_success_rate: float = 0.9
-    vendor_seed: int | None = None
-    vendor_receipt_delay_ms: int = 200
-    vendor_receipt_linger_ms: int = 100
-    vendor_max_batch: int = 1000
 
 
 _ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}

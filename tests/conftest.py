@@ -90,11 +90,12 @@ def anonymous(app):
 
 
 @pytest.fixture
-def vendor(settings):
+def vendor():
     """The vendor simulator over real HTTP, with a fixed seed and quick receipts."""
     import vendor_simulator
+    from vendor_simulator import config as vendor_config
 
-    app = vendor_simulator.create_app(replace(settings, vendor_seed=7, vendor_receipt_delay_ms=20))
+    app = vendor_simulator.create_app(vendor_config.load(seed=7, receipt_delay_ms=20))
     with serve(app) as url:
         yield url
     app.extensions["vendor_simulator"].close()

@@ -1,75 +1,31 @@
-"""The vendor simulator and the CRM's client for it, over real sockets.
+"""The vendor simulator over real sockets: what it answers, delivers, counts and reports.
 
-Each test serves a fresh simulator with werkzeug on a free port, and a small
-receiver standing in for the CRM's receipt endpoint.
+Each test serves a fresh simulator on a free port, and a receiver standing in for the
+CRM's receipt endpoint. The simulator does not de-duplicate unless told to.
 """
 
-import contextlib
-import threading
+import time
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import pytest
 import requests
-from werkzeug.wrappers import Request, Response
 
-from crm import config
-from crm.embedded import free_port, serve
-from crm.vendor import (
-    OutboundMessage,
-    VendorClient,
-    VendorRejected,
-    VendorResult,
-    VendorUnavailable,
-)
+from crm import signatures
+from crm.embedded import serve
+from crm.vendor import VendorClient, VendorResult
 from tests.campaigns import eventually
-from vendor_simulator import create_app, dispatcher
-from vendor_simulator.simulator import EXTENSION
-
-
-@contextlib.contextmanager
-def running_vendor(**overrides) -> Iterator[str]:
-    defaults = {"vendor_success_rate": 1.0, "vendor_seed": 7, "vendor_receipt_delay_ms": 20}
-    app = create_app(config.load({}, **(defaults | overrides)))
-    try:
-        with serve(app) as url:
-            yield url
-    finally:
-        app.extensions[EXTENSION].close()
-
-
-class Receiver:
-    """Stands in for the CRM's receipt endpoint: records batches, answers ``statuses`` first."""
-
-    def __init__(self, statuses: tuple[int, ...] = ()):
-        self.statuses = list(statuses)
-        self.attempts = 0
-        self.batches: list[list[dict]] = []
-        self.url = ""
-        self._changed = threading.Condition()
-
-    @Request.application
-    def __call__(self, request: Request) -> Response:
-        with self._changed:
-            self.attempts += 1
-            if self.statuses:
-                return Response(status=self.statuses.pop(0))
-            self.batches.append(request.get_json()["receipts"])
-            self._changed.notify_all()
-        return Response(status=204)
-
-    def receipts(self) -> list[dict]:
-        with self._changed:
-            return [receipt for batch in self.batches for receipt in batch]
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict]:
-        with self._changed:
-            arrived = self._changed.wait_for(lambda: len(self.receipts()) >= count, timeout)
-        assert arrived, f"{len(self.receipts())} of {count} receipts arrived"
-        return self.receipts()
-
-
-def message(key: str, to: str = "+15550100") -> OutboundMessage:
-    return OutboundMessage(idempotency_key=key, to=to, body="Hi, 10% off this week")
+from tests.vendors import (
+    Receiver,
+    deliveries,
+    lookup,
+    message,
+    receiving,
+    running_vendor,
+    set_fault,
+    stats,
+)
+from vendor_simulator import config, dispatcher
 
 
 @pytest.fixture
@@ -80,9 +36,7 @@ def http() -> Iterator[requests.Session]:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    with serve(receiver) as url:
-        receiver.url = f"{url}/receipts"
+    with receiving() as receiver:
         yield receiver
 
 
@@ -94,17 +48,38 @@ def vendor_url() -> Iterator[str]:
 
 @pytest.fixture
 def vendor(vendor_url: str) -> Iterator[VendorClient]:
-    client = VendorClient(vendor_url, timeout=2)
-    yield client
-    client.close()
+    with VendorClient(vendor_url, timeout=2) as client:
+        yield client
 
 
-def stats(http: requests.Session, vendor_url: str) -> dict:
-    return http.get(f"{vendor_url}/admin/stats", timeout=2).json()
+def sent(key: str) -> dict:
+    return {"communication_log_id": key, "status": "SENT", "reason": None}
 
 
-def set_fault(http: requests.Session, vendor_url: str, **fault) -> None:
-    http.post(f"{vendor_url}/admin/faults", json=fault, timeout=2).raise_for_status()
+# Settings
+
+
+def test_settings_come_from_the_stack_variables():
+    environ = {
+        "CRM_VENDOR_SUCCESS_RATE": "0.5",
+        "CRM_VENDOR_SEED": "3",
+        "CRM_VENDOR_RECEIPT_DELAY_MS": "40",
+        "CRM_VENDOR_RECEIPT_LINGER_MS": "5",
+        "CRM_VENDOR_MAX_BATCH": "10",
+        "CRM_RECEIPT_SIGNING_SECRET": "s3cret",
+        "CRM_VENDOR_DEDUPLICATE": "true",
+    }
+
+    assert config.load(environ, max_batch=20) == config.Settings(
+        success_rate=0.5,
+        seed=3,
+        receipt_delay_ms=40,
+        receipt_linger_ms=5,
+        max_batch=20,
+        signing_secret="s3cret",
+        deduplicate=True,
+    )
+    assert config.load({}).deduplicate is False
 
 
 # Answers and receipts
@@ -115,18 +90,26 @@ def test_accepted_message_gets_a_receipt(vendor, receiver):
         VendorResult("log-1", accepted=True, reason=None)
     ]
 
-    assert receiver.wait_for(1) == [
-        {"communication_log_id": "log-1", "status": "SENT", "reason": None}
-    ]
+    assert receiver.wait_for(1) == [sent("log-1")]
 
 
 def test_failed_outcome_carries_a_reason(receiver):
-    with running_vendor(vendor_success_rate=0.0) as url, VendorClient(url, timeout=2) as vendor:
+    with running_vendor(success_rate=0.0) as url, VendorClient(url, timeout=2) as vendor:
         vendor.send_batch(receiver.url, [message("log-1")])
 
         assert receiver.wait_for(1) == [
             {"communication_log_id": "log-1", "status": "FAILED", "reason": "undeliverable"}
         ]
+
+
+def test_receipts_are_signed_as_the_crm_verifies(receiver):
+    with running_vendor(signing_secret="s3cret") as url, VendorClient(url, timeout=2) as vendor:
+        vendor.send_batch(receiver.url, [message("log-1")])
+        receiver.wait_for(1)
+
+    [(body, timestamp, signature)] = receiver.signed
+    assert signatures.verify("s3cret", body, timestamp, signature) is None
+    assert signatures.verify("other", body, timestamp, signature) == "bad signature"
 
 
 def test_answer_lists_every_message_in_request_order(http, vendor_url, receiver):
@@ -141,38 +124,77 @@ def test_answer_lists_every_message_in_request_order(http, vendor_url, receiver)
 
     results = http.post(f"{vendor_url}/messages", json=body, timeout=2).json()["results"]
 
-    accepted, rejected, duplicate = results
-    assert accepted == {
+    first, rejected, again = results
+    assert first == {
         "idempotency_key": "b",
         "status": "accepted",
-        "vendor_message_id": accepted["vendor_message_id"],
+        "vendor_message_id": first["vendor_message_id"],
         "reason": None,
     }
-    assert isinstance(accepted["vendor_message_id"], str)
+    assert isinstance(first["vendor_message_id"], str)
     assert rejected == {
         "idempotency_key": "a",
         "status": "rejected",
         "vendor_message_id": None,
         "reason": "invalid_recipient",
     }
-    assert duplicate == accepted | {"status": "duplicate"}
+    # Without de-duplication the repeat is a second message of its own.
+    assert again == first | {"vendor_message_id": again["vendor_message_id"]}
+    assert again["vendor_message_id"] != first["vendor_message_id"]
 
 
-def test_duplicate_key_is_delivered_and_receipted_once(http, vendor, vendor_url, receiver):
-    vendor.send_batch(receiver.url, [message("log-1")])
+def test_repeated_key_is_delivered_again_without_deduplication(http, vendor, vendor_url, receiver):
+    vendor.send_batch(receiver.url, [message("log-1"), message("log-2")])
 
     again = vendor.send_batch(receiver.url, [message("log-1")])
 
     assert again == [VendorResult("log-1", accepted=True, reason=None)]
-    eventually(lambda: stats(http, vendor_url)["receipts_pending"] == 0)
-    assert receiver.receipts() == [
-        {"communication_log_id": "log-1", "status": "SENT", "reason": None}
+    assert sorted(r["communication_log_id"] for r in receiver.wait_for(3)) == [
+        "log-1",
+        "log-1",
+        "log-2",
     ]
-    deliveries = http.get(f"{vendor_url}/admin/deliveries/log-1", timeout=2).json()
-    assert deliveries == {"idempotency_key": "log-1", "deliveries": 1, "submissions": 2}
+    assert deliveries(http, vendor_url, "log-1") == {
+        "idempotency_key": "log-1",
+        "deliveries": 2,
+        "submissions": 2,
+    }
+    assert deliveries(http, vendor_url, "log-2")["deliveries"] == 1
+    assert deliveries(http, vendor_url, "never-sent")["deliveries"] == 0
     counters = stats(http, vendor_url)
-    assert (counters["accepted"], counters["duplicates"]) == (1, 1)
-    assert (counters["max_deliveries_per_key"], counters["max_submissions_per_key"]) == (1, 2)
+    assert (counters["accepted"], counters["duplicates"], counters["deliveries"]) == (3, 0, 3)
+    assert (counters["max_deliveries_per_key"], counters["keys_delivered_more_than_once"]) == (2, 1)
+
+
+def test_repeated_key_is_delivered_once_with_deduplication(http, receiver):
+    with running_vendor(deduplicate=True) as url, VendorClient(url, timeout=2) as vendor:
+        first = http.post(
+            f"{url}/messages",
+            json={"callback_url": receiver.url, "messages": [asdict(message("log-1"))]},
+            timeout=2,
+        ).json()["results"][0]
+        again = vendor.send_batch(receiver.url, [message("log-1")])
+
+        assert again == [VendorResult("log-1", accepted=True, reason=None)]
+        eventually(lambda: stats(http, url)["receipts_sent"] == 1)
+        eventually(lambda: stats(http, url)["receipts_pending"] == 0)
+        assert receiver.receipts() == [sent("log-1")]
+        assert deliveries(http, url, "log-1") == {
+            "idempotency_key": "log-1",
+            "deliveries": 1,
+            "submissions": 2,
+        }
+        counters = stats(http, url)
+        assert (counters["accepted"], counters["duplicates"], counters["deliveries"]) == (1, 1, 1)
+        assert (counters["max_deliveries_per_key"], counters["max_submissions_per_key"]) == (1, 2)
+        assert counters["keys_delivered_more_than_once"] == 0
+        # The duplicate is answered with the message the vendor already has.
+        repeat = http.post(
+            f"{url}/messages",
+            json={"callback_url": receiver.url, "messages": [asdict(message("log-1"))]},
+            timeout=2,
+        ).json()["results"][0]
+        assert repeat == first | {"status": "duplicate"}
 
 
 def test_rejected_recipient_gets_no_receipt(http, vendor, vendor_url, receiver):
@@ -180,7 +202,8 @@ def test_rejected_recipient_gets_no_receipt(http, vendor, vendor_url, receiver):
 
     assert results == [VendorResult("log-1", accepted=False, reason="invalid_recipient")]
     counters = stats(http, vendor_url)
-    assert (counters["rejected"], counters["receipts_pending"]) == (1, 0)
+    assert (counters["rejected"], counters["deliveries"], counters["receipts_pending"]) == (1, 0, 0)
+    assert lookup(http, vendor_url, ["log-1"])[0]["status"] == "unknown"
 
 
 def test_outcomes_follow_the_success_rate_and_replay_with_the_seed():
@@ -188,7 +211,7 @@ def test_outcomes_follow_the_success_rate_and_replay_with_the_seed():
         receiver = Receiver()
         with (
             serve(receiver) as receiver_url,
-            running_vendor(vendor_success_rate=0.8, vendor_seed=seed) as url,
+            running_vendor(success_rate=0.8, seed=seed) as url,
             VendorClient(url, timeout=5) as vendor,
         ):
             vendor.send_batch(f"{receiver_url}/r", [message(f"log-{i}") for i in range(1000)])
@@ -212,7 +235,7 @@ def test_failing_callback_is_retried_until_delivered(http):
     receiver = Receiver(statuses=(500, 503, 429))
     with (
         serve(receiver) as receiver_url,
-        running_vendor(vendor_receipt_delay_ms=0) as url,
+        running_vendor(receipt_delay_ms=0) as url,
         VendorClient(url, timeout=2) as vendor,
     ):
         vendor.send_batch(receiver_url, [message("log-1"), message("log-2")])
@@ -229,7 +252,7 @@ def test_callback_refusing_receipts_with_400_drops_them(http):
     receiver = Receiver(statuses=(400,))
     with (
         serve(receiver) as receiver_url,
-        running_vendor(vendor_receipt_delay_ms=0) as url,
+        running_vendor(receipt_delay_ms=0) as url,
         VendorClient(url, timeout=2) as vendor,
     ):
         vendor.send_batch(receiver_url, [message("log-1")])
@@ -238,6 +261,77 @@ def test_callback_refusing_receipts_with_400_drops_them(http):
         assert stats(http, url)["receipts_sent"] == 0
 
     assert (receiver.attempts, receiver.batches) == (1, [])
+
+
+# Reconciliation lookup
+
+
+def test_lookup_answers_in_request_order(http, vendor, vendor_url, receiver):
+    vendor.send_batch(receiver.url, [message("a"), message("b")])
+    receiver.wait_for(2)
+
+    results = lookup(http, vendor_url, ["b", "nope", "a"])
+
+    assert results == [
+        {"idempotency_key": "b", "status": "accepted", "final_status": "SENT", "reason": None},
+        {"idempotency_key": "nope", "status": "unknown", "final_status": None, "reason": None},
+        {"idempotency_key": "a", "status": "accepted", "final_status": "SENT", "reason": None},
+    ]
+    assert (stats(http, vendor_url)["lookups"], stats(http, vendor_url)["requests"]) == (1, 1)
+
+
+def test_lookup_knows_no_outcome_before_it_is_due(http, receiver):
+    with (
+        running_vendor(receipt_delay_ms=60_000, seed=1) as url,
+        VendorClient(url, timeout=2) as vendor,
+    ):
+        vendor.send_batch(receiver.url, [message("log-1")])
+
+        assert lookup(http, url, ["log-1"]) == [
+            {"idempotency_key": "log-1", "status": "accepted", "final_status": None, "reason": None}
+        ]
+        assert receiver.attempts == 0
+
+
+def test_lookup_reports_a_failure_and_its_reason_once_due(http, receiver):
+    with running_vendor(success_rate=0.0) as url, VendorClient(url, timeout=2) as vendor:
+        vendor.send_batch(receiver.url, [message("log-1")])
+        receiver.wait_for(1)
+
+        assert lookup(http, url, ["log-1"]) == [
+            {
+                "idempotency_key": "log-1",
+                "status": "accepted",
+                "final_status": "FAILED",
+                "reason": "undeliverable",
+            }
+        ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"idempotency_keys": []},
+        {"idempotency_keys": [f"k{i}" for i in range(1001)]},
+        {"idempotency_keys": [""]},
+        {"idempotency_keys": ["k" * 65]},
+        {"idempotency_keys": "k1"},
+        {"idempotency_keys": ["k1"], "status": "SENT"},
+        {},
+        [],
+    ],
+)
+def test_malformed_lookup_is_422(http, vendor_url, body):
+    response = http.post(f"{vendor_url}/messages/lookup", json=body, timeout=2)
+
+    assert response.status_code == 422
+    assert response.json().keys() == {"code", "status", "message", "errors"}
+
+
+def test_lookup_of_a_thousand_keys_is_answered(http, vendor_url):
+    keys = [f"k{i}" for i in range(1000)]
+
+    assert [r["idempotency_key"] for r in lookup(http, vendor_url, keys)] == keys
 
 
 # Bad requests
@@ -266,85 +360,101 @@ def test_malformed_batch_gets_the_error_body(http, vendor_url, body, code):
     assert response.json()["code"] == code
 
 
-def test_invalid_key_is_rejected_by_the_client(vendor, receiver):
-    with pytest.raises(VendorRejected) as raised:
-        vendor.send_batch(receiver.url, [message("k" * 65)])
-
-    assert raised.value.status_code == 422
-
-
-def test_batch_larger_than_the_maximum_is_rejected(receiver):
-    with running_vendor(vendor_max_batch=3) as url, VendorClient(url, timeout=2) as vendor:
-        assert len(vendor.send_batch(receiver.url, [message(f"k{i}") for i in range(3)])) == 3
-
-        with pytest.raises(VendorRejected) as raised:
-            vendor.send_batch(receiver.url, [message(f"k{i}") for i in range(4)])
-
-    assert raised.value.status_code == 422
-
-
 # Faults
 
 
-def test_error_500_is_unavailable_for_the_given_number_of_requests(
-    http, vendor, vendor_url, receiver
-):
+def test_error_500_lasts_the_given_number_of_requests(http, vendor, vendor_url, receiver):
     set_fault(http, vendor_url, mode="error_500", requests=2)
 
     for _ in range(2):
-        with pytest.raises(VendorUnavailable) as raised:
-            vendor.send_batch(receiver.url, [message("log-1")])
-        assert raised.value.retry_after is None
+        assert http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 500
 
     assert vendor.send_batch(receiver.url, [message("log-1")])[0].accepted
     assert (stats(http, vendor_url)["requests"], stats(http, vendor_url)["accepted"]) == (3, 1)
 
 
-def test_error_429_is_unavailable_with_retry_after(http, vendor, vendor_url, receiver):
-    set_fault(http, vendor_url, mode="error_429", retry_after=7)
-
-    with pytest.raises(VendorUnavailable) as raised:
-        vendor.send_batch(receiver.url, [message("log-1")])
-
-    assert raised.value.retry_after == 7.0
-
-
-def test_fault_without_a_count_lasts_until_changed(http, vendor, vendor_url, receiver):
+def test_fault_without_a_count_lasts_until_changed(http, vendor_url):
     set_fault(http, vendor_url, mode="error_500", requests=None)
     for _ in range(3):
-        with pytest.raises(VendorUnavailable):
-            vendor.send_batch(receiver.url, [message("log-1")])
+        assert http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 500
 
     set_fault(http, vendor_url, mode="none")
 
-    assert vendor.send_batch(receiver.url, [message("log-1")])[0].accepted
+    assert http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 422
 
 
-def test_timeout_is_unavailable_though_the_vendor_took_the_batch(http, vendor_url, receiver):
-    # Given a vendor that answers after the client has given up
-    set_fault(http, vendor_url, mode="timeout", requests=1, delay_seconds=0.5)
-    with VendorClient(vendor_url, timeout=0.2) as vendor:
-        with pytest.raises(VendorUnavailable):
-            vendor.send_batch(receiver.url, [message("log-1")])
+def test_fault_for_some_seconds_expires(http, vendor_url):
+    set_fault(http, vendor_url, mode="error_429", seconds=0.3, retry_after=0)
+    started = time.monotonic()
 
-        # When the client sends the batch again
-        results = vendor.send_batch(receiver.url, [message("log-1")])
+    for _ in range(3):
+        assert http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 429
+    eventually(lambda: http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 422)
 
-    # Then the retry is a duplicate and the message goes out once
-    assert results == [VendorResult("log-1", accepted=True, reason=None)]
-    assert receiver.wait_for(1) == [
-        {"communication_log_id": "log-1", "status": "SENT", "reason": None}
-    ]
-    deliveries = http.get(f"{vendor_url}/admin/deliveries/log-1", timeout=2).json()
-    assert (deliveries["deliveries"], deliveries["submissions"]) == (1, 2)
+    assert 0.3 <= time.monotonic() - started < 2
 
 
-def test_unreachable_vendor_is_unavailable():
-    with (
-        VendorClient(f"http://127.0.0.1:{free_port()}", timeout=1) as vendor,
-        pytest.raises(VendorUnavailable),
-    ):
-        vendor.send_batch("http://127.0.0.1:1/r", [message("log-1")])
+def test_timeout_takes_the_batch_and_answers_late(http, vendor_url, receiver):
+    set_fault(http, vendor_url, mode="timeout", requests=1, delay_seconds=0.3)
+    body = {"callback_url": receiver.url, "messages": [asdict(message("log-1"))]}
+    started = time.monotonic()
+
+    response = http.post(f"{vendor_url}/messages", json=body, timeout=2)
+
+    assert time.monotonic() - started >= 0.3
+    assert response.json()["results"][0]["status"] == "accepted"
+    assert receiver.wait_for(1) == [sent("log-1")]
+
+
+def test_hang_answers_503_late_and_takes_nothing(http, vendor_url, receiver):
+    set_fault(http, vendor_url, mode="hang", requests=1, delay_seconds=0.3)
+    body = {"callback_url": receiver.url, "messages": [asdict(message("log-1"))]}
+    started = time.monotonic()
+
+    response = http.post(f"{vendor_url}/messages", json=body, timeout=2)
+
+    assert time.monotonic() - started >= 0.3
+    assert response.status_code == 503
+    counters = stats(http, vendor_url)
+    assert (counters["requests"], counters["messages"], counters["deliveries"]) == (1, 0, 0)
+    assert lookup(http, vendor_url, ["log-1"])[0]["status"] == "unknown"
+
+
+def test_dropped_receipts_are_never_posted_but_lookup_knows(http, vendor, vendor_url, receiver):
+    # Given a network that loses the callbacks of one request
+    set_fault(http, vendor_url, mode="drop_receipts", requests=1)
+    assert vendor.send_batch(receiver.url, [message("lost")])[0].accepted
+    eventually(lambda: lookup(http, vendor_url, ["lost"])[0]["final_status"] == "SENT")
+
+    # When a later message's receipt, due after the lost one, arrives
+    vendor.send_batch(receiver.url, [message("kept")])
+
+    # Then it came alone: the lost one was delivered but never posted
+    assert receiver.wait_for(1) == [sent("kept")]
+    eventually(lambda: stats(http, vendor_url)["receipts_pending"] == 0)
+    assert receiver.receipts() == [sent("kept")]
+    counters = stats(http, vendor_url)
+    assert (counters["deliveries"], counters["receipts_sent"], counters["receipts_lost"]) == (
+        2,
+        1,
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "status"),
+    [("error_500", 500), ("error_429", 429), ("timeout", 200), ("drop_receipts", 200)],
+)
+def test_lookup_meets_only_faults_of_a_vendor_that_is_down(http, vendor_url, mode, status):
+    set_fault(http, vendor_url, mode=mode, delay_seconds=5)
+    started = time.monotonic()
+
+    response = http.post(
+        f"{vendor_url}/messages/lookup", json={"idempotency_keys": ["k"]}, timeout=2
+    )
+
+    assert response.status_code == status
+    assert time.monotonic() - started < 1
 
 
 def test_unknown_fault_mode_is_422(http, vendor_url):
@@ -359,11 +469,13 @@ def test_unknown_fault_mode_is_422(http, vendor_url):
 
 def test_reset_forgets_keys_counters_and_faults(http, vendor, vendor_url, receiver):
     vendor.send_batch(receiver.url, [message("log-1")])
+    lookup(http, vendor_url, ["log-1"])
     set_fault(http, vendor_url, mode="error_500")
 
     assert http.post(f"{vendor_url}/admin/reset", timeout=2).status_code == 204
 
     assert set(stats(http, vendor_url).values()) == {0}
+    assert lookup(http, vendor_url, ["log-1"])[0]["status"] == "unknown"
     assert vendor.send_batch(receiver.url, [message("log-1")])[0].accepted
 
 

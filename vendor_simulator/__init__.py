@@ -1,4 +1,6 @@
-"""A stand-in SMS/email vendor: accepts batches, then posts delivery receipts back to the CRM.
+"""A stand-in SMS/email vendor: accepts batches, posts delivery receipts back to the CRM,
+and answers reconciliation lookups. Like most real gateways it does not de-duplicate
+idempotency keys unless told to (``CRM_VENDOR_DEDUPLICATE``).
 
 Run it as one process (state lives in memory), e.g.
 ``gunicorn -w 1 --threads 8 -b 127.0.0.1:9000 'vendor_simulator:create_app()'``.
@@ -6,9 +8,8 @@ Run it as one process (state lives in memory), e.g.
 
 from flask import Flask
 
-from crm import config
-from crm.config import Settings
-from vendor_simulator import admin, errors, routes
+from vendor_simulator import admin, config, errors, routes
+from vendor_simulator.config import Settings
 from vendor_simulator.simulator import EXTENSION, Simulator
 
 

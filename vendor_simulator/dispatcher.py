@@ -12,7 +12,7 @@ from enum import Enum
 
 import requests
 
-from crm import signatures
+from vendor_simulator.signing import signature_headers
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,10 @@ class Dispatcher:
         self._session = requests.Session()
 
     def schedule(self, receipts: list[tuple[float, Receipt]]) -> None:
-        """Queue each receipt to go out ``delay`` seconds from now."""
-        now = time.monotonic()
+        """Queue each receipt to go out at its due moment (monotonic clock)."""
         with self._wake:
-            for delay, receipt in receipts:
-                self._push(now + delay, receipt)
+            for due, receipt in receipts:
+                self._push(due, receipt)
             # Started here rather than at app creation, so it runs in the process that serves.
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
@@ -134,7 +133,7 @@ class Dispatcher:
         body = json.dumps({"receipts": [receipt.to_json() for receipt in batch]}).encode()
         headers = {"Content-Type": "application/json"}
         if self._signing_secret:
-            headers |= signatures.sign(self._signing_secret, body)
+            headers |= signature_headers(self._signing_secret, body)
         try:
             response = self._session.post(url, data=body, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as error:

@@ -1,17 +1,27 @@
-"""What the vendor has seen: its de-duplication store and its counters."""
+"""What the vendor has seen and done: each key's submissions and deliveries, and counters."""
 
 from dataclasses import dataclass, field
-from uuid import uuid4
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 REJECTED = "rejected"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    vendor_message_id: str
+    # Decided at acceptance; it happens, and its receipt is due, at ``due`` (monotonic clock).
+    final_status: str
+    reason: str | None
+    due: float
 
 
 @dataclass
 class Entry:
-    vendor_message_id: str
+    latest: Delivery
     submissions: int = 1
+    deliveries: int = 1
 
 
 @dataclass
@@ -20,48 +30,75 @@ class Ledger:
 
     entries: dict[str, Entry] = field(default_factory=dict)
     requests: int = 0
+    lookups: int = 0
     messages: int = 0
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    max_submissions: int = 0
+    receipts_lost: int = 0
 
-    def record(self, idempotency_key: str, to: str) -> dict:
-        """Take one message and return its result; only ``accepted`` ones are ever delivered."""
+    def has(self, idempotency_key: str) -> bool:
+        return idempotency_key in self.entries
+
+    def reject(self, idempotency_key: str) -> dict:
         self.messages += 1
-        if not to.strip():
-            self.rejected += 1
-            return _result(idempotency_key, REJECTED, None, "invalid_recipient")
+        self.rejected += 1
+        return _result(idempotency_key, REJECTED, None, "invalid_recipient")
+
+    def deliver(self, idempotency_key: str, delivery: Delivery) -> dict:
+        self.messages += 1
+        self.accepted += 1
         entry = self.entries.get(idempotency_key)
         if entry is None:
-            entry = self.entries[idempotency_key] = Entry(uuid4().hex)
-            self.accepted += 1
-            status = ACCEPTED
+            self.entries[idempotency_key] = Entry(delivery)
         else:
+            entry.latest = delivery
             entry.submissions += 1
-            self.duplicates += 1
-            status = DUPLICATE
-        self.max_submissions = max(self.max_submissions, entry.submissions)
-        return _result(idempotency_key, status, entry.vendor_message_id, None)
+            entry.deliveries += 1
+        return _result(idempotency_key, ACCEPTED, delivery.vendor_message_id, None)
+
+    def repeat(self, idempotency_key: str) -> dict:
+        """A known key answered as a duplicate, without delivering it again."""
+        self.messages += 1
+        self.duplicates += 1
+        entry = self.entries[idempotency_key]
+        entry.submissions += 1
+        return _result(idempotency_key, DUPLICATE, entry.latest.vendor_message_id, None)
+
+    def lookup(self, idempotency_key: str, now: float) -> dict:
+        """The key's latest delivery; its outcome only once that has happened."""
+        entry = self.entries.get(idempotency_key)
+        if entry is None:
+            return _lookup(idempotency_key, UNKNOWN, None, None)
+        latest = entry.latest
+        if now < latest.due:
+            return _lookup(idempotency_key, ACCEPTED, None, None)
+        return _lookup(idempotency_key, ACCEPTED, latest.final_status, latest.reason)
 
     def deliveries(self, idempotency_key: str) -> dict:
-        # De-duplication delivers a key at most once; ``submissions`` counts how often it came.
         entry = self.entries.get(idempotency_key)
         return {
             "idempotency_key": idempotency_key,
-            "deliveries": 1 if entry else 0,
+            "deliveries": entry.deliveries if entry else 0,
             "submissions": entry.submissions if entry else 0,
         }
 
     def stats(self) -> dict:
+        deliveries = [entry.deliveries for entry in self.entries.values()]
         return {
             "requests": self.requests,
+            "lookups": self.lookups,
             "messages": self.messages,
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
-            "max_deliveries_per_key": 1 if self.entries else 0,
-            "max_submissions_per_key": self.max_submissions,
+            "deliveries": sum(deliveries),
+            "max_deliveries_per_key": max(deliveries, default=0),
+            "keys_delivered_more_than_once": sum(1 for count in deliveries if count > 1),
+            "max_submissions_per_key": max(
+                (entry.submissions for entry in self.entries.values()), default=0
+            ),
+            "receipts_lost": self.receipts_lost,
         }
 
 
@@ -70,5 +107,14 @@ def _result(key: str, status: str, vendor_message_id: str | None, reason: str | 
         "idempotency_key": key,
         "status": status,
         "vendor_message_id": vendor_message_id,
+        "reason": reason,
+    }
+
+
+def _lookup(key: str, status: str, final_status: str | None, reason: str | None) -> dict:
+    return {
+        "idempotency_key": key,
+        "status": status,
+        "final_status": final_status,
         "reason": reason,
     }
