@@ -1,7 +1,7 @@
 """Real servers for the whole run: a MongoDB-protocol server (SecantusDB) and Redis.
 
-Both start before any test module is imported, so the Dramatiq broker that
-``workers`` declares at import already points at the test Redis.
+Both start before any test module is imported, and the Dramatiq broker is set up on the
+test Redis before any actor is declared.
 """
 
 import os
@@ -28,6 +28,10 @@ def pytest_configure(config):
     os.environ["CRM_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CRM_SWEEP_INTERVAL_SECONDS"] = "0"
     os.environ["CRM_RECEIPT_SIGNING_SECRET"] = "test-signing-secret"
+    from crm import config as crm_config
+    from workers import broker
+
+    broker.setup(crm_config.load())
 
 
 def pytest_unconfigure(config):
@@ -45,14 +49,12 @@ def settings():
 
 @pytest.fixture
 def broker():
-    import workers
+    from workers import broker
 
-    # The broker is declared when `workers` is first imported: that must be after
-    # pytest_configure, or it would talk to some other Redis.
-    assert workers.settings.redis_url == os.environ["CRM_REDIS_URL"]
-    workers.broker.client.flushdb()
-    yield workers.broker
-    workers.broker.client.flushdb()
+    dramatiq_broker = broker.get()
+    dramatiq_broker.client.flushdb()
+    yield dramatiq_broker
+    dramatiq_broker.client.flushdb()
 
 
 @pytest.fixture
@@ -64,7 +66,6 @@ def app(settings, broker):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["crm_redis"].close()
     mongoengine.get_connection().drop_database(settings.mongodb_uri.rsplit("/", 1)[1])
 
 
@@ -102,15 +103,14 @@ def vendor():
 
 
 @pytest.fixture
-def live(app, settings, vendor, broker, monkeypatch):
+def live(app, settings, vendor, broker):
     """The API on a real port, and Dramatiq worker threads that deliver to ``vendor``."""
-    import workers.campaigns
+    from workers import broker as worker_broker
 
     with serve(app) as api_url:
-        worker_settings = replace(
-            settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7
+        worker_broker.setup(
+            replace(settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7)
         )
-        monkeypatch.setattr(workers.campaigns, "settings", worker_settings)
         worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
         worker.start()
         yield api_url
@@ -118,11 +118,8 @@ def live(app, settings, vendor, broker, monkeypatch):
 
 
 @pytest.fixture
-def worker(app, broker, settings, monkeypatch):
+def worker(app, broker):
     """Dramatiq worker threads on the ingestion queue, with this test's settings."""
-    import workers.ingestion
-
-    monkeypatch.setattr(workers.ingestion, "settings", settings)
     worker = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=8, worker_timeout=100)
     worker.start()
     yield worker

@@ -7,7 +7,8 @@ import requests
 from bson import ObjectId
 
 from crm.documents import CommunicationLog
-from tests.campaigns import add_customers, new_campaign, wait_until_finished
+from tests.helpers.factories import add_customers, new_campaign
+from tests.helpers.polling import wait_until_finished
 
 
 def send(client, campaign_id):

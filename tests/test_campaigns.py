@@ -4,7 +4,7 @@ from jinja2.exceptions import SecurityError
 
 from crm.documents import Audience
 from crm.services import templates
-from tests.campaigns import EVERYONE
+from tests.helpers.factories import EVERYONE
 
 
 @pytest.fixture

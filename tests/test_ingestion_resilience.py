@@ -22,6 +22,7 @@ from crm.documents import Customer, IngestionChunk, Order, ParkedOrder
 from crm.services.ingestion import sweep
 from crm.stack import start_worker
 from tests.test_ingestion import upload, wait_for
+from workers import broker as worker_broker
 from workers.ingestion import ingest_chunk
 
 
@@ -119,7 +120,7 @@ def test_orders_before_their_customers_wait_and_then_apply(client, worker):
 def test_parked_orders_apply_when_the_customer_is_posted_or_are_rejected(
     client, worker, settings, monkeypatch
 ):
-    monkeypatch.setattr(workers.ingestion, "settings", replace(settings, ingest_park_seconds=1.5))
+    worker_broker.setup(replace(settings, ingest_park_seconds=1.5))
     body = ndjson(
         [
             {
@@ -214,7 +215,7 @@ def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
 def test_retries_of_parked_orders_survive_a_worker_dying_before_scheduling_them(
     client, worker, broker, settings, monkeypatch
 ):
-    monkeypatch.setattr(workers.ingestion, "settings", replace(settings, ingest_park_seconds=60))
+    worker_broker.setup(replace(settings, ingest_park_seconds=60))
     monkeypatch.setattr(workers.ingestion.parking, "FIRST_RETRY_MS", 100)
     orders = random_orders(10, customers=2)
     job = wait_for(client, upload(client, "orders", ndjson(orders), "application/x-ndjson"))
@@ -242,7 +243,7 @@ def test_retries_of_parked_orders_survive_a_worker_dying_before_scheduling_them(
 
 
 def test_chunks_the_queue_lost_are_queued_again_by_the_sweep(client, broker, settings, monkeypatch):
-    monkeypatch.setattr(workers.ingestion, "settings", settings)
+    worker_broker.setup(settings)
     response = upload(client, "customers", customers_csv(60), "text/csv")
     job_id = response.json["id"]
     # No worker took them, and Redis comes back empty.

@@ -6,7 +6,8 @@ import redis
 import requests
 
 from crm.documents import Audience
-from tests.campaigns import EVERYONE, add_customers, wait_until_finished
+from tests.helpers.factories import EVERYONE, add_customers
+from tests.helpers.polling import wait_until_finished
 from workers.rate_limit import RateLimit
 
 

@@ -6,7 +6,7 @@ from bson import ObjectId
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from tests import campaigns
-from tests.signing import post_signed
+from tests.helpers.signing import post_signed
 
 
 @pytest.fixture

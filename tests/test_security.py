@@ -9,7 +9,7 @@ from bson import ObjectId
 
 from crm import create_app, signatures
 from crm.services import api_keys
-from tests.signing import post_signed
+from tests.helpers.signing import post_signed
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 RECEIPT = "/api/sendCampaign/deliveryReceipt"

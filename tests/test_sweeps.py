@@ -1,13 +1,28 @@
+"""The sweeps hand a chunk out again only when it is provably lost, and look silent
+messages up at the vendor instead of guessing."""
+
 from datetime import timedelta
 
 import pytest
+import requests
 
-from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.clock import utcnow
-from crm.services import sweeps
-from tests.campaigns import sending_campaign
+from crm.documents import (
+    Campaign,
+    CampaignStatus,
+    ChunkState,
+    CommunicationLog,
+    MessageStatus,
+    SendChunk,
+)
+from crm.services.sending import sweeps
+from crm.vendor import OutboundMessage, VendorClient
+from tests.helpers.factories import counted_log, sending_campaign
+from tests.helpers.vendors import running_vendor
+from workers import sending
 
 LONG_AGO = utcnow() - timedelta(hours=2)
+IDLE = timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -15,59 +30,110 @@ def campaign(app):
     return sending_campaign(started_at=LONG_AGO)
 
 
-def log_entry(campaign, status, updated_at, customer_id="c1"):
-    return CommunicationLog(
+def chunk(campaign, state, **fields):
+    log = counted_log(campaign, MessageStatus.PENDING, f"c{SendChunk.objects.count()}")
+    fields = {"updated_at": LONG_AGO, **fields}
+    return SendChunk(
         campaign_id=campaign.id,
-        customer_id=customer_id,
-        to="a@b.co",
-        message="Hi",
-        status=status,
-        updated_at=updated_at,
+        seq=SendChunk.objects(campaign_id=campaign.id).count(),
+        log_ids=[log.id],
+        state=state,
+        **fields,
     ).save()
 
 
-def test_accepted_message_without_receipt_fails_after_the_timeout(campaign):
-    silent = log_entry(campaign, MessageStatus.ACCEPTED, LONG_AGO)
-    recent = log_entry(campaign, MessageStatus.ACCEPTED, utcnow(), customer_id="c2")
+def test_an_expired_lease_goes_back_to_the_queue_as_ambiguous(campaign):
+    expired = chunk(campaign, ChunkState.LEASED, lease_owner="w1", lease_until=LONG_AGO)
+    held = chunk(campaign, ChunkState.LEASED, lease_owner="w2", lease_until=utcnow() + IDLE)
+    queued = []
 
-    assert sweeps.fail_silent_messages(timedelta(hours=1)) == 1
-    assert CommunicationLog.objects.get(id=silent.id).reason == "receipt_timeout"
-    assert CommunicationLog.objects.get(id=recent.id).status == MessageStatus.ACCEPTED
+    assert sweeps.requeue_expired_leases(lambda *message: queued.append(message) or "m1") == 1
 
-
-def test_last_silent_message_completes_its_campaign(campaign):
-    log_entry(campaign, MessageStatus.ACCEPTED, LONG_AGO)
-    sweeps.fail_silent_messages(timedelta(hours=1))
-    assert Campaign.objects.get(id=campaign.id).status == CampaignStatus.COMPLETED
+    expired.reload()
+    assert expired.state == ChunkState.QUEUED and expired.ambiguous
+    assert queued == [(str(expired.id), 0)] and expired.message_id == "m1"
+    assert held.reload().state == ChunkState.LEASED
 
 
-def test_idle_pending_work_is_requeued_once(campaign):
-    orphan = log_entry(campaign, MessageStatus.PENDING, LONG_AGO)
-    log_entry(campaign, MessageStatus.PENDING, utcnow(), customer_id="c2")
-    chunks, materialised = [], []
-
-    def sweep():
-        sweeps.resume_stalled(
-            timedelta(minutes=5), 100, lambda c, ids: chunks.append((c, ids)), materialised.append
-        )
-
-    sweep()
-    assert chunks == [(str(campaign.id), [[str(orphan.id), "a@b.co", "Hi"]])]
-    sweep()  # the requeued log was touched, so it is not requeued again at once
-    assert len(chunks) == 1
-    assert materialised == []
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [(CampaignStatus.PAUSED, ChunkState.PAUSED), (CampaignStatus.CANCELLED, ChunkState.CANCELLED)],
+)
+def test_an_expired_lease_of_a_stopped_campaign_waits_with_it(campaign, status, state):
+    expired = chunk(campaign, ChunkState.LEASED, lease_owner="w1", lease_until=LONG_AGO)
+    Campaign.objects(id=campaign.id).update(set__status=status)
+    queued = []
+    sweeps.requeue_expired_leases(lambda *message: queued.append(message))
+    expired.reload()
+    assert expired.state == state and expired.ambiguous and queued == []
 
 
-def test_stalled_materialisation_is_restarted(campaign):
+def test_a_chunk_waiting_in_the_queue_is_never_lost_however_long_it_waits(campaign, broker):
+    waiting = chunk(campaign, ChunkState.QUEUED)
+    waiting.update(message_id=sending.enqueue_chunk(str(waiting.id)))  # no worker: it waits
+    delayed = chunk(campaign, ChunkState.QUEUED)
+    delayed.update(message_id=sending.enqueue_chunk(str(delayed.id), 60_000))
+    lost = chunk(campaign, ChunkState.QUEUED, message_id="gone with Redis")
+    never_queued = chunk(campaign, ChunkState.QUEUED)  # its materialiser died before queueing
+    recent = chunk(campaign, ChunkState.QUEUED, message_id="being queued", updated_at=utcnow())
+    before = {c.id: c.reload().message_id for c in (waiting, delayed, recent)}
+    queued = []
+
+    def enqueue(chunk_id, delay_ms):
+        queued.append(chunk_id)
+        return f"new message for {chunk_id}"
+
+    assert sweeps.requeue_lost(IDLE, sending.in_queue, enqueue) == 2
+
+    assert sorted(queued) == sorted([str(lost.id), str(never_queued.id)])
+    assert lost.reload().message_id == f"new message for {lost.id}"
+    assert {c.id: c.reload().message_id for c in (waiting, delayed, recent)} == before
+
+
+def test_stalled_materialisation_is_restarted_once(campaign):
     Campaign.objects(id=campaign.id).update(set__materialized=False, set__heartbeat_at=LONG_AGO)
-    materialised = []
-    sweeps.resume_stalled(timedelta(minutes=5), 100, lambda *_: None, materialised.append)
-    assert materialised == [str(campaign.id)]
+    restarted = []
+    sweeps.restart_stalled(IDLE, restarted.append)
+    sweeps.restart_stalled(IDLE, restarted.append)  # its heartbeat was renewed
+    assert restarted == [str(campaign.id)]
 
 
-def test_paused_campaigns_are_left_alone(campaign):
-    Campaign.objects(id=campaign.id).update(set__status=CampaignStatus.PAUSED)
-    log_entry(campaign, MessageStatus.PENDING, LONG_AGO)
-    chunks = []
-    sweeps.resume_stalled(timedelta(minutes=5), 100, lambda *a: chunks.append(a), chunks.append)
-    assert chunks == []
+def test_silent_messages_are_looked_up_at_the_vendor_before_failing(campaign):
+    logs = [
+        counted_log(campaign, MessageStatus.ACCEPTED, f"c{i}", updated_at=LONG_AGO)
+        for i in range(3)
+    ]
+    recent = counted_log(campaign, MessageStatus.ACCEPTED, "recent")
+    with running_vendor(success_rate=1.0, receipt_delay_ms=0) as vendor_url:
+        vendor = VendorClient(vendor_url, 5)
+        # The vendor delivered two of them; their receipts never reached the CRM.
+        requests.post(f"{vendor_url}/admin/faults", json={"mode": "drop_receipts"}, timeout=5)
+        outbound = [OutboundMessage(str(log.id), "a@b.co", "Hi") for log in logs[:2]]
+        vendor.send_batch("http://127.0.0.1:9/receipts", outbound)
+
+        sweeps.look_up_silent(timedelta(minutes=30), vendor)
+
+    assert [CommunicationLog.objects.get(id=log.id).status for log in logs] == [
+        MessageStatus.SENT,
+        MessageStatus.SENT,
+        MessageStatus.FAILED,
+    ]
+    assert CommunicationLog.objects.get(id=logs[2].id).reason == "receipt_timeout"
+    assert CommunicationLog.objects.get(id=recent.id).status == MessageStatus.ACCEPTED
+    campaign.reload()
+    assert campaign.reconciliation == {"receipts_recovered": 2, "receipts_lost": 1}
+
+
+def test_nothing_is_failed_while_the_vendor_cannot_be_asked(campaign):
+    log = counted_log(campaign, MessageStatus.ACCEPTED, updated_at=LONG_AGO)
+    with running_vendor() as vendor_url:
+        requests.post(f"{vendor_url}/admin/faults", json={"mode": "error_500"}, timeout=5)
+        sweeps.look_up_silent(timedelta(minutes=30), VendorClient(vendor_url, 5))
+    assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED
+
+
+def test_the_last_looked_up_message_completes_its_campaign(campaign):
+    counted_log(campaign, MessageStatus.ACCEPTED, updated_at=LONG_AGO)
+    with running_vendor() as vendor_url:
+        sweeps.look_up_silent(timedelta(minutes=30), VendorClient(vendor_url, 5))
+    assert Campaign.objects.get(id=campaign.id).status == CampaignStatus.COMPLETED

@@ -19,7 +19,7 @@ from crm.vendor import (
     VendorResult,
     VendorUnavailable,
 )
-from tests.vendors import (
+from tests.helpers.vendors import (
     Receiver,
     deliveries,
     message,

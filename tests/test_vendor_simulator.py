@@ -14,8 +14,8 @@ import requests
 from crm import signatures
 from crm.embedded import serve
 from crm.vendor import VendorClient, VendorResult
-from tests.campaigns import eventually
-from tests.vendors import (
+from tests.helpers.polling import eventually
+from tests.helpers.vendors import (
     Receiver,
     deliveries,
     lookup,

@@ -80,11 +80,10 @@ def cancel_campaign(campaign_id: str) -> None:
         cancel_campaign.send(campaign_id)
 
 
-def enqueue_chunk(chunk_id: str, message_id: str, delay_ms: int = 0) -> None:
-    """Queue ``deliver_chunk`` under the message id the chunk records, so the sweep can
-    tell a chunk waiting in the queue from one whose message was lost."""
-    message = deliver_chunk.message(chunk_id).copy(message_id=message_id)
-    broker.get().enqueue(message, delay=delay_ms or None)
+def enqueue_chunk(chunk_id: str, delay_ms: int = 0) -> str:
+    """Queue ``deliver_chunk``; returns the id under which Redis keeps the message."""
+    message = deliver_chunk.send_with_options(args=(chunk_id,), delay=delay_ms or None)
+    return message.options["redis_message_id"]
 
 
 def in_queue(message_ids: list[str]) -> set[str]:

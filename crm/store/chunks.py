@@ -60,14 +60,15 @@ def set_state(
     return result.modified_count
 
 
-def requeue(chunk: dict[str, Any], message_id: str, **fields: Any) -> bool:
-    """Hand out again a chunk found as it was (state and message unchanged since read)."""
+def requeue(chunk: dict[str, Any], **fields: Any) -> bool:
+    """Back to QUEUED with no queue message, if found as it was (state and queue message
+    unchanged since read); returns whether it was."""
     result = _chunks().update_one(
         {"_id": chunk["_id"], "state": chunk["state"], "message_id": chunk.get("message_id")},
         {
             "$set": {
                 "state": str(ChunkState.QUEUED),
-                "message_id": message_id,
+                "message_id": None,
                 "lease_owner": None,
                 "updated_at": utcnow(),
                 **fields,
@@ -75,6 +76,13 @@ def requeue(chunk: dict[str, Any], message_id: str, **fields: Any) -> bool:
         },
     )
     return result.modified_count == 1
+
+
+def note_message(chunk_id: ObjectId, message_id: str) -> None:
+    _chunks().update_one(
+        {"_id": chunk_id, "state": str(ChunkState.QUEUED), "message_id": None},
+        {"$set": {"message_id": message_id}},
+    )
 
 
 def find(query: dict[str, Any], limit: int) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ cancelling their messages) runs in the background in bounded batches.
 import logging
 from collections.abc import Callable
 from functools import partial
-from uuid import uuid4
 
 from bson import ObjectId
 from pymongo.client_session import ClientSession
@@ -17,7 +16,7 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, MessageStatus
 from crm.services.errors import InvalidTransition, NotFound, QueueUnavailable
-from crm.services.sending import reconcile
+from crm.services.sending import queue, reconcile
 from crm.services.sending.moves import Move, move_where
 from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import VendorClient
@@ -25,8 +24,6 @@ from crm.vendor import VendorClient
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], object]
-# (chunk id, queue message id, delay ms)
-EnqueueChunk = Callable[[str, str, int], object]
 BATCH = 100
 
 
@@ -85,14 +82,13 @@ def cancel(campaign_id: ObjectId, enqueue_cancel: Enqueue) -> Campaign:
     return _get(campaign_id)
 
 
-def hand_out_paused(campaign_id: ObjectId, enqueue_chunk: EnqueueChunk) -> int:
+def hand_out_paused(campaign_id: ObjectId, enqueue_chunk: queue.EnqueueChunk) -> int:
     """Queue one batch of a SENDING campaign's paused chunks; returns how many."""
     query = {"campaign_id": campaign_id, "state": str(ChunkState.PAUSED)}
     batch = chunks.find(query, BATCH)
     for chunk in batch:
-        message_id = str(uuid4())
-        if chunks.requeue(chunk, message_id):
-            enqueue_chunk(str(chunk["_id"]), message_id, 0)
+        if chunks.requeue(chunk):
+            queue.hand_out(chunk["_id"], enqueue_chunk)
     return len(batch)
 
 

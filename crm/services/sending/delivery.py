@@ -23,7 +23,7 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
-from crm.services.sending import reconcile
+from crm.services.sending import queue, reconcile
 from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
 from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import (
@@ -45,8 +45,7 @@ class Outlet:
 
     vendor: VendorClient
     callback_url: str
-    # (chunk id, queue message id, delay ms): hands a chunk to a worker again.
-    enqueue_chunk: Callable[[str, str, int], object]
+    enqueue_chunk: queue.EnqueueChunk
     # (campaign id, messages wanted, its own limit or None) → how many may go now.
     take_permits: Callable[[ObjectId, int, int | None], int]
     lease: timedelta
@@ -223,11 +222,10 @@ def _give_up(chunk: dict[str, Any], owner: str) -> None:
 def _hand_on(
     chunk: dict[str, Any], owner: str, outlet: Outlet, delay_ms: int, **fields: Any
 ) -> None:
-    message_id = str(uuid4())
-    changes = {"state": str(ChunkState.QUEUED), "message_id": message_id, "lease_owner": None}
+    changes = {"state": str(ChunkState.QUEUED), "message_id": None, "lease_owner": None}
     if not chunks.update_leased(chunk["_id"], owner, {**changes, **fields}):
         raise LeaseLost
-    outlet.enqueue_chunk(str(chunk["_id"]), message_id, delay_ms)
+    queue.hand_out(chunk["_id"], outlet.enqueue_chunk, delay_ms)
 
 
 def _backoff_seconds(attempts: int, retry_after: float | None) -> float:

@@ -9,12 +9,11 @@ moved and stops.
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
 from itertools import islice
 from typing import Any
-from uuid import uuid4
 
 from bson import ObjectId
 from pymongo.client_session import ClientSession
@@ -22,18 +21,16 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, ChunkState, Customer, MessageStatus
 from crm.services import audiences, segments, templates
+from crm.services.sending import queue
 from crm.store import campaigns, chunks, logs, transaction
 
 log = logging.getLogger(__name__)
 
 RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES}
 
-# (chunk id, queue message id): what hands a chunk to a worker.
-EnqueueChunk = Callable[[str, str], object]
-
 
 def materialize(
-    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: EnqueueChunk, time_budget: float
+    campaign_id: ObjectId, chunk_size: int, enqueue_chunk: queue.EnqueueChunk, time_budget: float
 ) -> bool:
     """Give audience members PENDING logs, a chunk per page, for up to ``time_budget``
     seconds; returns whether there is more to do (the caller runs it again)."""
@@ -60,7 +57,7 @@ def materialize(
                 log.info("campaign_id=%s stopped materialising (paused or taken)", campaign_id)
                 return False
             if chunk["log_ids"]:
-                enqueue_chunk(str(chunk["_id"]), chunk["message_id"])
+                queue.hand_out(chunk["_id"], enqueue_chunk)
             cursor = page[-1]["_id"]
             if time.monotonic() - started > time_budget:
                 return True
@@ -95,7 +92,7 @@ def _take_page(
         "log_ids": [e["_id"] for e in entries if e["status"] == MessageStatus.PENDING],
         "rate_limit_per_second": campaign.rate_limit_per_second,
         "state": str(ChunkState.QUEUED),
-        "message_id": str(uuid4()),
+        "message_id": None,
         "attempts": 0,
         "ambiguous": False,
         "created_at": now,

@@ -13,13 +13,12 @@ position, and messages accepted long ago without a receipt are looked up at the 
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from uuid import uuid4
 
 from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState
-from crm.services.sending import control, reconcile
+from crm.services.sending import control, queue, reconcile
 from crm.store import campaigns, chunks
 from crm.vendor import VendorClient, VendorUnavailable
 
@@ -30,7 +29,7 @@ PAGE = 500
 InQueue = Callable[[list[str]], set[str]]
 
 
-def requeue_expired_leases(enqueue_chunk: control.EnqueueChunk) -> int:
+def requeue_expired_leases(enqueue_chunk: queue.EnqueueChunk) -> int:
     """Chunks whose worker died holding them: back to the queue (or paused, or cancelled,
     after their campaign), marked ambiguous so the vendor is asked before any resend."""
     status_of: dict[ObjectId, str] = {}
@@ -49,11 +48,10 @@ def requeue_expired_leases(enqueue_chunk: control.EnqueueChunk) -> int:
     return handed
 
 
-def _hand_back(chunk: dict, status: str, enqueue_chunk: control.EnqueueChunk) -> int:
-    message_id = str(uuid4())
+def _hand_back(chunk: dict, status: str, enqueue_chunk: queue.EnqueueChunk) -> int:
     if status == CampaignStatus.SENDING:
-        if chunks.requeue(chunk, message_id, ambiguous=True):
-            enqueue_chunk(str(chunk["_id"]), message_id, 0)
+        if chunks.requeue(chunk, ambiguous=True):
+            queue.hand_out(chunk["_id"], enqueue_chunk)
             return 1
         return 0
     state = ChunkState.PAUSED if status == CampaignStatus.PAUSED else ChunkState.CANCELLED
@@ -65,9 +63,7 @@ def _hand_back(chunk: dict, status: str, enqueue_chunk: control.EnqueueChunk) ->
     return chunks.set_state(query, state, ambiguous=True, lease_owner=None)
 
 
-def requeue_lost(
-    idle_for: timedelta, in_queue: InQueue, enqueue_chunk: control.EnqueueChunk
-) -> int:
+def requeue_lost(idle_for: timedelta, in_queue: InQueue, enqueue_chunk: queue.EnqueueChunk) -> int:
     """QUEUED chunks idle for ``idle_for`` whose queue message is gone: queued again."""
     cutoff = utcnow() - idle_for
     after = None
@@ -78,16 +74,15 @@ def requeue_lost(
         for chunk in page:
             if chunk.get("message_id") in present:
                 continue
-            message_id = str(uuid4())
-            if chunks.requeue(chunk, message_id):
-                enqueue_chunk(str(chunk["_id"]), message_id, 0)
+            if chunks.requeue(chunk):
+                queue.hand_out(chunk["_id"], enqueue_chunk)
                 requeued += 1
     if requeued:
         log.warning("%d chunks whose queue message was lost were queued again", requeued)
     return requeued
 
 
-def resume_and_cancel(enqueue_chunk: control.EnqueueChunk, vendor: VendorClient) -> None:
+def resume_and_cancel(enqueue_chunk: queue.EnqueueChunk, vendor: VendorClient) -> None:
     """Finish what a resume or a cancel left undone (its background task was lost)."""
     for campaign in campaigns.in_status([CampaignStatus.SENDING], {"_id": 1}):
         while control.hand_out_paused(campaign["_id"], enqueue_chunk) == control.BATCH:

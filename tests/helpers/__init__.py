@@ -1,0 +1,2 @@
+"""Building blocks the tests share: HTTP checks, polling, documents, signed receipts and a
+running vendor simulator."""
