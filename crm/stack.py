@@ -124,7 +124,9 @@ def start_services(
 
 def start_worker(env: dict[str, str], log_path: Path | None = None) -> subprocess.Popen:
     dramatiq = str(Path(sys.executable).parent / "dramatiq")
-    return start_service([dramatiq, "workers", "--processes", "1", "--threads", "8"], env, log_path)
+    return start_service(
+        [dramatiq, "workers:boot", "--processes", "1", "--threads", "2"], env, log_path
+    )
 
 
 def start_service(

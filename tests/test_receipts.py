@@ -5,19 +5,18 @@ import pytest
 from bson import ObjectId
 
 from crm.documents import Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from tests import campaigns
+from tests.helpers import factories
+from tests.helpers.http import assert_error
 from tests.helpers.signing import post_signed
 
 
 @pytest.fixture
 def sending_campaign(app):
-    return campaigns.sending_campaign()
+    return factories.sending_campaign()
 
 
 def new_log(campaign, status=MessageStatus.ACCEPTED, customer_id="c1"):
-    return CommunicationLog(
-        campaign_id=campaign.id, customer_id=customer_id, to="a@b.co", message="Hi", status=status
-    ).save()
+    return factories.counted_log(campaign, status, customer_id)
 
 
 def receipt(client, log_id, status="SENT", **extra):
@@ -60,9 +59,7 @@ def test_receipt_overtaking_the_vendor_answer_still_applies(client, sending_camp
 
 
 def test_unknown_log_is_404(client, sending_campaign):
-    response = receipt(client, ObjectId())
-    assert response.status_code == 404
-    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert_error(receipt(client, ObjectId()), 404)
 
 
 @pytest.mark.parametrize("status", ["DELIVERED", "sent", "PENDING", "ACCEPTED", "", None, 1])
