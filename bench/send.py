@@ -279,7 +279,7 @@ class Bench:
             send_chunk_size=chunk_size,
         )
         self.db.connect(settings, [self.commands])
-        self.http.headers["Authorization"] = f"Bearer {self.api_keys.create('bench')[1]}"
+        self.http.headers["Authorization"] = f"Bearer {self.api_keys.create('bench', 'write')[1]}"
         database = self.raw[name]
         log.info("%s: inserting %d customers", label, customers)
         insert_customers(database, customers)

@@ -9,12 +9,14 @@ from crm.api import (
     health,
     ingestions,
     orders,
+    query,
     receipts,
     security,
 )
 from crm.api.converters import ObjectIdConverter
 from crm.api.errors import CrmApi
 from crm.api.json import CrmJSONProvider
+from crm.api.scopes import ScopesPlugin
 from crm.config import Settings
 
 
@@ -25,11 +27,12 @@ def register(app: Flask, settings: Settings) -> None:
         "components": {"securitySchemes": security.SECURITY_SCHEMES},
         "security": [{"apiKey": []}],
     }
-    api = CrmApi(app)
+    api = CrmApi(app, spec_kwargs={"extra_plugins": [ScopesPlugin()]})
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
     security.init_app(app, settings)
+    query.init_app(app, api)
     for module in (customers, orders, ingestions, audiences, campaigns, receipts, api_keys):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)

@@ -1,8 +1,8 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
+from crm.api.blueprint import Blueprint
 from crm.api.pagination import QuerySetPage
 from crm.schemas.campaign import (
     CampaignSchema,

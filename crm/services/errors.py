@@ -38,5 +38,9 @@ class Unauthorized(DomainError):
     status_code = 401
 
 
+class Forbidden(DomainError):
+    status_code = 403
+
+
 class TooManyRequests(DomainError):
     status_code = 429
