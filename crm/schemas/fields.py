@@ -9,6 +9,7 @@ from bson import Decimal128, ObjectId
 from bson.errors import InvalidId
 
 MAX_MONEY = Decimal("1000000000000")
+MAX_VISITS = 10_000_000
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 

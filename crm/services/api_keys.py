@@ -58,7 +58,9 @@ def revoke(key_id: ObjectId | str, by: ApiKey | None = None) -> ApiKey:
     if key is None:
         raise NotFound(f"No API key with id {key_id}.")
     if by is not None and not by.allows(key.effective_scope):
-        raise Forbidden(f"A {by.effective_scope} key cannot revoke a {key.effective_scope} key.")
+        raise Forbidden(
+            f"A {by.effective_scope} key cannot revoke a key of scope {key.effective_scope}."
+        )
     if key.revoked_at is None and key.effective_scope == "admin" and _live_admins() == 1:
         raise Conflict("This is the last admin key; create another admin key first.")
     ApiKey.objects(id=key.id, revoked_at=None).update(set__revoked_at=utcnow())
