@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> tuple[list[Phase], dict[str, float]]:
         env |= {"CRM_INGEST_CHUNK_SIZE": str(args.chunk_size), "CRM_SWEEP_INTERVAL_SECONDS": "0"}
         settings = replace(config.load(), mongodb_uri=mongodb_uri, redis_url=redis_url)
         db.connect(settings)
-        key = api_keys.create("bench")[1]
+        key = api_keys.create("bench", "admin")[1]
         port = embedded.free_port()
         children = {
             "api": Child("api", env, workdir, port, args.threads),

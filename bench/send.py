@@ -229,9 +229,10 @@ class Bench:
     """The API, the worker threads and the counters, shared by every run."""
 
     def __init__(self, args: argparse.Namespace):
+        import workers.campaigns
+
         import vendor_simulator
         import workers
-        import workers.campaigns
         from crm import config, create_app, db
         from crm.services import api_keys
         from vendor_simulator import config as vendor_config
@@ -279,7 +280,7 @@ class Bench:
             send_chunk_size=chunk_size,
         )
         self.db.connect(settings, [self.commands])
-        self.http.headers["Authorization"] = f"Bearer {self.api_keys.create('bench')[1]}"
+        self.http.headers["Authorization"] = f"Bearer {self.api_keys.create('bench', 'write')[1]}"
         database = self.raw[name]
         log.info("%s: inserting %d customers", label, customers)
         insert_customers(database, customers)

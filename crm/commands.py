@@ -3,25 +3,35 @@
 import click
 from flask.cli import AppGroup
 
+from crm.documents.api_key import SCOPES
 from crm.services import api_keys
+from crm.services.errors import DomainError
 
 keys = AppGroup("keys", help="Create, list and revoke API keys.")
 
 
 @keys.command("create")
 @click.argument("name")
-def create_key(name: str) -> None:
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default="admin",
+    show_default=True,
+    help="admin: everything, keys included; write: every other change; read: GET only.",
+)
+def create_key(name: str, scope: str) -> None:
     """Create a key named NAME and print it (the only time it is shown)."""
-    key, text = api_keys.create(name)
-    click.echo(f"{text}\n(key {key.id}; use it as: Authorization: Bearer {text})")
+    key, text = api_keys.create(name, scope)
+    click.echo(f"{text}\n(key {key.id}, scope {scope}; use it as: Authorization: Bearer {text})")
 
 
 @keys.command("list")
 def list_keys() -> None:
-    """List keys: id, name, created, last used, revoked."""
+    """List keys: id, name, scope, created, last used, revoked."""
     for key in api_keys.listing():
         click.echo(
-            f"{key.id}  {key.name:<24} created {key.created_at:%Y-%m-%d %H:%M}  "
+            f"{key.id}  {key.name:<24} {key.effective_scope:<5}  "
+            f"created {key.created_at:%Y-%m-%d %H:%M}  "
             f"last used {key.last_used_at or '-'}  revoked {key.revoked_at or '-'}"
         )
 
@@ -29,6 +39,9 @@ def list_keys() -> None:
 @keys.command("revoke")
 @click.argument("key_id")
 def revoke_key(key_id: str) -> None:
-    """Revoke the key with id KEY_ID."""
-    api_keys.revoke(key_id)
+    """Revoke the key with id KEY_ID (the last admin key stays)."""
+    try:
+        api_keys.revoke(key_id)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
     click.echo(f"revoked {key_id}")

@@ -13,6 +13,8 @@ import time
 TIMESTAMP_HEADER = "X-Signature-Timestamp"
 SIGNATURE_HEADER = "X-Signature"
 MAX_AGE_SECONDS = 300
+# Unix seconds stay 10 digits until the year 2286; anything longer is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -28,12 +30,17 @@ def verify(secret: str, body: bytes, timestamp: str | None, signature: str | Non
     """None when the signature is good and fresh; otherwise why it is not."""
     if not timestamp or not signature:
         return "missing signature headers"
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
+    if not _is_unix_seconds(timestamp) or abs(int(time.time()) - int(timestamp)) > MAX_AGE_SECONDS:
         return "stale or malformed timestamp"
     expected = f"sha256={_mac(secret, int(timestamp), body)}"
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         return "bad signature"
     return None
+
+
+def _is_unix_seconds(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    return text.isascii() and text.isdigit() and len(text) <= MAX_TIMESTAMP_DIGITS
 
 
 def _mac(secret: str, timestamp: int, body: bytes) -> str:

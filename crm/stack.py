@@ -70,7 +70,7 @@ def announce_api_key(settings: config.Settings) -> None:
     """Create a first API key if there is none, keeping it in var/ for local use."""
     db.connect(settings)
     if not api_keys.exist():
-        _, key = api_keys.create("local")
+        _, key = api_keys.create("local", "admin")
         LOCAL_KEY.write_text(key + "\n")
         LOCAL_KEY.chmod(0o600)
         log.info("created a first API key, kept in %s", LOCAL_KEY)

@@ -74,7 +74,7 @@ def api_key(app):
     """A live API key in the test's database."""
     from crm.services import api_keys
 
-    return api_keys.create("tests")[1]
+    return api_keys.create("tests", "admin")[1]
 
 
 @pytest.fixture

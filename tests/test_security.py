@@ -86,8 +86,17 @@ def test_cli_creates_lists_and_revokes_keys(app):
     runner = app.test_cli_runner()
     created = runner.invoke(args=["keys", "create", "ops"])
     assert created.exit_code == 0 and created.output.startswith("crm_")
-    key_id = created.output.split("(key ")[1].split(";")[0]
-    assert "ops" in runner.invoke(args=["keys", "list"]).output
+    assert "scope admin" in created.output
+    key_id = created.output.split("(key ")[1].split(",")[0]
+    reader = runner.invoke(args=["keys", "create", "dashboard", "--scope", "read"])
+    assert "scope read" in reader.output
+    listing = runner.invoke(args=["keys", "list"]).output
+    assert any("ops" in line and "admin" in line for line in listing.splitlines())
+    assert any("dashboard" in line and "read" in line for line in listing.splitlines())
+
+    last_admin = runner.invoke(args=["keys", "revoke", key_id])
+    assert last_admin.exit_code == 1 and "last admin key" in last_admin.output
+    runner.invoke(args=["keys", "create", "ops-2"])
     assert runner.invoke(args=["keys", "revoke", key_id]).exit_code == 0
     assert api_keys.authenticate(created.output.split()[0]) is None
 

@@ -9,28 +9,35 @@ from crm.api import (
     health,
     ingestions,
     orders,
+    query,
     receipts,
     security,
     sending,
 )
-from crm.api.converters import ObjectIdConverter
+from crm.api.converters import ExternalIdConverter, ObjectIdConverter
 from crm.api.errors import CrmApi
 from crm.api.json import CrmJSONProvider
+from crm.api.schema_extras import SchemaExtrasPlugin
+from crm.api.scopes import ScopesPlugin
 from crm.config import Settings
+from crm.schemas.fields import ID_PATTERN
 
 
 def register(app: Flask, settings: Settings) -> None:
     app.json = CrmJSONProvider(app)
     app.url_map.converters["objectid"] = ObjectIdConverter
+    app.url_map.converters["extid"] = ExternalIdConverter
     app.config["API_SPEC_OPTIONS"] = {
         "components": {"securitySchemes": security.SECURITY_SCHEMES},
         "security": [{"apiKey": []}],
     }
-    api = CrmApi(app)
+    api = CrmApi(app, spec_kwargs={"extra_plugins": [SchemaExtrasPlugin(), ScopesPlugin()]})
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
+    api.register_converter(ExternalIdConverter, lambda _: {"type": "string", "pattern": ID_PATTERN})
     security.init_app(app, settings)
+    query.init_app(app, api)
     for module in (
         customers,
         orders,

@@ -1,9 +1,9 @@
 from collections.abc import Callable
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
+from crm.api.blueprint import Blueprint
 from crm.api.pagination import QuerySetPage
 from crm.schemas.audience import (
     AudienceSchema,

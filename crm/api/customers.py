@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
+from crm.api.blueprint import Blueprint
 from crm.api.pagination import QuerySetPage
 from crm.schemas.customer import CustomerQuerySchema, CustomerSchema
 from crm.services import customers
@@ -27,7 +27,7 @@ class Customers(MethodView):
         return customer, 201 if created else 200
 
 
-@blp.route("/<customer_id>")
+@blp.route("/<extid:customer_id>")
 class CustomerById(MethodView):
     @blp.response(200, CustomerSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No customer has that customer_id.")

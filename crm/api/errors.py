@@ -1,7 +1,7 @@
 """Every failure leaves the API as ``{code, status, message, errors}``."""
 
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from crm.services import errors
@@ -12,6 +12,8 @@ class CrmApi(Api):
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description)
         payload.setdefault("errors", {})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
         return payload, code, headers
 
     def _register_error_handlers(self):
@@ -22,6 +24,7 @@ class CrmApi(Api):
 STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.Malformed: 400,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.UnsupportedFormat: 415,

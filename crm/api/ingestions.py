@@ -4,10 +4,10 @@ stream, validated, and applied by workers; the job reports how it went."""
 from typing import IO
 
 from flask import current_app, request, url_for
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
+from crm.api.blueprint import Blueprint
 from crm.schemas.ingestion import IngestionSchema, UploadQuerySchema
 from crm.services.errors import InvalidInput, Unavailable
 from crm.services.ingestion import intake, jobs

@@ -1,7 +1,7 @@
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
+from crm.api.blueprint import Blueprint
 from crm.api.pagination import QuerySetPage
 from crm.schemas.order import OrderQuerySchema, OrderSchema
 from crm.services import orders
@@ -22,7 +22,10 @@ class Orders(MethodView):
     @blp.response(201, OrderSchema, description="Recorded and applied to its customer.")
     @blp.alt_response(200, schema=OrderSchema, description="Already recorded; nothing changed.")
     @blp.alt_response(
-        409, schema=ErrorSchema, description="The order_id is taken by an order with other details."
+        409,
+        schema=ErrorSchema,
+        description="The order_id is taken by an order with other details, or the order "
+        "would take its customer's total_spends or visit_count past their maximum.",
     )
     def post(self, data):
         """Record an order: adds its amount to the customer's spend and counts a visit."""
@@ -30,7 +33,7 @@ class Orders(MethodView):
         return order, 201 if created else 200
 
 
-@blp.route("/<order_id>")
+@blp.route("/<extid:order_id>")
 class OrderById(MethodView):
     @blp.response(200, OrderSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No order has that order_id.")

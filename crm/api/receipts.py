@@ -1,9 +1,9 @@
 """The vendor's delivery receipts (the paths the seed README gives)."""
 
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
+from crm.api.blueprint import Blueprint
 from crm.schemas.receipt import (
     ReceiptBatchSchema,
     ReceiptResultSchema,

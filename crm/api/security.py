@@ -11,10 +11,11 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from crm import signatures
+from crm.api import scopes
 from crm.api.errors import handle_domain_error
 from crm.config import Settings
 from crm.services import api_keys
-from crm.services.errors import TooManyRequests, Unauthorized
+from crm.services.errors import Forbidden, TooManyRequests, Unauthorized
 from workers import broker
 
 RECEIPT_PATHS = frozenset(
@@ -61,6 +62,9 @@ def _authenticate() -> ResponseReturnValue | None:
         _count_failure()
         return _unauthorized("A valid API key is required: Authorization: Bearer <key>.")
     g.api_key = key
+    scope = scopes.required(request.method, request.path)
+    if not key.allows(scope):
+        raise Forbidden(f"This API key's scope is {key.effective_scope}; {scope} is needed.")
     return None
 
 

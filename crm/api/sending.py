@@ -1,8 +1,8 @@
 """Sending a campaign and controlling it while it sends (``crm.services.sending.control``)."""
 
-from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
 
+from crm.api.blueprint import Blueprint
 from crm.schemas.campaign import CampaignSchema, SendAcceptedSchema, SendCampaignSchema
 from crm.services import campaigns
 from crm.services.sending import control

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from mongoengine import (
     DateTimeField,
     Decimal128Field,
@@ -10,6 +12,10 @@ from mongoengine import (
 )
 
 from crm.clock import utcnow
+
+# The most a customer may spend in all, and visit, as the API documents them.
+MAX_MONEY = Decimal("1000000000000")
+MAX_VISITS = 10_000_000
 
 
 class Customer(Document):

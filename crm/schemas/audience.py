@@ -40,8 +40,15 @@ def logic_field(**kwargs: Any) -> ma.fields.String:
 
 
 def rules_field(**kwargs: Any) -> ma.fields.List:
+    # At least one rule: an empty tree would be an audience of every customer by accident.
     metadata = {"description": RULES_HELP, "example": RULES_EXAMPLE}
-    return ma.fields.List(ma.fields.Raw(), attribute="rules.rules", metadata=metadata, **kwargs)
+    return ma.fields.List(
+        ma.fields.Raw(),
+        attribute="rules.rules",
+        validate=ma.validate.Length(min=1, error="At least one rule or group."),
+        metadata=metadata,
+        **kwargs,
+    )
 
 
 class RuleTreeSchema(BaseSchema):
@@ -64,11 +71,19 @@ class AudienceSchema(RuleTreeSchema):
 
 
 class AudienceUpdateSchema(BaseSchema):
-    """Any of name, logic and rules; changed rules are counted again."""
+    """Any of name, logic and rules, at least one; changed rules are counted again."""
+
+    class Meta(BaseSchema.Meta):
+        openapi = {"minProperties": 1}
 
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 200))
     logic = logic_field()
     rules = rules_field()
+
+    @ma.validates_schema
+    def something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one of name, logic and rules.")
 
 
 class SampleValue(ma.fields.Field):

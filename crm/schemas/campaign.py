@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from crm.documents import CampaignStatus, MessageStatus
-from crm.schemas.base import BaseSchema
+from crm.schemas.base import MULTILINE, BaseSchema
 from crm.schemas.fields import ObjectIdString
 
 
@@ -32,7 +32,8 @@ class CampaignSchema(BaseSchema):
             "description": "A template rendered per customer, e.g. "
             "`Hi {{name}}, here's 10% off on your next order!`. Variables: "
             "customer_id, name, email, total_spends, visit_count, last_visit_date, "
-            "attributes.<key>."
+            "attributes.<key>. May span lines.",
+            MULTILINE: True,
         },
     )
     rate_limit_per_second = ma.fields.Integer(

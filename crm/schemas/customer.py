@@ -1,5 +1,6 @@
 import marshmallow as ma
 
+from crm.documents.customer import MAX_VISITS
 from crm.schemas.base import BaseSchema
 from crm.schemas.fields import Day, Money, external_id
 
@@ -26,7 +27,7 @@ class CustomerSchema(BaseSchema):
     phone = ma.fields.String(validate=ma.validate.Regexp(r"^\+?[0-9 ()-]{4,32}$"))
     total_spends = Money()
     last_visit_date = Day(allow_none=True)
-    visit_count = ma.fields.Integer(strict=True, validate=ma.validate.Range(0, 10_000_000))
+    visit_count = ma.fields.Integer(strict=True, validate=ma.validate.Range(0, MAX_VISITS))
     attributes = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.Regexp(ATTRIBUTE_KEY)),
         values=AttributeValue(),

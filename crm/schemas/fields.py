@@ -1,14 +1,13 @@
 """Field types shared by the schemas."""
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 from bson import Decimal128, ObjectId
 from bson.errors import InvalidId
 
-MAX_MONEY = Decimal("1000000000000")
+from crm.documents.customer import MAX_MONEY
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 

@@ -1,7 +1,8 @@
 import marshmallow as ma
 
+from crm.documents.customer import MAX_MONEY
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import MAX_MONEY, Day, Money, external_id
+from crm.schemas.fields import Day, Money, external_id
 
 
 class OrderSchema(BaseSchema):

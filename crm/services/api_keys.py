@@ -13,17 +13,19 @@ from bson import ObjectId
 from mongoengine import QuerySet
 
 from crm.clock import utcnow
-from crm.documents.api_key import ApiKey
-from crm.services.errors import NotFound
+from crm.documents.api_key import SCOPES, ApiKey
+from crm.services.errors import Conflict, Forbidden, NotFound
 
 # Writing last_used_at on every request would double the writes; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def create(name: str) -> tuple[ApiKey, str]:
+def create(name: str, scope: str) -> tuple[ApiKey, str]:
     """A new key, and its full text — the only time the secret exists outside the client."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    key = ApiKey(name=name, prefix=prefix, secret_hash=_hash(secret)).save()
+    key = ApiKey(name=name, prefix=prefix, secret_hash=_hash(secret), scope=scope).save()
     return key, f"crm_{prefix}_{secret}"
 
 
@@ -46,13 +48,29 @@ def listing() -> QuerySet:
     return ApiKey.objects.order_by("-created_at")
 
 
-def revoke(key_id: ObjectId | str) -> ApiKey:
+def revoke(key_id: ObjectId | str, by: ApiKey | None = None) -> ApiKey:
+    """Revoke the key, as ``by`` (None: from the server's shell, with every right).
+
+    A key cannot revoke one of a wider scope, and the last live admin key stays, so the
+    API always has a key that can manage keys.
+    """
     key = ApiKey.objects(id=key_id).first() if ObjectId.is_valid(key_id) else None
     if key is None:
         raise NotFound(f"No API key with id {key_id}.")
+    if by is not None and not by.allows(key.effective_scope):
+        raise Forbidden(
+            f"A {by.effective_scope} key cannot revoke a key of scope {key.effective_scope}."
+        )
+    if key.revoked_at is None and key.effective_scope == "admin" and _live_admins() == 1:
+        raise Conflict("This is the last admin key; create another admin key first.")
     ApiKey.objects(id=key.id, revoked_at=None).update(set__revoked_at=utcnow())
     key.reload()
     return key
+
+
+def _live_admins() -> int:
+    admin = {"$or": [{"scope": "admin"}, {"scope": None}]}
+    return ApiKey.objects(revoked_at=None).filter(__raw__=admin).count()
 
 
 def exist() -> bool:

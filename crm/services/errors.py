@@ -38,6 +38,10 @@ class Unauthorized(DomainError):
     pass
 
 
+class Forbidden(DomainError):
+    pass
+
+
 class TooManyRequests(DomainError):
     pass
 

@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
 from crm.documents import Customer, Order
+from crm.documents.customer import MAX_MONEY, MAX_VISITS
 from crm.services.errors import Conflict, InvalidInput, NotFound
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")
@@ -34,11 +35,8 @@ def record(data: dict[str, Any]) -> tuple[Order, bool]:
 
     def apply(session: ClientSession) -> None:
         orders.insert_one(dict(document), session=session)
-        if not apply_to_customers([document], session):
-            raise InvalidInput(
-                "The order's customer does not exist; create the customer first.",
-                {"json": {"customer_id": [f"Unknown customer {data['customer_id']!r}."]}},
-            )
+        _check_room(data, session)
+        apply_to_customers([document], session)
 
     try:
         with orders.database.client.start_session() as session:
@@ -52,6 +50,33 @@ def record(data: dict[str, Any]) -> tuple[Order, bool]:
             ) from None
         return existing, False
     return get(data["order_id"]), True
+
+
+def _check_room(data: dict[str, Any], session: ClientSession) -> None:
+    """The order's customer exists and can take one more order without its spend or visit
+    count passing the documented maximum (read in the order's transaction: a concurrent
+    order to the same customer makes one of the two retry and see the other)."""
+    customer = Customer._get_collection().find_one(
+        {"customer_id": data["customer_id"]},
+        {"total_spends": 1, "visit_count": 1},
+        session=session,
+    )
+    if customer is None:
+        raise InvalidInput(
+            "The order's customer does not exist; create the customer first.",
+            {"json": {"customer_id": [f"Unknown customer {data['customer_id']!r}."]}},
+        )
+    spend = customer.get("total_spends", Decimal128("0")).to_decimal()
+    if spend + Decimal(str(data["order_amount"])) > MAX_MONEY:
+        raise Conflict(
+            f"The order would take the customer's total_spends past {MAX_MONEY}.",
+            {"json": {"order_amount": [f"The customer's total_spends is already {spend}."]}},
+        )
+    if customer.get("visit_count", 0) + 1 > MAX_VISITS:
+        raise Conflict(
+            f"The customer already has the most visits counted ({MAX_VISITS}).",
+            {"json": {"customer_id": ["visit_count is at its maximum."]}},
+        )
 
 
 def get(order_id: str) -> Order:
