@@ -56,6 +56,7 @@ from pymongo import MongoClient, UpdateOne, monitoring
 from redis import Redis
 
 from crm import embedded
+from crm.config import Settings
 
 log = logging.getLogger("bench.send")
 
@@ -229,15 +230,13 @@ class Bench:
     """The API, the worker threads and the counters, shared by every run."""
 
     def __init__(self, args: argparse.Namespace):
-        import workers.campaigns
-
         import vendor_simulator
-        import workers
         from crm import config, create_app, db
         from crm.services import api_keys
         from vendor_simulator import config as vendor_config
+        from workers import broker
 
-        self.args, self.db, self.workers, self.api_keys = args, db, workers, api_keys
+        self.args, self.db, self.broker, self.api_keys = args, db, broker, api_keys
         self.vendor_simulator = vendor_simulator
         # The simulator signs receipts with the secret the API checks.
         self.settings = replace(config.load(), receipt_signing_secret="bench-receipts")
@@ -245,8 +244,8 @@ class Bench:
             seed=args.seed, receipt_delay_ms=args.receipt_delay_ms, signing_secret="bench-receipts"
         )
         self.commands, self.enqueues = CommandCounter(), EnqueueCounter()
-        workers.broker.add_middleware(self.enqueues)
         self.app = create_app(self.settings)
+        broker.get().add_middleware(self.enqueues)
         self.api = RequestCounter(self.app.wsgi_app)
         self.app.wsgi_app = self.api  # type: ignore[method-assign]
         self.raw: MongoClient = MongoClient(self.settings.mongodb_uri)
@@ -265,7 +264,7 @@ class Bench:
     def with_worker(
         self, api_url: str, label: str, customers: int, chunk_size: int, threads: int
     ) -> Run:
-        worker = dramatiq.Worker(self.workers.broker, worker_threads=threads, worker_timeout=100)
+        worker = dramatiq.Worker(self.broker.get(), worker_threads=threads, worker_timeout=100)
         worker.start()
         try:
             return self.run(label, customers, chunk_size, threads, api_url)
@@ -289,9 +288,7 @@ class Bench:
         vendor_app = self.vendor_simulator.create_app(self.vendor_settings)
         try:
             with embedded.serve(vendor_app) as vendor_url:
-                self.workers.campaigns.settings = replace(
-                    settings, vendor_url=vendor_url, public_url=api_url
-                )
+                self.broker.setup(replace(settings, vendor_url=vendor_url, public_url=api_url))
                 log.info("%s: sending to %d customers, chunks of %d", label, customers, chunk_size)
                 redis_before, redis_calls_before = redis_snapshot(self.redis)
                 seconds = self.send(api_url, database, campaign_id)
@@ -450,7 +447,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--naive", type=int, default=1_000, help="audience of the chunk-1 run")
-    parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--chunk-size", type=int, default=Settings.send_chunk_size)
     parser.add_argument(
         "--threads", type=int, nargs="+", default=[2], help="Dramatiq worker threads, per run"
     )
