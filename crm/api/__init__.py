@@ -8,27 +8,31 @@ from crm.api import (
     docs,
     health,
     ingestions,
+    openapi,
     orders,
     receipts,
     security,
 )
-from crm.api.converters import ObjectIdConverter
+from crm.api.converters import ExternalIdConverter, ObjectIdConverter
 from crm.api.errors import CrmApi
 from crm.api.json import CrmJSONProvider
 from crm.config import Settings
+from crm.schemas.fields import ID_PATTERN
 
 
 def register(app: Flask, settings: Settings) -> None:
     app.json = CrmJSONProvider(app)
     app.url_map.converters["objectid"] = ObjectIdConverter
+    app.url_map.converters["external_id"] = ExternalIdConverter
     app.config["API_SPEC_OPTIONS"] = {
-        "components": {"securitySchemes": security.SECURITY_SCHEMES},
+        "components": {"securitySchemes": security.SECURITY_SCHEMES, **openapi.components()},
         "security": [{"apiKey": []}],
     }
-    api = CrmApi(app)
+    api = CrmApi(app, spec_kwargs={"extra_plugins": [openapi.ContractPlugin()]})
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
+    api.register_converter(ExternalIdConverter, lambda _: {"type": "string", "pattern": ID_PATTERN})
     security.init_app(app, settings)
     for module in (customers, orders, ingestions, audiences, campaigns, receipts, api_keys):
         api.register_blueprint(module.blp)

@@ -3,6 +3,8 @@ from bson.errors import InvalidId
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
+from crm.schemas.fields import ID_PATTERN
+
 
 class ObjectIdConverter(BaseConverter):
     """``<objectid:name>`` in a route: a malformed id is a 404, like any unknown path."""
@@ -17,3 +19,9 @@ class ObjectIdConverter(BaseConverter):
 
     def to_url(self, value: ObjectId) -> str:
         return str(value)
+
+
+class ExternalIdConverter(BaseConverter):
+    """``<external_id:name>``: a client-chosen id such as ``cust010``; others are 404s."""
+
+    regex = ID_PATTERN.removeprefix("^").removesuffix("$")

@@ -27,7 +27,7 @@ class Customers(MethodView):
         return customer, 201 if created else 200
 
 
-@blp.route("/<customer_id>")
+@blp.route("/<external_id:customer_id>")
 class CustomerById(MethodView):
     @blp.response(200, CustomerSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No customer has that customer_id.")

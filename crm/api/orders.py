@@ -30,7 +30,7 @@ class Orders(MethodView):
         return order, 201 if created else 200
 
 
-@blp.route("/<order_id>")
+@blp.route("/<external_id:order_id>")
 class OrderById(MethodView):
     @blp.response(200, OrderSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No order has that order_id.")

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import MAX_MONEY, Day, Money, external_id
+from crm.schemas.fields import MAX_MONEY, Day, Money, Timestamp, external_id
 
 
 class OrderSchema(BaseSchema):
@@ -11,7 +11,7 @@ class OrderSchema(BaseSchema):
         required=True, validate=ma.validate.Range(0, MAX_MONEY, min_inclusive=False)
     )
     order_date = Day(required=True)
-    created_at = ma.fields.DateTime(dump_only=True)
+    created_at = Timestamp(dump_only=True)
 
 
 class OrderQuerySchema(BaseSchema):
