@@ -47,6 +47,10 @@ class Settings:
     vendor_receipt_delay_ms: int = 200
     vendor_receipt_linger_ms: int = 100
     vendor_max_batch: int = 1000
+    # Logs: "text" or "json" (one JSON object a line).
+    log_format: str = "text"
+    # When set, GET /metrics needs ``Authorization: Bearer <token>``; open otherwise.
+    metrics_token: str = ""
 
 
 _ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}
@@ -85,3 +89,9 @@ def given(environ: Mapping[str, str] | None = None) -> set[str]:
         for field in fields(Settings)
         if environ.get(f"CRM_{field.name.upper()}") or environ.get(_ALIASES.get(field.name, ""))
     }
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """prometheus_client's own variable: where each process of a multi-process server
+    keeps its metrics (set by ``gunicorn.conf.py``); unset in a single process."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

@@ -4,13 +4,11 @@ The broker is declared here, before the actors, as Dramatiq requires; declaring 
 opens no connection.
 """
 
-import logging
-
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from crm import config, db
+from crm import config, db, logs
 
 settings = config.load()
 
@@ -19,9 +17,7 @@ class MongoConnection(dramatiq.Middleware):
     """Connects each worker process to MongoDB after it forks."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        logs.configure(settings.log_format)
         db.connect(settings)
 
 
@@ -31,8 +27,10 @@ broker.add_middleware(MongoConnection())
 dramatiq.set_broker(broker)
 
 from workers import campaigns, ingestion, receipts  # noqa: E402  (actors need the broker above)
+from workers.metrics import WorkerMetrics  # noqa: E402
 from workers.sweeper import Sweeper  # noqa: E402
 
 broker.add_middleware(Sweeper())
+broker.add_middleware(WorkerMetrics())
 
 __all__ = ["broker", "campaigns", "ingestion", "receipts"]

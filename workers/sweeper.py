@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import dramatiq
 
+from crm import metrics
 from crm.services import sweeps
 from crm.services.ingestion import sweep as ingestion_sweep
 from workers import campaigns, ingestion
@@ -45,7 +46,8 @@ class Sweeper(dramatiq.Middleware):
 
 def sweep_once() -> None:
     settings = campaigns.settings
-    sweeps.fail_silent_messages(timedelta(seconds=settings.receipt_timeout_seconds))
+    timed_out = sweeps.fail_silent_messages(timedelta(seconds=settings.receipt_timeout_seconds))
+    metrics.count("sweep_actions", timed_out, action="receipt_timeout")
     sweeps.resume_stalled(
         timedelta(seconds=settings.orphan_after_seconds),
         settings.send_chunk_size,
@@ -53,6 +55,7 @@ def sweep_once() -> None:
         campaigns.materialize_campaign.send,
     )
     sweeps.settle_counts(timedelta(seconds=settings.sweep_interval_seconds))
-    ingestion_sweep.requeue_lost_chunks(
+    requeued_chunks = ingestion_sweep.requeue_lost_chunks(
         timedelta(seconds=settings.orphan_after_seconds), ingestion.ingest_chunk.send
     )
+    metrics.count("sweep_actions", requeued_chunks, action="import_chunk_requeued")

@@ -1,6 +1,7 @@
 from flask import Flask
 
 from crm.api import (
+    access,
     api_keys,
     audiences,
     campaigns,
@@ -8,6 +9,7 @@ from crm.api import (
     docs,
     health,
     ingestions,
+    metrics,
     openapi,
     orders,
     receipts,
@@ -33,8 +35,10 @@ def register(app: Flask, settings: Settings) -> None:
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
     api.register_converter(ExternalIdConverter, lambda _: {"type": "string", "pattern": ID_PATTERN})
+    access.init_app(app)  # first: every request gets an id, even one refused next
     security.init_app(app, settings)
     for module in (customers, orders, ingestions, audiences, campaigns, receipts, api_keys):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(metrics.blp)

@@ -5,6 +5,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from crm import metrics
 from crm.documents import CommunicationLog, MessageStatus
 from crm.documents.status import MESSAGE_TRANSITIONS
 from crm.services import lifecycle
@@ -56,4 +57,5 @@ def apply(receipts: list[dict[str, Any]], hold_early: bool) -> ReceiptOutcome:
         move = Move(entry["campaign_id"], source, target, receipt.get("reason"))
         moves.setdefault(move, []).append(entry["_id"])
     outcome.applied = lifecycle.move_messages(moves)
+    metrics.count("receipts_applied", outcome.applied)
     return outcome
