@@ -23,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+import workers
 from crm import config, metrics
 from crm.api.errors import handle_domain_error
 from crm.documents import CampaignStatus, MessageStatus
@@ -89,8 +90,6 @@ class _ReadAtScrape:
         yield up
 
     def _from_redis(self) -> Iterator[Metric]:
-        import workers  # the broker knows the declared queues
-
         queues = sorted(workers.broker.get_declared_queues())
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(metrics.KEY)
