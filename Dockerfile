@@ -5,7 +5,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY crm crm
 COPY workers workers
 COPY vendor_simulator vendor_simulator
-COPY wsgi.py .
+COPY wsgi.py gunicorn.conf.py ./
 RUN useradd --system crm
 USER crm
 EXPOSE 8000 9000

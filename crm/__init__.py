@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        OPENAPI_SWAGGER_UI_CONFIG={"persistAuthorization": True},
         MAX_CONTENT_LENGTH=settings.max_content_length,
         CRM_SETTINGS=settings,
     )

@@ -49,6 +49,10 @@ class Settings:
     max_upload_bytes: int = 50_000_000
     ingest_chunk_size: int = 2000
     ingest_park_seconds: float = 86400.0
+    # Logs: "text" or "json" (one JSON object a line).
+    log_format: str = "text"
+    # When set, GET /metrics needs ``Authorization: Bearer <token>``; open otherwise.
+    metrics_token: str = ""
 
 
 _ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}
@@ -87,3 +91,9 @@ def given(environ: Mapping[str, str] | None = None) -> set[str]:
         for field in fields(Settings)
         if environ.get(f"CRM_{field.name.upper()}") or environ.get(_ALIASES.get(field.name, ""))
     }
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """prometheus_client's own variable: where each process of a multi-process server
+    keeps its metrics (set by ``gunicorn.conf.py``); unset in a single process."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None

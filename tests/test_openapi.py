@@ -1,5 +1,7 @@
 """The published contract is complete: every operation documents its errors."""
 
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
 
 def operations(spec):
     for path, item in spec["paths"].items():
@@ -36,3 +38,34 @@ def test_seed_paths_are_documented(client):
         "/api/sendCampaign/deliveryReceipt",
     ]:
         assert "post" in paths[path], path
+
+
+def test_every_operation_has_a_unique_id(client):
+    spec = client.get("/openapi.json").json
+    ids = [operation["operationId"] for _, operation in operations(spec)]
+    assert len(ids) == len(set(ids)) == len(list(operations(spec)))
+
+
+def test_every_json_body_has_an_example_that_its_schema_accepts(client):
+    spec = client.get("/openapi.json").json
+    for name, operation in operations(spec):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is None:
+            continue
+        assert "example" in body, name
+        schema = {"components": spec["components"], "allOf": [body["schema"]]}
+        validator = OAS30Validator(schema, format_checker=oas30_format_checker)
+        assert not list(validator.iter_errors(body["example"])), name
+
+
+def test_errors_met_before_the_view_are_documented(client):
+    spec = client.get("/openapi.json").json
+    for name, operation in operations(spec):
+        responses = operation["responses"]
+        assert {"401", "429"} <= set(responses), name
+        if "requestBody" in operation:
+            assert {"400", "413"} <= set(responses), name
+
+
+def test_swagger_ui_keeps_the_key_across_reloads(anonymous):
+    assert b'"persistAuthorization": true' in anonymous.get("/docs").data

@@ -6,14 +6,12 @@ process's settings with ``settings()``. The broker's Redis client is the process
 Redis client: queues, rate limits, locks, the auth throttle and health checks share it.
 """
 
-import logging
-
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from crm import db
+from crm import db, logs, metrics
 from crm.config import Settings
 
 _settings: Settings | None = None
@@ -24,9 +22,7 @@ class MongoConnection(dramatiq.Middleware):
     """Connects each worker process to MongoDB after it forks."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        logs.configure(settings().log_format)
         db.connect(settings())
 
 
@@ -40,6 +36,7 @@ def setup(settings: Settings) -> RedisBroker:
         _broker.add_middleware(CurrentMessage())
         _broker.add_middleware(MongoConnection())
         dramatiq.set_broker(_broker)
+        metrics.use(_broker.client)
     return _broker
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import dramatiq
 
+from crm import metrics
 from crm.services.ingestion import sweep as ingestion_sweep
 from crm.services.sending import sweeps
 from workers import broker, ingestion, sending
@@ -48,10 +49,20 @@ def sweep_once() -> None:
     settings = broker.settings()
     idle_for = timedelta(seconds=settings.orphan_after_seconds)
     vendor = sending.vendor()
-    sweeps.requeue_expired_leases(sending.enqueue_chunk)
-    sweeps.requeue_lost(idle_for, sending.in_queue, sending.enqueue_chunk)
+    actions = {
+        "lease_expired": sweeps.requeue_expired_leases(sending.enqueue_chunk),
+        "queue_message_lost": sweeps.requeue_lost(
+            idle_for, sending.in_queue, sending.enqueue_chunk
+        ),
+        "materialization_restarted": sweeps.restart_stalled(
+            idle_for, sending.materialize_campaign.send
+        ),
+        "import_chunk_requeued": ingestion_sweep.requeue_lost_chunks(
+            idle_for, ingestion.ingest_chunk.send
+        ),
+    }
     sweeps.resume_and_cancel(sending.enqueue_chunk, vendor)
-    sweeps.restart_stalled(idle_for, sending.materialize_campaign.send)
-    sweeps.look_up_silent(timedelta(seconds=settings.receipt_timeout_seconds), vendor)
+    looked_up = sweeps.look_up_silent(timedelta(seconds=settings.receipt_timeout_seconds), vendor)
     sweeps.complete_finished()
-    ingestion_sweep.requeue_lost_chunks(idle_for, ingestion.ingest_chunk.send)
+    for action, n in {**actions, **looked_up}.items():
+        metrics.count("sweep_actions", n, action=action)

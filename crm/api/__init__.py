@@ -1,6 +1,7 @@
 from flask import Flask
 
 from crm.api import (
+    access,
     api_keys,
     audiences,
     campaigns,
@@ -8,6 +9,8 @@ from crm.api import (
     docs,
     health,
     ingestions,
+    metrics,
+    openapi,
     orders,
     query,
     receipts,
@@ -28,14 +31,20 @@ def register(app: Flask, settings: Settings) -> None:
     app.url_map.converters["objectid"] = ObjectIdConverter
     app.url_map.converters["extid"] = ExternalIdConverter
     app.config["API_SPEC_OPTIONS"] = {
-        "components": {"securitySchemes": security.SECURITY_SCHEMES},
+        "components": {"securitySchemes": security.SECURITY_SCHEMES, **openapi.components()},
         "security": [{"apiKey": []}],
     }
-    api = CrmApi(app, spec_kwargs={"extra_plugins": [SchemaExtrasPlugin(), ScopesPlugin()]})
+    api = CrmApi(
+        app,
+        spec_kwargs={
+            "extra_plugins": [SchemaExtrasPlugin(), ScopesPlugin(), openapi.ContractPlugin()]
+        },
+    )
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
     api.register_converter(ExternalIdConverter, lambda _: {"type": "string", "pattern": ID_PATTERN})
+    access.init_app(app)  # first: every request gets an id, even one refused next
     security.init_app(app, settings)
     query.init_app(app, api)
     for module in (
@@ -51,3 +60,4 @@ def register(app: Flask, settings: Settings) -> None:
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(metrics.blp)

@@ -123,7 +123,7 @@ def _cors_preflight() -> ResponseReturnValue | None:
             204,
             {
                 "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
                 "Access-Control-Max-Age": "600",
             },
         )
@@ -141,5 +141,6 @@ def _headers(response: Response) -> Response:
     origin = _allowed_origin()
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
         response.headers["Vary"] = "Origin"
     return response

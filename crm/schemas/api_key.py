@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from crm.documents.api_key import SCOPES
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import ObjectIdString
+from crm.schemas.fields import ObjectIdString, Timestamp
 
 
 class Scope(ma.fields.String):
@@ -24,9 +24,9 @@ class ApiKeySchema(BaseSchema):
         },
     )
     prefix = ma.fields.String(dump_only=True, metadata={"description": "Identifies the key."})
-    created_at = ma.fields.DateTime(dump_only=True)
-    last_used_at = ma.fields.DateTime(dump_only=True, allow_none=True)
-    revoked_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    created_at = Timestamp(dump_only=True)
+    last_used_at = Timestamp(dump_only=True, allow_none=True)
+    revoked_at = Timestamp(dump_only=True, allow_none=True)
 
 
 class NewApiKeySchema(ApiKeySchema):

@@ -8,7 +8,7 @@ import marshmallow as ma
 from bson import Decimal128
 
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import ObjectIdString
+from crm.schemas.fields import ObjectIdString, Timestamp, utc_iso
 from crm.services import segments
 
 RULES_HELP = (
@@ -65,9 +65,9 @@ class AudienceSchema(RuleTreeSchema):
         lambda audience: segments.summarize(audience.rules), dump_only=True
     )
     size = ma.fields.Integer(dump_only=True, metadata={"description": "Members when computed."})
-    computed_at = ma.fields.DateTime(dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True)
-    updated_at = ma.fields.DateTime(dump_only=True)
+    computed_at = Timestamp(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
 
 
 class AudienceUpdateSchema(BaseSchema):
@@ -93,7 +93,7 @@ class SampleValue(ma.fields.Field):
         if isinstance(value, Decimal128):
             return float(value.to_decimal())
         if isinstance(value, datetime):
-            return value.date().isoformat() if value.time() == time.min else value.isoformat()
+            return value.date().isoformat() if value.time() == time.min else utc_iso(value)
         return value
 
 

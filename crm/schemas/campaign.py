@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from crm.documents import CampaignStatus, MessageStatus
 from crm.schemas.base import MULTILINE, BaseSchema
-from crm.schemas.fields import ObjectIdString
+from crm.schemas.fields import ObjectIdString, Timestamp
 
 
 class CampaignStatsSchema(BaseSchema):
@@ -23,7 +23,7 @@ class CampaignProgressSchema(BaseSchema):
 
 class CampaignSchema(BaseSchema):
     id = ObjectIdString(dump_only=True)
-    name = ma.fields.String(validate=ma.validate.Length(max=200))
+    name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     audience_id = ObjectIdString(required=True)
     message = ma.fields.String(
         required=True,
@@ -57,9 +57,9 @@ class CampaignSchema(BaseSchema):
         },
     )
     progress = ma.fields.Nested(CampaignProgressSchema, dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True)
-    started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
-    completed_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    created_at = Timestamp(dump_only=True)
+    started_at = Timestamp(dump_only=True, allow_none=True)
+    completed_at = Timestamp(dump_only=True, allow_none=True)
 
 
 class SendCampaignSchema(BaseSchema):
@@ -79,8 +79,8 @@ class CommunicationLogSchema(BaseSchema):
     message = ma.fields.String(dump_only=True)
     status = ma.fields.Enum(MessageStatus, dump_only=True)
     reason = ma.fields.String(dump_only=True, allow_none=True)
-    created_at = ma.fields.DateTime(dump_only=True)
-    updated_at = ma.fields.DateTime(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
 
 
 class LogQuerySchema(BaseSchema):

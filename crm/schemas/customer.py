@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from crm.documents.customer import MAX_VISITS
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import Day, Money, external_id
+from crm.schemas.fields import Day, Money, Timestamp, external_id
 
 ATTRIBUTE_KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
@@ -24,7 +24,7 @@ class CustomerSchema(BaseSchema):
     customer_id = external_id(required=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
     email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
-    phone = ma.fields.String(validate=ma.validate.Regexp(r"^\+?[0-9 ()-]{4,32}$"))
+    phone = ma.fields.String(allow_none=True, validate=ma.validate.Regexp(r"^\+?[0-9 ()-]{4,32}$"))
     total_spends = Money()
     last_visit_date = Day(allow_none=True)
     visit_count = ma.fields.Integer(strict=True, validate=ma.validate.Range(0, MAX_VISITS))
@@ -33,8 +33,8 @@ class CustomerSchema(BaseSchema):
         values=AttributeValue(),
         validate=ma.validate.Length(max=50),
     )
-    created_at = ma.fields.DateTime(dump_only=True)
-    updated_at = ma.fields.DateTime(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
 
 
 class CustomerQuerySchema(BaseSchema):

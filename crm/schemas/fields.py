@@ -1,6 +1,6 @@
 """Field types shared by the schemas."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import marshmallow as ma
@@ -18,6 +18,20 @@ def external_id(**kwargs: Any) -> ma.fields.String:
         validate=ma.validate.Regexp(ID_PATTERN, error="Must be 1-64 letters, digits or _.:@-."),
         **kwargs,
     )
+
+
+def utc_iso(moment: datetime) -> str:
+    """``moment`` with its UTC offset; a naive datetime is UTC, as documents store them."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class Timestamp(ma.fields.DateTime):
+    """An instant, sent with its offset: ``2026-12-01T10:06:16.300000+00:00``."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else utc_iso(value)
 
 
 class Day(ma.fields.Date):

@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from crm.documents import IngestionStatus
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import ObjectIdString
+from crm.schemas.fields import ObjectIdString, Timestamp
 from crm.services.ingestion.formats import FORMATS
 
 
@@ -67,6 +67,6 @@ class IngestionSchema(BaseSchema):
         metadata={"description": "The first 100 rejected rows, by row."},
     )
     error = ma.fields.String(dump_only=True, allow_none=True)
-    created_at = ma.fields.DateTime(dump_only=True)
-    started_at = ma.fields.DateTime(dump_only=True, allow_none=True)
-    finished_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    created_at = Timestamp(dump_only=True)
+    started_at = Timestamp(dump_only=True, allow_none=True)
+    finished_at = Timestamp(dump_only=True, allow_none=True)

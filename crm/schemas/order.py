@@ -2,7 +2,7 @@ import marshmallow as ma
 
 from crm.documents.customer import MAX_MONEY
 from crm.schemas.base import BaseSchema
-from crm.schemas.fields import Day, Money, external_id
+from crm.schemas.fields import Day, Money, Timestamp, external_id
 
 
 class OrderSchema(BaseSchema):
@@ -12,7 +12,7 @@ class OrderSchema(BaseSchema):
         required=True, validate=ma.validate.Range(0, MAX_MONEY, min_inclusive=False)
     )
     order_date = Day(required=True)
-    created_at = ma.fields.DateTime(dump_only=True)
+    created_at = Timestamp(dump_only=True)
 
 
 class OrderQuerySchema(BaseSchema):

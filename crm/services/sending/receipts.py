@@ -5,6 +5,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from crm import metrics
 from crm.documents import MessageStatus
 from crm.documents.status import MESSAGE_TRANSITIONS
 from crm.services.sending.moves import Move, Moves, record
@@ -47,4 +48,5 @@ def apply(receipts: list[dict[str, Any]], hold_early: bool) -> ReceiptOutcome:
         move = Move(entry["campaign_id"], source, target, receipt.get("reason"))
         moves.setdefault(move, []).append(ObjectId(entry["_id"]))
     outcome.applied = record(moves) if moves else 0
+    metrics.count("receipts_applied", outcome.applied)
     return outcome

@@ -11,6 +11,7 @@ position, and messages accepted long ago without a receipt are looked up at the 
 """
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -95,9 +96,11 @@ def resume_and_cancel(enqueue_chunk: queue.EnqueueChunk, vendor: VendorClient) -
             log.warning("campaign_id=%s cancel waits for the vendor: %s", campaign["_id"], error)
 
 
-def restart_stalled(idle_for: timedelta, enqueue_materialize: Callable[[str], object]) -> None:
-    """Restart the materialisation of SENDING campaigns whose materialiser stopped beating."""
+def restart_stalled(idle_for: timedelta, enqueue_materialize: Callable[[str], object]) -> int:
+    """Restart the materialisation of SENDING campaigns whose materialiser stopped beating;
+    returns how many."""
     idle_since = utcnow() - idle_for
+    restarted = 0
     fields = {"materialized": 1, "heartbeat_at": 1, "started_at": 1}
     for campaign in campaigns.in_status([CampaignStatus.SENDING], fields):
         last_sign = campaign.get("heartbeat_at") or campaign.get("started_at")
@@ -105,11 +108,15 @@ def restart_stalled(idle_for: timedelta, enqueue_materialize: Callable[[str], ob
             campaigns.beat(campaign["_id"])
             log.warning("campaign_id=%s materialisation stalled; restarting it", campaign["_id"])
             enqueue_materialize(str(campaign["_id"]))
+            restarted += 1
+    return restarted
 
 
-def look_up_silent(receipt_timeout: timedelta, vendor: VendorClient) -> None:
+def look_up_silent(receipt_timeout: timedelta, vendor: VendorClient) -> Counter[str]:
     """Ask the vendor about messages accepted more than ``receipt_timeout`` ago with no
-    receipt; fail only those it does not know, or that stay unresolved four times as long."""
+    receipt; fail only those it does not know, or that stay unresolved four times as long.
+    Returns how many were recovered and lost."""
+    found: Counter[str] = Counter()
     now = utcnow()
     accepted_before, give_up_before = now - receipt_timeout, now - 4 * receipt_timeout
     open_statuses = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
@@ -117,10 +124,11 @@ def look_up_silent(receipt_timeout: timedelta, vendor: VendorClient) -> None:
     waiting = [*waiting, *campaigns.cancelled_since(give_up_before - receipt_timeout)]
     for campaign_id in waiting:
         try:
-            reconcile.silent_messages(campaign_id, accepted_before, give_up_before, vendor)
+            found += reconcile.silent_messages(campaign_id, accepted_before, give_up_before, vendor)
         except VendorUnavailable as error:
             log.warning("receipt look-ups wait for the vendor: %s", error)
-            return
+            break
+    return found
 
 
 def complete_finished() -> None:

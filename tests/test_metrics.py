@@ -1,0 +1,162 @@
+"""GET /metrics, scraped over HTTP and parsed as Prometheus does: the figures move with
+real requests, real campaigns and real queue messages."""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import requests
+import workers.campaigns
+from prometheus_client.parser import text_string_to_metric_families
+from tests.campaigns import add_customers, eventually, new_campaign, wait_until_finished
+
+from crm import embedded, metrics
+from crm.embedded import serve
+
+ROUTE = "/api/customers/{customer_id}"
+
+
+def scrape(url, **headers):
+    response = requests.get(f"{url}/metrics", headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_requests_are_counted_by_route_template_never_by_raw_path(live, api_key):
+    auth = {"Authorization": f"Bearer {api_key}"}
+    before = scrape(live)
+    for i in range(3):
+        assert requests.get(f"{live}/api/customers/nobody{i}", headers=auth).status_code == 404
+    after = scrape(live)
+
+    for samples in (before, after):
+        labels = {v for _, pairs in samples for _, v in pairs}
+        assert not any("nobody" in label for label in labels)
+    counted = {"method": "GET", "route": ROUTE, "status": "404"}
+    assert (
+        value(after, "crm_http_requests_total", **counted)
+        - value(before, "crm_http_requests_total", **counted)
+        == 3
+    )
+    timed = {"method": "GET", "route": ROUTE}
+    name = "crm_http_request_duration_seconds_count"
+    assert value(after, name, **timed) - value(before, name, **timed) == 3
+
+
+def test_a_campaign_moves_domain_worker_and_receipt_figures(client, live, vendor):
+    # Given a vendor that fails its first two requests, and ten customers
+    add_customers(client, 10)
+    requests.post(f"{vendor}/admin/faults", json={"mode": "error_500", "requests": 2}, timeout=5)
+    before = scrape(live)
+
+    # When a campaign is sent to them
+    campaign_id = new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+    wait_until_finished(client, campaign_id)
+
+    # Then the domain's, the workers' and the receipts' figures say so
+    eventually(lambda: value(scrape(live), "crm_receipts_applied_total") == 10)
+    after = scrape(live)
+    done = value(after, "crm_messages", status="SENT") + value(
+        after, "crm_messages", status="FAILED"
+    )
+    assert done == 10
+    assert value(after, "crm_campaigns", status="COMPLETED") == 1
+    assert value(after, "crm_campaigns", status="DRAFT") == 0
+
+    def moved(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    deliveries = moved("crm_worker_messages_processed_total", actor="deliver_chunk")
+    assert deliveries == 2 + 2  # two chunks of 7 and 3, and the two failed attempts
+    assert moved("crm_worker_messages_retried_total", actor="deliver_chunk") == 2
+    assert moved("crm_worker_messages_failed_total", actor="deliver_chunk") == 0
+    duration = "crm_worker_message_duration_seconds_count"
+    assert moved(duration, actor="deliver_chunk") == deliveries
+    assert moved("crm_worker_messages_processed_total", actor="apply_receipts") >= 1
+    assert value(after, "crm_metrics_source_up", source="mongodb") == 1
+
+
+def test_queue_depths_count_ready_and_delayed_messages(app, broker):
+    actor = workers.campaigns.materialize_campaign
+    with serve(app) as url:
+        before = scrape(url)
+        actor.send("0" * 24)
+        actor.send("0" * 24)
+        actor.send_with_options(args=("0" * 24,), delay=60_000)
+        after = scrape(url)
+    for state, added in (("ready", 2), ("delayed", 1), ("dead", 0)):
+        labels = {"queue": "campaigns", "state": state}
+        assert value(after, "crm_queue_messages", **labels) == added
+        assert value(before, "crm_queue_messages", **labels) == 0
+
+
+def test_a_configured_token_guards_metrics(app, settings):
+    app.config["CRM_SETTINGS"] = replace(settings, metrics_token="scrape-t0ken")
+    with serve(app) as url:
+        refused = requests.get(f"{url}/metrics", timeout=5)
+        wrong = requests.get(f"{url}/metrics", headers={"Authorization": "Bearer no"}, timeout=5)
+        assert refused.status_code == wrong.status_code == 401
+        assert set(refused.json()) == {"code", "status", "message", "errors"}
+        assert scrape(url, Authorization="Bearer scrape-t0ken")
+
+
+def test_recording_never_raises_when_redis_is_down(monkeypatch, caplog):
+    import redis
+
+    dead = redis.Redis(port=embedded.free_port(), socket_connect_timeout=0.5)
+    monkeypatch.setattr(metrics, "_client", dead)
+    with caplog.at_level(logging.WARNING, logger="crm.metrics"):
+        metrics.count("receipts_applied", 3)
+        metrics.observe("worker_message_duration_seconds", 0.2, actor="deliver_chunk")
+    assert len(caplog.records) == 2
+
+
+def test_gunicorn_workers_add_up_and_log_json(settings, api_key, tmp_path):
+    """Two gunicorn worker processes: whichever serves a scrape counts both's requests."""
+    port = embedded.free_port()
+    env = {**os.environ, "CRM_MONGODB_URI": settings.mongodb_uri, "CRM_LOG_FORMAT": "json"}
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    command = [gunicorn, "-w", "2", "--threads", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"]
+    log_path = tmp_path / "api.log"
+    with log_path.open("wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        embedded.wait_for_port(port, server)
+        url = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {api_key}"}
+
+        # Requests on fresh connections until both workers have served some
+        sent, pids = 0, set()
+        while len(pids) < 2 or sent < 20:
+            assert sent < 400, "one worker served everything"
+            headers = {**auth, "X-Request-ID": f"probe-{sent}"}
+            assert requests.get(f"{url}/api/customers/c{sent}", headers=headers).status_code == 404
+            sent += 1
+            pids = {line["pid"] for line in _access_lines(log_path)}
+
+        for _ in range(4):
+            samples = scrape(url)
+            counted = {"method": "GET", "route": ROUTE, "status": "404"}
+            assert value(samples, "crm_http_requests_total", **counted) == sent
+    finally:
+        embedded.stop([server])
+    probes = [line for line in _access_lines(log_path) if line["route"] == ROUTE]
+    assert [line["request_id"] for line in probes] == [f"probe-{i}" for i in range(sent)]
+
+
+def _access_lines(log_path):
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    return [line for line in lines if line["logger"] == "crm.access"]
