@@ -15,8 +15,10 @@ import pytest
 
 from crm import embedded
 from crm.embedded import serve
+from tests.helpers.privacy import CustomerDataGuard
 
 _servers = []
+_privacy = CustomerDataGuard()
 
 
 def pytest_configure(config):
@@ -32,10 +34,19 @@ def pytest_configure(config):
     from workers import broker
 
     broker.setup(crm_config.load())
+    _privacy.install()
 
 
 def pytest_unconfigure(config):
     embedded.stop(_servers)
+
+
+@pytest.fixture(autouse=True)
+def no_customer_data_in_logs():
+    """Every test fails if any log line, at any level, holds an e-mail address."""
+    _privacy.leaks.clear()
+    yield
+    assert not _privacy.leaks, _privacy.leaks
 
 
 @pytest.fixture

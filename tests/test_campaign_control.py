@@ -1,6 +1,7 @@
 """Pause, resume and cancel, against real worker threads and the vendor simulator."""
 
 import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -8,7 +9,9 @@ from bson import ObjectId
 
 from crm.documents import CommunicationLog
 from tests.helpers.factories import add_customers, new_campaign
-from tests.helpers.polling import wait_until_finished
+from tests.helpers.http import assert_error
+from tests.helpers.polling import eventually, wait_until_finished
+from workers import broker
 
 
 def send(client, campaign_id):
@@ -88,3 +91,46 @@ def test_logs_can_be_filtered_by_status(client, live):
     sent = client.get(f"/api/campaign/{campaign_id}/logs?status=SENT").json
     assert {log["status"] for log in sent} <= {"SENT"}
     assert len(sent) == CommunicationLog.objects(campaign_id=campaign_id, status="SENT").count()
+
+
+def test_resume_acts_only_on_a_paused_campaign(client, live, vendor):
+    add_customers(client, 3)
+    campaign_id = new_campaign(client)
+    assert_error(client.post(f"/api/campaign/{campaign_id}/resume"), 409)
+    campaign = client.get(f"/api/campaign/{campaign_id}").json
+    assert campaign["status"] == "DRAFT" and campaign["stats"]["total"] == 0
+    assert requests.get(f"{vendor}/admin/stats", timeout=5).json()["requests"] == 0
+
+
+def test_cancel_while_a_batch_is_at_the_vendor_keeps_what_the_vendor_took(client, live, vendor):
+    add_customers(client, 5)
+    # The vendor takes the batch but answers after the client gave up: the CRM cannot know
+    # whether it was taken while the campaign is cancelled.
+    broker.setup(replace(broker.settings(), vendor_timeout_seconds=0.5))
+    fault = {"mode": "timeout", "requests": 1, "delay_seconds": 1}
+    requests.post(f"{vendor}/admin/faults", json=fault, timeout=5)
+    campaign_id = new_campaign(client)
+    send(client, campaign_id)
+    eventually(lambda: requests.get(f"{vendor}/admin/stats", timeout=5).json()["requests"], 10)
+    assert client.post(f"/api/campaign/{campaign_id}/cancel").status_code == 200
+
+    # The chunk's next attempt asks the vendor, finds all five there, and cancels nothing.
+    def settled():
+        campaign = client.get(f"/api/campaign/{campaign_id}").json
+        return campaign if campaign["stats"]["sent"] + campaign["stats"]["failed"] == 5 else None
+
+    campaign = eventually(settled, 30, 0.2)
+    assert campaign["status"] == "CANCELLED" and campaign["stats"]["cancelled"] == 0
+    assert campaign["reconciliation"]["found_at_vendor"] == 5
+    vendor_stats = requests.get(f"{vendor}/admin/stats", timeout=5).json()
+    assert vendor_stats["deliveries"] == 5 and vendor_stats["receipts_sent"] == 5
+
+
+def test_a_message_too_long_to_send_fails_and_the_campaign_finishes(client, live):
+    add_customers(client, 2)
+    campaign_id = new_campaign(client, "{{ name * 30000 }}")  # 150,000 characters each
+    send(client, campaign_id)
+    campaign = wait_until_finished(client, campaign_id)
+    assert campaign["stats"]["failed"] == campaign["stats"]["total"] == 2
+    reasons = CommunicationLog.objects(campaign_id=campaign_id).distinct("reason")
+    assert reasons == ["render_error"]

@@ -3,11 +3,11 @@ offset: the seed flow, built from the documented examples, over a sending pipeli
 
 import json
 
-from tests.campaigns import add_customers, eventually
-
 from crm import config, signatures
 from crm.api.openapi import EXAMPLES
 from tests.contract import Contract
+from tests.helpers.factories import add_customers
+from tests.helpers.polling import eventually
 
 CSV = b"customer_id,name,email,city\nbulk1,Bulk One,bulk1@example.com,Pune\n"
 ORDERS_CSV = b"order_id,customer_id,order_amount,order_date\nbo1,bulk1,12.5,2024-01-02\n"

@@ -8,7 +8,9 @@ cancelling their messages) runs in the background in bounded batches.
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
+from typing import Any
 
 from bson import ObjectId
 from pymongo.client_session import ClientSession
@@ -17,7 +19,7 @@ from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, MessageStatus
 from crm.services.errors import InvalidTransition, NotFound, QueueUnavailable
 from crm.services.sending import queue, reconcile
-from crm.services.sending.moves import Move, move_where
+from crm.services.sending.moves import LeaseLost, Move, move_where
 from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import VendorClient
 
@@ -98,21 +100,30 @@ def cancel_messages(campaign_id: ObjectId, vendor: VendorClient) -> int:
     query = {"campaign_id": campaign_id, "state": str(ChunkState.CANCELLED)}
     batch = chunks.find(query, BATCH)
     for chunk in batch:
-        log_ids = chunks.log_ids(chunk["_id"])
-        if chunk.get("ambiguous"):
-            pending_ids = [entry["_id"] for entry in logs.pending(log_ids)]
-            reconcile.held_by_vendor(campaign_id, pending_ids, vendor)
-        transaction.run(partial(_cancel_chunk, campaign_id, chunk["_id"], log_ids))
+        held_as = {"_id": chunk["_id"], "state": str(ChunkState.CANCELLED)}
+        with suppress(LeaseLost):  # another call cancelled it first
+            cancel_chunk(chunk, chunks.log_ids(chunk["_id"]), vendor, held_as)
     return len(batch)
 
 
+def cancel_chunk(
+    chunk: dict[str, Any], log_ids: list[ObjectId], vendor: VendorClient, held_as: dict[str, Any]
+) -> None:
+    """Cancel what is still PENDING of a chunk found by ``held_as`` (as its caller holds
+    it) and mark it DONE; if it may have reached the vendor, ask the vendor first."""
+    if chunk.get("ambiguous"):
+        pending_ids = [entry["_id"] for entry in logs.pending(log_ids)]
+        reconcile.held_by_vendor(chunk["campaign_id"], pending_ids, vendor)
+    transaction.run(partial(_cancel_chunk, chunk["campaign_id"], log_ids, held_as))
+
+
 def _cancel_chunk(
-    campaign_id: ObjectId, chunk_id: ObjectId, log_ids: list[ObjectId], session: ClientSession
+    campaign_id: ObjectId, log_ids: list[ObjectId], held_as: dict[str, Any], session: ClientSession
 ) -> None:
     cancel = Move(campaign_id, MessageStatus.PENDING, MessageStatus.CANCELLED)
     move_where({"_id": {"$in": log_ids}}, cancel, session)
-    cancelled = {"_id": chunk_id, "state": str(ChunkState.CANCELLED)}
-    chunks.set_state(cancelled, ChunkState.DONE, session)
+    if not chunks.set_state(held_as, ChunkState.DONE, session, lease_owner=None):
+        raise LeaseLost
 
 
 def _get(campaign_id: ObjectId) -> Campaign:

@@ -23,7 +23,7 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
-from crm.services.sending import queue, reconcile
+from crm.services.sending import control, queue, reconcile
 from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
 from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import (
@@ -67,7 +67,7 @@ def deliver(chunk_id: ObjectId, outlet: Outlet) -> None:
 
 def _deliver(chunk: dict[str, Any], owner: str, outlet: Outlet) -> None:
     started = time.monotonic()
-    if chunk["attempts"] > 1 and not _campaign_sends(chunk, owner):
+    if chunk["attempts"] > 1 and not _campaign_sends(chunk, owner, outlet.vendor):
         return
     pending = logs.pending(chunk["log_ids"])
     if pending and chunk["ambiguous"]:
@@ -165,14 +165,20 @@ def _settle(
     return go_on
 
 
-def _campaign_sends(chunk: dict[str, Any], owner: str) -> bool:
-    """A chunk handed out again may belong to a campaign paused or cancelled meanwhile."""
+def _campaign_sends(chunk: dict[str, Any], owner: str, vendor: VendorClient) -> bool:
+    """A chunk handed out again may belong to a campaign paused or cancelled meanwhile:
+    it waits with its campaign, or is cancelled (the vendor asked first if need be)."""
     campaign = campaigns.find(chunk["campaign_id"], {"status": 1})
     status = campaign["status"] if campaign else CampaignStatus.CANCELLED
     if status == CampaignStatus.SENDING:
         return True
-    state = ChunkState.PAUSED if status == CampaignStatus.PAUSED else ChunkState.CANCELLED
-    chunks.update_leased(chunk["_id"], owner, {"state": str(state), "lease_owner": None})
+    if status == CampaignStatus.PAUSED:
+        paused = {"state": str(ChunkState.PAUSED), "lease_owner": None}
+        if not chunks.update_leased(chunk["_id"], owner, paused):
+            raise LeaseLost
+        return False
+    held_as = {"_id": chunk["_id"], "state": str(ChunkState.LEASED), "lease_owner": owner}
+    control.cancel_chunk(chunk, chunk["log_ids"], vendor, held_as)
     return False
 
 
