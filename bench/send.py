@@ -55,7 +55,7 @@ from bson import Decimal128, ObjectId
 from pymongo import MongoClient, UpdateOne, monitoring
 from redis import Redis
 
-from crm import embedded
+from devstack import embedded
 
 log = logging.getLogger("bench.send")
 

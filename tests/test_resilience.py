@@ -12,8 +12,8 @@ import pymongo
 import pytest
 import requests
 
-from crm import embedded
-from crm.stack import start_services, start_worker
+from devstack import embedded
+from devstack.stack import start_services, start_worker
 
 CUSTOMERS = 600
 

@@ -13,7 +13,6 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from crm import config
-from crm.embedded import free_port, serve
 from crm.vendor import (
     OutboundMessage,
     VendorClient,
@@ -21,6 +20,7 @@ from crm.vendor import (
     VendorResult,
     VendorUnavailable,
 )
+from devstack.embedded import free_port, serve
 from tests.campaigns import eventually
 from vendor_simulator import create_app, dispatcher
 from vendor_simulator.simulator import EXTENSION

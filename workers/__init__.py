@@ -16,12 +16,13 @@ settings = config.load()
 
 
 class MongoConnection(dramatiq.Middleware):
-    """Connects each worker process to MongoDB after it forks."""
+    """Checks the settings and connects each worker process to MongoDB after it forks."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+        config.require(settings, "worker")
         db.connect(settings)
 
 

@@ -1,5 +1,6 @@
-from flask import Flask
+from flask import Flask, request
 
+from crm import db
 from crm.api import (
     api_keys,
     audiences,
@@ -29,8 +30,16 @@ def register(app: Flask, settings: Settings) -> None:
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )
+    app.before_request(_declare_indexes)
     security.init_app(app, settings)
     for module in (customers, orders, ingestions, audiences, campaigns, receipts, api_keys):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
-    app.register_blueprint(health.blp)
+    health.init_app(app, settings)
+
+
+def _declare_indexes() -> None:
+    # Not at app creation, which must not need the database (the CLI, a server that
+    # starts before MongoDB); a failure here is a 503 and the next request tries again.
+    if request.path.startswith("/api/"):
+        db.ensure_indexes()

@@ -1,16 +1,29 @@
-import dramatiq
 import mongoengine
+import pymongo
+import redis
+
+# Each server gets this long to answer a ping, so a readiness probe answers within 2 s
+# even with both of them down.
+PING_SECONDS = 0.8
 
 
-def problems() -> list[str]:
-    """What is unreachable right now; empty when MongoDB and the broker both answer."""
+def problems(queue: redis.Redis) -> list[str]:
+    """What is unreachable right now; empty when MongoDB and Redis (``queue``) both answer."""
     found = []
     try:
-        mongoengine.get_db().command("ping")
+        with pymongo.timeout(PING_SECONDS):
+            mongoengine.get_db().command("ping")
     except Exception:
         found.append("mongodb")
     try:
-        dramatiq.get_broker().client.ping()  # type: ignore[attr-defined]
+        queue.ping()
     except Exception:
         found.append("redis")
     return found
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A client for pings only, that gives up on an unresponsive server quickly."""
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=PING_SECONDS, socket_timeout=PING_SECONDS
+    )
