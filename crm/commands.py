@@ -1,11 +1,11 @@
 """``flask --app wsgi keys …``: manage API keys from a shell on the server."""
 
 import click
-from flask.cli import AppGroup
 
+from crm.cli import DatabaseGroup
 from crm.services import api_keys
 
-keys = AppGroup("keys", help="Create, list and revoke API keys.")
+keys = DatabaseGroup("keys", help="Create, list and revoke API keys.")
 
 
 @keys.command("create")

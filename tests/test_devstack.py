@@ -123,6 +123,25 @@ def test_cli_help_needs_no_database(tmp_path):
     assert time.monotonic() - started < 8
 
 
+def test_the_cli_without_a_database_says_so_in_one_line(tmp_path):
+    env = bare_env(CRM_VAR_DIR=str(tmp_path), CRM_MONGODB_URI="mongodb://127.0.0.1:9/nothing")
+    started = time.monotonic()
+    listed = subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "keys", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 1
+    assert listed.stderr.splitlines() == [
+        "Error: MongoDB is unreachable at 127.0.0.1:9 (is `make run` running in this "
+        "directory? otherwise set MONGODB_URI)"
+    ]
+    assert time.monotonic() - started < 8
+
+
 @pytest.mark.parametrize("taken", ["CRM_PORT", "CRM_EMBEDDED_MONGO_PORT"])
 def test_a_taken_port_is_one_line_and_a_failure(tmp_path, taken):
     env = stack_env(tmp_path)
