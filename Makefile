@@ -2,31 +2,41 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint audit bench clean
+.PHONY: install install-dev run test lint audit bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(PYTHON):
 	python3 -m venv $(VENV)
+
+# `make run` installs what runs locally (the image's requirements and the embedded servers);
+# `make test` adds the development tools. Each has its own stamp.
+$(VENV)/.installed-local: requirements.txt requirements-local.txt | $(PYTHON)
+	$(PYTHON) -m pip install --quiet -r requirements-local.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-local
+
+install-dev: $(VENV)/.installed-dev
 
 run: install
-	$(PYTHON) -m crm.stack
+	$(PYTHON) -m devstack
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy crm workers vendor_simulator
+	$(BIN)/mypy crm workers vendor_simulator devstack
 
 test: lint
 	$(BIN)/pytest
 
 # Known vulnerabilities in the pinned runtime dependencies (asks PyPI's advisory data).
-audit: install
+audit: install-dev
 	$(BIN)/pip-audit --vulnerability-service pypi -r requirements.txt
 
-bench: install
+bench: install-dev
 	$(PYTHON) -m bench.preview
 	$(PYTHON) -m bench.send
 	$(PYTHON) -m bench.ingest

@@ -40,8 +40,8 @@ import requests
 from pymongo import MongoClient
 
 from bench.send import CommandCounter, servers
-from crm import embedded
 from crm.services import demo_data
+from devstack import embedded
 
 log = logging.getLogger("bench.ingest")
 

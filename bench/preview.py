@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.preview                       # 1k and 10k customers
     .venv/bin/python -m bench.preview --sizes 10000 100000  # what the README reports
 
-Starts its own in-memory SecantusDB through ``crm.embedded``, fills ``customers`` with
+Starts its own in-memory SecantusDB through ``devstack.embedded``, fills ``customers`` with
 raw ``insert_many`` (order facts included, as ``crm.services.orders`` maintains them),
 then times ``audiences.preview`` for three rule trees and counts the commands each sends.
 """
@@ -19,9 +19,10 @@ from pathlib import Path
 from bson import Decimal128
 from pymongo import monitoring
 
-from crm import config, db, embedded
+from crm import config, db
 from crm.clock import utcnow
 from crm.services import audiences
+from devstack import embedded
 
 CITIES = ["Pune", "Delhi", "Mumbai", "Chennai", "Kolkata"]
 TREES = {

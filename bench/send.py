@@ -55,8 +55,8 @@ from bson import Decimal128, ObjectId
 from pymongo import MongoClient, UpdateOne, monitoring
 from redis import Redis
 
-from crm import embedded
 from crm.config import Settings
+from devstack import embedded
 
 log = logging.getLogger("bench.send")
 

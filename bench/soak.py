@@ -37,8 +37,8 @@ from pathlib import Path
 import pymongo
 import requests
 
-from crm import embedded
-from crm.stack import start_service, start_services, start_worker
+from devstack import embedded
+from devstack.stack import start_services, start_worker
 
 log = logging.getLogger("bench.soak")
 
@@ -131,7 +131,7 @@ class Stack:
 
     def start_api(self) -> None:
         command = [*self.processes["api"].args]
-        self.processes["api"] = start_service(command, self.env, self.workdir / "api.log")
+        self.processes["api"] = embedded.spawn(command, self.workdir / "api.log", self.env)
         embedded.wait_for_port(self.api_port, self.processes["api"])
 
     def fault(self, **fault: object) -> None:

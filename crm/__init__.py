@@ -1,5 +1,6 @@
 """Mini CRM: customers, orders, audiences and campaigns over a REST API."""
 
+import click
 from flask import Flask
 
 from crm import cli, commands, config, db
@@ -8,7 +9,10 @@ from workers import broker
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or config.load()
+    if settings is None:
+        settings = config.load()
+        if click.get_current_context(silent=True) is None:  # serving, not a CLI command
+            config.require(settings, "api")
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Mini CRM",

@@ -7,7 +7,8 @@ from typing import IO
 
 import click
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
+from pymongo.errors import ConnectionFailure
 from redis.exceptions import RedisError
 
 from crm.documents import Customer, IngestionStatus
@@ -23,6 +24,29 @@ QUIET_SECONDS = 30
 SHOWN_REJECTIONS = 10
 
 
+class _ReportsUnreachableDatabase:
+    """A command that says in one line that MongoDB is out of reach, not in a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except ConnectionFailure:
+            uri = ctx.ensure_object(ScriptInfo).load_app().config["CRM_SETTINGS"].mongodb_uri
+            address = uri.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0]
+            raise click.ClickException(
+                f"MongoDB is unreachable at {address} (is `make run` running in this "
+                "directory? otherwise set MONGODB_URI)"
+            ) from None
+
+
+class DatabaseCommand(_ReportsUnreachableDatabase, click.Command):
+    pass
+
+
+class DatabaseGroup(_ReportsUnreachableDatabase, AppGroup):
+    pass
+
+
 class _Counting:
     """A file that moves a progress bar as it is read."""
 
@@ -35,7 +59,7 @@ class _Counting:
         return data
 
 
-@click.command("import")
+@click.command("import", cls=DatabaseCommand)
 @click.argument("kind", type=click.Choice(sorted(KINDS)))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="Default: from the file name.")
@@ -51,7 +75,7 @@ def import_command(kind: str, path: Path, fmt: str | None, wait: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-@click.command("demo-data")
+@click.command("demo-data", cls=DatabaseCommand)
 @click.option("--customers", default=1000, show_default=True, help="How many customers.")
 @click.option("--orders", default=4000, show_default=True, help="How many orders.")
 @click.option("--seed", default=0, show_default=True)

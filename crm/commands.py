@@ -1,13 +1,13 @@
 """``flask --app wsgi keys …``: manage API keys from a shell on the server."""
 
 import click
-from flask.cli import AppGroup
 
+from crm.cli import DatabaseGroup
 from crm.documents.api_key import SCOPES
 from crm.services import api_keys
 from crm.services.errors import DomainError
 
-keys = AppGroup("keys", help="Create, list and revoke API keys.")
+keys = DatabaseGroup("keys", help="Create, list and revoke API keys.")
 
 
 @keys.command("create")

@@ -1,22 +1,28 @@
 """The one place settings are read: ``CRM_*`` environment variables over local defaults.
 
 ``MONGODB_URI`` and ``REDIS_URL`` are also accepted unprefixed, the names most
-hosting platforms and docker images already set.
+hosting platforms and docker images already set. A setting the environment leaves unset
+is taken from ``<CRM_VAR_DIR>/stack.env`` when ``make run`` has written one, so that the
+flask CLI in a second terminal finds the servers the local stack started.
 """
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/minicrm"
+    # How long a MongoDB command waits for a reachable server before failing (503).
+    mongodb_timeout_ms: int = 2500
     redis_url: str = "redis://127.0.0.1:6379/0"
-    # Where workers reach the vendor, and where the vendor sends receipts back.
-    vendor_url: str = "http://127.0.0.1:9000"
-    public_url: str = "http://127.0.0.1:8000"
+    # Where workers reach the vendor, and where the vendor sends receipts back: no
+    # default can be right for both a laptop and a deployment, so workers require both.
+    vendor_url: str = ""
+    public_url: str = ""
     vendor_timeout_seconds: float = 10.0
     # Messages per send chunk: one queue message, one lease, one vendor request. 1,000 is
     # the most a batch request of the usual e-mail/SMS vendors (and the simulator) takes.
@@ -42,8 +48,11 @@ class Settings:
     receipt_signatures_required: bool = True
     # Origins allowed to call the API from a browser (comma-separated); none by default.
     cors_origins: str = ""
-    # Failed authentications a client address may make per minute before getting 429s.
+    # Failed authentications a client address may make per minute before its failing
+    # attempts get 429s (a valid key is always let through).
     auth_failures_per_minute: int = 20
+    # Reverse proxies in front of the API whose X-Forwarded-* headers are trusted.
+    trusted_proxy_hops: int = 0
     # Bulk imports: the largest upload (streamed, never held in memory), records per
     # queue message, and how long an order may wait for its customer before rejection.
     max_upload_bytes: int = 50_000_000
@@ -53,6 +62,28 @@ class Settings:
     log_format: str = "text"
     # When set, GET /metrics needs ``Authorization: Bearer <token>``; open otherwise.
     metrics_token: str = ""
+    # ``make run``: where its files live, and the addresses it serves on.
+    var_dir: str = "var"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    vendor_host: str = "127.0.0.1"
+    vendor_port: int = 9000
+    embedded_mongo_port: int = 27027
+    embedded_redis_port: int = 6389
+
+
+class MissingSetting(SystemExit):
+    """A process started without a setting it cannot work without; exits with one line."""
+
+    def __init__(self, field: str, why: str):
+        super().__init__(f"{env_name(field)} is not set: {why}")
+
+
+def env_name(field: str) -> str:
+    return f"CRM_{field.upper()}"
+
+
+STACK_FILE = "stack.env"
 
 
 _ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}
@@ -71,16 +102,48 @@ def _parse(raw: str, default: Any) -> Any:
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build settings from ``environ`` (default: the process environment), then ``overrides``."""
-    environ = os.environ if environ is None else environ
+    """Build settings from ``environ`` (default: the process environment, then the local
+    stack's file for what it leaves unset), then ``overrides``."""
+    values: dict[str, Any] = {}
+    if environ is None:
+        environ = os.environ
+        values = _values(stack_file_values(Path(environ.get("CRM_VAR_DIR") or "var")))
+    values.update(_values(environ))
+    return replace(Settings(**values), **overrides)
+
+
+def _values(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in fields(Settings):
-        default = field.default
-        for name in (f"CRM_{field.name.upper()}", _ALIASES.get(field.name)):
+        for name in (env_name(field.name), _ALIASES.get(field.name)):
             if name and environ.get(name):
-                values[field.name] = _parse(environ[name], default)
+                values[field.name] = _parse(environ[name], field.default)
                 break
-    return replace(Settings(**values), **overrides)
+    return values
+
+
+def stack_file_values(var_dir: Path) -> dict[str, str]:
+    """``NAME=value`` lines of the file ``make run`` keeps while it runs; empty without one."""
+    try:
+        text = (var_dir / STACK_FILE).read_text()
+    except FileNotFoundError:
+        return {}
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def require(settings: Settings, process: str) -> None:
+    """Refuse to start ``process`` ("api", "worker" or "vendor") without what it needs."""
+    signing = process in ("api", "vendor") and settings.receipt_signatures_required
+    if signing and not settings.receipt_signing_secret:
+        raise MissingSetting(
+            "receipt_signing_secret",
+            "the API and the vendor sign receipts with it (the same value for both)",
+        )
+    if process == "worker":
+        if not settings.public_url:
+            raise MissingSetting("public_url", "the API's address, where the vendor sends receipts")
+        if not settings.vendor_url:
+            raise MissingSetting("vendor_url", "where workers send messages")
 
 
 def given(environ: Mapping[str, str] | None = None) -> set[str]:
@@ -89,7 +152,7 @@ def given(environ: Mapping[str, str] | None = None) -> set[str]:
     return {
         field.name
         for field in fields(Settings)
-        if environ.get(f"CRM_{field.name.upper()}") or environ.get(_ALIASES.get(field.name, ""))
+        if environ.get(env_name(field.name)) or environ.get(_ALIASES.get(field.name, ""))
     }
 
 

@@ -17,19 +17,33 @@ DOCUMENTS = (
     documents.ParkedOrder,
 )
 
+_indexes_declared = False
+
 
 def connect(settings: Settings, event_listeners: list[monitoring.CommandListener] | None = None):
-    """(Re)connect MongoEngine to ``settings.mongodb_uri`` and declare every index."""
+    """(Re)point MongoEngine at ``settings.mongodb_uri`` without touching the network: the
+    first command connects, and waits at most ``mongodb_timeout_ms`` for a server."""
+    global _indexes_declared
     mongoengine.disconnect()
+    _indexes_declared = False
     for document in DOCUMENTS:
         # MongoEngine caches the collection on the class; drop it so a new database is used.
         document._collection = None
-    client = mongoengine.connect(
+    return mongoengine.connect(
         host=settings.mongodb_uri,
+        connect=False,
+        serverSelectionTimeoutMS=settings.mongodb_timeout_ms,
         tz_aware=False,
         uuidRepresentation="standard",
         event_listeners=event_listeners or [],
     )
-    for document in DOCUMENTS:
-        document.ensure_indexes()
-    return client
+
+
+def ensure_indexes() -> None:
+    """Declare every index once per connection (MongoEngine also does it on a collection's
+    first use, but skips it for good if the server was unreachable at that moment)."""
+    global _indexes_declared
+    if not _indexes_declared:
+        for document in DOCUMENTS:
+            document.ensure_indexes()
+        _indexes_declared = True

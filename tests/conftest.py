@@ -13,8 +13,8 @@ from pathlib import Path
 import dramatiq
 import pytest
 
-from crm import embedded
-from crm.embedded import serve
+from devstack import embedded
+from devstack.embedded import serve
 from tests.helpers.privacy import CustomerDataGuard
 
 _servers = []
@@ -30,6 +30,8 @@ def pytest_configure(config):
     os.environ["CRM_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CRM_SWEEP_INTERVAL_SECONDS"] = "0"
     os.environ["CRM_RECEIPT_SIGNING_SECRET"] = "test-signing-secret"
+    # A local stack's file (`make run` in this tree) must not leak into the tests' settings.
+    os.environ["CRM_VAR_DIR"] = str(logs)
     from crm import config as crm_config
     from workers import broker
 

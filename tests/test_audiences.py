@@ -38,6 +38,7 @@ class Commands(monitoring.CommandListener):
 def commands(app, settings):
     listener = Commands()
     db.connect(settings, event_listeners=[listener])
+    db.ensure_indexes()
     listener.names.clear()
     return listener
 

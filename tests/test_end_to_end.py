@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from crm import embedded
-from crm.stack import start_services
+from devstack import embedded
+from devstack.stack import start_services
 
 
 @pytest.fixture

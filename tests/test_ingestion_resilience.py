@@ -20,10 +20,13 @@ from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 import workers.ingestion
 from crm.documents import Customer, IngestionChunk, Order, ParkedOrder
 from crm.services.ingestion import sweep
-from crm.stack import start_worker
+from devstack.stack import start_worker
 from tests.test_ingestion import upload, wait_for
 from workers import broker as worker_broker
 from workers.ingestion import ingest_chunk
+
+# A worker process refuses to start without these; this one imports and sends nothing.
+NO_SENDING = {"CRM_PUBLIC_URL": "http://127.0.0.1:9", "CRM_VENDOR_URL": "http://127.0.0.1:9"}
 
 
 @pytest.fixture
@@ -174,7 +177,7 @@ def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
     client, app, settings, broker, tmp_path
 ):
     wait_for_customers = upload(client, "customers", customers_csv(40), "text/csv")
-    env = {**os.environ, "CRM_MONGODB_URI": settings.mongodb_uri}
+    env = {**os.environ, "CRM_MONGODB_URI": settings.mongodb_uri, **NO_SENDING}
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         wait_for(client, wait_for_customers)

@@ -12,8 +12,9 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from crm import embedded, metrics
-from crm.embedded import serve
+from crm import metrics
+from devstack import embedded
+from devstack.embedded import serve
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.polling import eventually, wait_until_finished
 from workers import sending

@@ -5,10 +5,12 @@ import time
 from dataclasses import replace
 
 import pytest
+import requests
 from bson import ObjectId
 
 from crm import create_app, signatures
 from crm.services import api_keys
+from devstack.embedded import serve
 from tests.helpers.signing import post_signed
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
@@ -107,6 +109,49 @@ def test_repeated_failures_are_throttled(anonymous, settings):
     throttled = anonymous.get("/api/customers", headers={"Authorization": "Bearer bad"})
     assert throttled.status_code == 429
     assert set(throttled.json) == ERROR_KEYS
+
+
+def test_a_valid_key_passes_while_its_address_is_throttled(app, api_key, settings):
+    with serve(app) as url:
+        bad, good = ({"Authorization": f"Bearer {key}"} for key in ("crm_x_guess", api_key))
+        # Given an address whose failures went past the limit
+        for _ in range(settings.auth_failures_per_minute):
+            assert requests.get(f"{url}/api/customers", headers=bad).status_code == 401
+        assert requests.get(f"{url}/api/customers", headers=bad).status_code == 429
+        # Then the valid key from that same address is served, and guessing stays refused
+        assert requests.get(f"{url}/api/customers", headers=good).status_code == 200
+        assert requests.get(f"{url}/api/customers", headers=bad).status_code == 429
+
+
+def test_key_failures_do_not_throttle_receipts_nor_the_other_way_round(anonymous, settings):
+    body = {"communication_log_id": str(ObjectId()), "status": "SENT"}
+    for _ in range(settings.auth_failures_per_minute + 1):
+        anonymous.get("/api/customers", headers={"Authorization": "Bearer bad"})
+    assert post_signed(anonymous, RECEIPT, body).status_code == 404
+    assert_401(anonymous.post(RECEIPT, json=body))
+    for _ in range(settings.auth_failures_per_minute):
+        anonymous.post(RECEIPT, json=body)
+    assert anonymous.post(RECEIPT, json=body).status_code == 429
+    assert post_signed(anonymous, RECEIPT, body).status_code == 404
+
+
+@pytest.mark.parametrize("hops, other_client_status", [(0, 429), (1, 401)])
+def test_behind_a_trusted_proxy_one_client_does_not_lock_out_another(
+    settings, broker, hops, other_client_status
+):
+    app = create_app(replace(settings, trusted_proxy_hops=hops))
+    client = app.test_client()
+
+    def guess(client_address):
+        headers = {"Authorization": "Bearer bad", "X-Forwarded-For": client_address}
+        return client.get("/api/customers", headers=headers).status_code
+
+    for _ in range(settings.auth_failures_per_minute + 1):
+        guess("203.0.113.5")
+    assert guess("203.0.113.5") == 429
+    # Untrusted, the header is ignored and both are the proxy's address; trusted, they differ.
+    assert guess("203.0.113.6") == other_client_status
+    app.extensions["crm_redis"].close()
 
 
 def test_signed_receipt_passes_and_unknown_id_is_404(anonymous):

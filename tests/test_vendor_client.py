@@ -11,7 +11,6 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
-from crm.embedded import free_port, serve
 from crm.vendor import (
     LookupResult,
     VendorClient,
@@ -19,6 +18,7 @@ from crm.vendor import (
     VendorResult,
     VendorUnavailable,
 )
+from devstack.embedded import free_port, serve
 from tests.helpers.vendors import (
     Receiver,
     deliveries,

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from crm import signatures
-from crm.embedded import serve
 from crm.vendor import VendorClient, VendorResult
+from devstack.embedded import serve
 from tests.helpers.polling import eventually
 from tests.helpers.vendors import (
     Receiver,

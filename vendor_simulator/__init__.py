@@ -14,8 +14,11 @@ from vendor_simulator.simulator import EXTENSION, Simulator
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    if settings is None:
+        settings = config.load()
+        config.require(settings)
     app = Flask(__name__)
-    app.extensions[EXTENSION] = Simulator(settings or config.load())
+    app.extensions[EXTENSION] = Simulator(settings)
     errors.register(app)
     app.register_blueprint(routes.blueprint)
     app.register_blueprint(admin.blueprint)

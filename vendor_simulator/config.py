@@ -20,8 +20,9 @@ class Settings:
     # How long due receipts gather before going out in one callback request.
     receipt_linger_ms: int = 100
     max_batch: int = 1000
-    # Receipts are signed when set, as the CRM expects.
+    # Receipts are signed with it, as the CRM expects unless it accepts unsigned ones.
     signing_secret: str = ""
+    signing_required: bool = True
     # Off, as most SMS/email gateways: each submission of a key is delivered again.
     deduplicate: bool = False
 
@@ -33,6 +34,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "receipt_linger_ms": ("CRM_VENDOR_RECEIPT_LINGER_MS", int),
     "max_batch": ("CRM_VENDOR_MAX_BATCH", int),
     "signing_secret": ("CRM_RECEIPT_SIGNING_SECRET", str),
+    "signing_required": ("CRM_RECEIPT_SIGNATURES_REQUIRED", _flag),
     "deduplicate": ("CRM_VENDOR_DEDUPLICATE", _flag),
 }
 
@@ -46,3 +48,12 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         if environ.get(name)
     }
     return replace(Settings(**values), **overrides)
+
+
+def require(settings: Settings) -> None:
+    """Refuse to start without a signing secret the CRM would insist on (one line)."""
+    if settings.signing_required and not settings.signing_secret:
+        raise SystemExit(
+            "CRM_RECEIPT_SIGNING_SECRET is not set: the vendor signs receipts with it "
+            "(the same value as the API's)"
+        )

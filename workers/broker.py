@@ -11,7 +11,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
-from crm import db, logs, metrics
+from crm import config, db, logs, metrics
 from crm.config import Settings
 
 _settings: Settings | None = None
@@ -23,6 +23,7 @@ class MongoConnection(dramatiq.Middleware):
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         logs.configure(settings().log_format)
+        config.require(settings(), "worker")
         db.connect(settings())
 
 
@@ -32,7 +33,12 @@ def setup(settings: Settings) -> RedisBroker:
     global _settings, _broker
     _settings = settings
     if _broker is None:
-        _broker = RedisBroker(url=settings.redis_url)
+        # Timeouts, so a Redis that hangs fails a health check or a request instead of
+        # holding it (a stopped one refuses at once).
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=1, socket_timeout=5
+        )
+        _broker = RedisBroker(client=client)
         _broker.add_middleware(CurrentMessage())
         _broker.add_middleware(MongoConnection())
         dramatiq.set_broker(_broker)

@@ -1,5 +1,6 @@
-from flask import Flask
+from flask import Flask, request
 
+from crm import db
 from crm.api import (
     access,
     api_keys,
@@ -45,6 +46,7 @@ def register(app: Flask, settings: Settings) -> None:
     )
     api.register_converter(ExternalIdConverter, lambda _: {"type": "string", "pattern": ID_PATTERN})
     access.init_app(app)  # first: every request gets an id, even one refused next
+    app.before_request(_declare_indexes)
     security.init_app(app, settings)
     query.init_app(app, api)
     for module in (
@@ -59,5 +61,12 @@ def register(app: Flask, settings: Settings) -> None:
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
-    app.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)
+    health.init_app(app)
+
+
+def _declare_indexes() -> None:
+    # Not at app creation, which must not need the database (the CLI, a server that
+    # starts before MongoDB); a failure here is a 503 and the next request tries again.
+    if request.path.startswith("/api/"):
+        db.ensure_indexes()

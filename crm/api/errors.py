@@ -1,10 +1,21 @@
 """Every failure leaves the API as ``{code, status, message, errors}``."""
 
+import logging
+
 from flask_smorest import Api
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from crm.services import errors
+
+log = logging.getLogger(__name__)
+
+# A server out of reach (ServerSelectionTimeoutError and AutoReconnect are ConnectionFailures):
+# the request may succeed later, so 503 rather than 500.
+UNREACHABLE = (ConnectionFailure, RedisConnectionError, RedisTimeoutError)
 
 
 class CrmApi(Api):
@@ -19,6 +30,8 @@ class CrmApi(Api):
     def _register_error_handlers(self):
         super()._register_error_handlers()
         self._app.register_error_handler(errors.DomainError, handle_domain_error)
+        for error in UNREACHABLE:
+            self._app.register_error_handler(error, handle_unreachable)
 
 
 STATUS_OF: dict[type[errors.DomainError], int] = {
@@ -47,3 +60,10 @@ def handle_domain_error(error: errors.DomainError):
         "errors": error.errors,
     }
     return payload, code
+
+
+def handle_unreachable(error: Exception):
+    log.warning("a backing server is unreachable: %s", type(error).__name__)
+    return handle_domain_error(
+        errors.Unavailable("The database or the queue is unreachable; retry later.")
+    )

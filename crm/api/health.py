@@ -1,4 +1,7 @@
-from flask import Blueprint
+"""Probes for orchestrators: ``/health/live`` says the process serves (no I/O);
+``/health/ready`` (and ``/health``) that MongoDB and Redis answer, within 2 s either way."""
+
+from flask import Blueprint, Flask
 
 from crm.services import health
 from workers import broker
@@ -6,8 +9,18 @@ from workers import broker
 blp = Blueprint("health", __name__)
 
 
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blp)
+
+
+@blp.route("/health/live")
+def live():
+    return {"status": "ok"}
+
+
 @blp.route("/health")
-def check():
+@blp.route("/health/ready")
+def ready():
     problems = health.problems(broker.redis_client())
     return {"status": "ok" if not problems else "degraded", "problems": problems}, (
         200 if not problems else 503

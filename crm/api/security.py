@@ -1,6 +1,10 @@
 """Who may call what: API keys for REST clients, signatures for the vendor's receipts,
 a throttle on failed authentication, CORS only when configured, and security headers.
 
+The throttle slows the guesser, not the address: credentials are checked first, a valid
+one always passes, and only failing attempts beyond the limit get 429. API keys and
+receipt signatures are counted apart, so neither can lock the other out.
+
 Open without credentials: ``/health`` and the documentation (``/docs``, ``/openapi.json``).
 """
 
@@ -8,6 +12,7 @@ import time
 
 from flask import Flask, current_app, g, request
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from crm import signatures
@@ -41,6 +46,12 @@ SECURITY_SCHEMES = {
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    hops = settings.trusted_proxy_hops
+    if hops:
+        # The client's address is then the one the nearest trusted proxy saw.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     app.before_request(_cors_preflight)
     app.before_request(_authenticate)
     app.after_request(_headers)
@@ -56,10 +67,9 @@ def _authenticate() -> ResponseReturnValue | None:
     if request.path in RECEIPT_PATHS:
         return _verify_vendor_signature()
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    _refuse_if_throttled()
     key = api_keys.authenticate(presented.strip()) if scheme.lower() == "bearer" else None
     if key is None:
-        _count_failure()
+        _count_failure("api-key")
         return _unauthorized("A valid API key is required: Authorization: Bearer <key>.")
     g.api_key = key
     scope = scopes.required(request.method, request.path)
@@ -72,7 +82,6 @@ def _verify_vendor_signature() -> ResponseReturnValue | None:
     settings = _settings()
     if not settings.receipt_signatures_required:
         return None
-    _refuse_if_throttled()
     secret = settings.receipt_signing_secret
     problem: str | None = "no signing secret is configured"
     if secret:
@@ -84,7 +93,7 @@ def _verify_vendor_signature() -> ResponseReturnValue | None:
         )
     if problem is None:
         return None
-    _count_failure()
+    _count_failure("receipt")
     return _unauthorized("The receipt's signature is missing, stale or wrong.")
 
 
@@ -93,21 +102,16 @@ def _unauthorized(message: str) -> ResponseReturnValue:
     return body, status, {"WWW-Authenticate": "Bearer"}
 
 
-def _failures_key() -> str:
-    return f"crm:auth-failures:{request.remote_addr}:{int(time.time() // 60)}"
-
-
-def _refuse_if_throttled() -> None:
-    failures = broker.redis_client().get(_failures_key())
-    if failures and int(failures) >= _settings().auth_failures_per_minute:
-        raise TooManyRequests("Too many failed authentications; wait a minute.")
-
-
-def _count_failure() -> None:
+def _count_failure(kind: str) -> None:
+    """Count a failed attempt of ``kind`` from this address; past the limit in this minute,
+    answer 429 instead of 401."""
+    key = f"crm:auth-failures:{kind}:{request.remote_addr}:{int(time.time() // 60)}"
     pipe = broker.redis_client().pipeline()
-    pipe.incr(_failures_key())
-    pipe.expire(_failures_key(), 120)
-    pipe.execute()
+    pipe.incr(key)
+    pipe.expire(key, 120)
+    failures, _ = pipe.execute()
+    if failures > _settings().auth_failures_per_minute:
+        raise TooManyRequests("Too many failed authentications; wait a minute.")
 
 
 def _allowed_origin() -> str | None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import requests
 from werkzeug.wrappers import Request, Response
 
-from crm.embedded import serve
 from crm.vendor import OutboundMessage
+from devstack.embedded import serve
 from vendor_simulator import config, create_app
 from vendor_simulator.simulator import EXTENSION
 

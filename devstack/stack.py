@@ -1,0 +1,238 @@
+"""``make run`` (``python -m devstack``): the whole stack on one machine, with embedded
+MongoDB and Redis by default.
+
+Starts what is not configured (a SecantusDB server keeping data under <var>/mongo, a
+redis-server under <var>/redis), then the vendor simulator, the API and a Dramatiq
+worker, each on a port checked free before and served by that very process after.
+While it runs, <var>/stack.env tells the flask CLI where the servers are. Ctrl-C (or
+SIGTERM) stops everything, last started first; data stays for the next run.
+"""
+
+import fcntl
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from crm import config, db
+from crm.services import api_keys
+from devstack import embedded
+from devstack.embedded import StartFailed
+
+log = logging.getLogger("devstack")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+SIMULATOR = "vendor_simulator:create_app()"
+# What the flask CLI in a second terminal needs to reach this stack.
+SHARED = (
+    "CRM_MONGODB_URI",
+    "CRM_REDIS_URL",
+    "CRM_VENDOR_URL",
+    "CRM_PUBLIC_URL",
+    "CRM_RECEIPT_SIGNING_SECRET",
+)
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM."""
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    signal.signal(signal.SIGTERM, _stop)
+    # Started in the background by a script, SIGINT arrives ignored; Ctrl-C must still stop.
+    signal.signal(signal.SIGINT, _stop)
+    settings = config.load(os.environ)
+    var = Path(settings.var_dir)
+    var.mkdir(parents=True, exist_ok=True)
+    processes: list[subprocess.Popen] = []
+    status = 0
+    try:
+        with _only_stack_in(var):
+            status = run(settings, var, processes)
+    except StartFailed as error:
+        print(f"make run: {error}", file=sys.stderr)
+        status = 1
+    except Stopped:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        embedded.stop(processes)
+    sys.exit(status)
+
+
+def _stop(*_) -> None:
+    raise Stopped
+
+
+@contextmanager
+def _only_stack_in(var: Path) -> Iterator[None]:
+    """One stack per var directory: two would share the embedded servers' data."""
+    with (var / "stack.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StartFailed(f"another make run is using {var}/ (set CRM_VAR_DIR)") from None
+        yield
+
+
+def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen]) -> int:
+    """Start everything into ``processes``; return the exit status once one of them ends."""
+    given = config.given()
+    env = dict(os.environ)
+    public_url = f"http://{_client_host(settings.host)}:{settings.port}"
+    env.setdefault("CRM_PUBLIC_URL", public_url)
+    env.setdefault(
+        "CRM_VENDOR_URL", f"http://{_client_host(settings.vendor_host)}:{settings.vendor_port}"
+    )
+    if "receipt_signing_secret" not in given:
+        # The API, the worker and the simulator start together, so a fresh secret will do.
+        env["CRM_RECEIPT_SIGNING_SECRET"] = secrets.token_urlsafe(32)
+    ports = [(settings.host, settings.port, "the API (CRM_PORT)")]
+    ports.append((settings.vendor_host, settings.vendor_port, "the vendor (CRM_VENDOR_PORT)"))
+    if "mongodb_uri" not in given:
+        ports.append(
+            ("127.0.0.1", settings.embedded_mongo_port, "MongoDB (CRM_EMBEDDED_MONGO_PORT)")
+        )
+    if "redis_url" not in given:
+        ports.append(("127.0.0.1", settings.embedded_redis_port, "Redis (CRM_EMBEDDED_REDIS_PORT)"))
+    for host, port, what in ports:
+        embedded.check_free(host, port, what)
+
+    if "mongodb_uri" not in given:
+        port = settings.embedded_mongo_port
+        processes.append(embedded.start_mongo(port, str(var / "mongo"), var / "mongo.log"))
+        env["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{port}/minicrm"
+        log.info("embedded MongoDB-protocol server on :%d, data in %s/mongo", port, var)
+    if "redis_url" not in given:
+        port = settings.embedded_redis_port
+        processes.append(embedded.start_redis(port, var / "redis", var / "redis.log", True))
+        env["CRM_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        log.info("embedded Redis on :%d, data in %s/redis", port, var)
+    key_file = ensure_api_key(config.load(env), var)
+    processes += start_services(
+        env,
+        settings.port,
+        settings.vendor_port,
+        host=settings.host,
+        vendor_host=settings.vendor_host,
+    ).values()
+    stack_file = var / config.STACK_FILE
+    stack_file.touch(mode=0o600)
+    stack_file.write_text("".join(f"{name}={env[name]}\n" for name in SHARED if env.get(name)))
+    try:
+        seed_demo_data(env, var)
+        url = env["CRM_PUBLIC_URL"]
+        log.info("Ctrl-C stops everything")
+        log.info("API on %s", url)
+        log.info("Swagger UI on %s/docs", url)
+        log.info(
+            'API key in %s: curl -H "Authorization: Bearer $(cat %s)" %s/api/customers',
+            key_file,
+            key_file,
+            url,
+        )
+        return _watch(processes)
+    finally:
+        stack_file.unlink(missing_ok=True)
+
+
+def _watch(processes: list[subprocess.Popen]) -> int:
+    """Wait until one process exits; that stops the stack with a non-zero status."""
+    while True:
+        for process in processes:
+            if process.poll() is not None:
+                name, code = embedded.program(process), process.returncode
+                log.error("%s exited with code %d; stopping the stack", name, code)
+                return 1
+        time.sleep(0.5)
+
+
+def _client_host(bind_host: str) -> str:
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
+
+
+def ensure_api_key(settings: config.Settings, var: Path) -> Path:
+    """Create a first API key if there is none, keeping it in <var>/local-api-key."""
+    db.connect(settings)
+    db.ensure_indexes()
+    key_file = var / "local-api-key"
+    if not api_keys.exist():
+        _, key = api_keys.create("local", "admin")
+        key_file.touch(mode=0o600)
+        key_file.write_text(key + "\n")
+        log.info("created a first API key")
+    return key_file
+
+
+def seed_demo_data(env: dict[str, str], var: Path) -> None:
+    """On an empty database, import demo customers and orders through the bulk pipeline
+    (``flask demo-data``), so that a newcomer's first run has something to show."""
+    flask = str(Path(sys.executable).parent / "flask")
+    command = [flask, "--app", "wsgi", "demo-data", "--if-empty", "--load"]
+    command += ["--out", str(var / "demo")]
+    process = embedded.spawn(command, env=env)
+    if process.wait() != 0:
+        log.warning("no demo data loaded (see above); the stack runs on without it")
+
+
+def start_services(
+    env: dict[str, str],
+    api_port: int = 8000,
+    vendor_port: int = 9000,
+    log_dir: Path | None = None,
+    host: str = "127.0.0.1",
+    vendor_host: str = "127.0.0.1",
+) -> dict[str, subprocess.Popen]:
+    """The vendor simulator, the API (gunicorn) and a Dramatiq worker, by name, each
+    checked to serve its own port. Their output goes to the terminal, or to
+    ``log_dir/<name>.log`` when given."""
+    env = {
+        "CRM_VENDOR_URL": f"http://{_client_host(vendor_host)}:{vendor_port}",
+        "CRM_PUBLIC_URL": f"http://{_client_host(host)}:{api_port}",
+        **env,
+    }
+    bin_dir = Path(sys.executable).parent
+    # --preload: a missing setting stops the server with one line instead of looping workers.
+    gunicorn = [str(bin_dir / "gunicorn"), "--graceful-timeout", "5", "--preload"]
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        started["vendor"] = embedded.spawn(
+            [
+                *gunicorn,
+                "-w",
+                "1",
+                "--threads",
+                "8",
+                "-b",
+                f"{vendor_host}:{vendor_port}",
+                SIMULATOR,
+            ],
+            log_dir and log_dir / "vendor.log",
+            env,
+        )
+        embedded.wait_for_port(vendor_port, started["vendor"], what="the vendor simulator")
+        started["api"] = embedded.spawn(
+            [*gunicorn, "-w", "2", "--threads", "4", "-b", f"{host}:{api_port}", "wsgi:app"],
+            log_dir and log_dir / "api.log",
+            env,
+        )
+        embedded.wait_for_port(api_port, started["api"], what="the API")
+        started["worker"] = start_worker(env, log_dir and log_dir / "worker.log")
+    except BaseException:
+        embedded.stop(list(started.values()))
+        raise
+    return started
+
+
+def start_worker(env: dict[str, str], log_path: Path | None = None) -> subprocess.Popen:
+    dramatiq = str(Path(sys.executable).parent / "dramatiq")
+    command = [dramatiq, "workers:boot", "--processes", "1", "--threads", "2"]
+    return embedded.spawn(command, log_path, env)

@@ -1,0 +1,214 @@
+"""``make run`` (``python -m devstack``) as an operator meets it: the CLI beside it, a taken
+port, a missing setting, Ctrl-C and a SIGKILL — through the real processes."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from devstack import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def bare_env(**settings: str) -> dict[str, str]:
+    """This environment without the tests' own CRM_* settings, plus ``settings``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CRM_")}
+    return env | settings
+
+
+def stack_env(var_dir: Path, **settings: str) -> dict[str, str]:
+    ports = {
+        name: str(embedded.free_port())
+        for name in ("CRM_PORT", "CRM_VENDOR_PORT", "CRM_EMBEDDED_MONGO_PORT")
+    }
+    ports["CRM_EMBEDDED_REDIS_PORT"] = str(embedded.free_port())
+    return bare_env(CRM_VAR_DIR=str(var_dir), **ports, **settings)
+
+
+def start_stack(env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+
+
+def wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while "API key in" not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+
+
+def listening(ports: list[int]) -> set[int]:
+    return {
+        sock.laddr.port
+        for sock in psutil.net_connections("tcp")
+        if sock.status == psutil.CONN_LISTEN and sock.laddr.port in ports
+    }
+
+
+def stack_ports(env: dict[str, str]) -> list[int]:
+    names = ("CRM_PORT", "CRM_VENDOR_PORT", "CRM_EMBEDDED_MONGO_PORT", "CRM_EMBEDDED_REDIS_PORT")
+    return [int(env[name]) for name in names]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A whole local stack, embedded servers included, on free ports and its own var dir."""
+    var = tmp_path_factory.mktemp("var")
+    env = stack_env(var)
+    log = var / "stack.out"
+    process = start_stack(env, log)
+    wait_for_banner(process, log)
+    yield {"process": process, "env": env, "var": var, "log": log}
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_the_banner_ends_with_the_url_the_docs_and_the_key(stack):
+    url = f"http://127.0.0.1:{stack['env']['CRM_PORT']}"
+    last = stack["log"].read_text().splitlines()[-3:]
+    assert last[0].endswith(f"API on {url}")
+    assert last[1].endswith(f"Swagger UI on {url}/docs")
+    key_file = stack["var"] / "local-api-key"
+    assert f"API key in {key_file}" in last[2]
+    headers = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
+    assert requests.get(f"{url}/api/customers", headers=headers, timeout=5).status_code == 200
+
+
+def test_the_cli_in_a_second_terminal_finds_the_stack(stack):
+    # The second terminal has none of the stack's settings, only the same var dir.
+    env = bare_env(CRM_VAR_DIR=stack["env"]["CRM_VAR_DIR"])
+    started = time.monotonic()
+    listed = subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "keys", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert " local " in listed.stdout
+    assert time.monotonic() - started < 8
+
+
+def test_cli_help_needs_no_database(tmp_path):
+    env = bare_env(CRM_VAR_DIR=str(tmp_path), CRM_MONGODB_URI="mongodb://127.0.0.1:9/nothing")
+    started = time.monotonic()
+    helped = subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "keys" in helped.stdout and "demo-data" in helped.stdout
+    assert time.monotonic() - started < 8
+
+
+def test_the_cli_without_a_database_says_so_in_one_line(tmp_path):
+    env = bare_env(CRM_VAR_DIR=str(tmp_path), CRM_MONGODB_URI="mongodb://127.0.0.1:9/nothing")
+    started = time.monotonic()
+    listed = subprocess.run(
+        [BIN / "flask", "--app", "wsgi", "keys", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert listed.returncode == 1
+    assert listed.stderr.splitlines() == [
+        "Error: MongoDB is unreachable at 127.0.0.1:9 (is `make run` running in this "
+        "directory? otherwise set MONGODB_URI)"
+    ]
+    assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize("taken", ["CRM_PORT", "CRM_EMBEDDED_MONGO_PORT"])
+def test_a_taken_port_is_one_line_and_a_failure(tmp_path, taken):
+    env = stack_env(tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(env[taken])))
+        squatter.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack"], cwd=ROOT, env=env, capture_output=True, timeout=60
+        )
+    assert done.returncode != 0
+    assert done.stderr.decode().splitlines() == [
+        f"make run: port {env[taken]} for {'the API' if taken == 'CRM_PORT' else 'MongoDB'} "
+        f"({taken}) is taken"
+    ]
+    assert not (tmp_path / "stack.env").exists()
+
+
+@pytest.mark.parametrize(
+    "command, missing",
+    [
+        (
+            [BIN / "gunicorn", "--preload", "-b", "127.0.0.1:0", "wsgi:app"],
+            "CRM_RECEIPT_SIGNING_SECRET",
+        ),
+        (
+            [BIN / "gunicorn", "--preload", "-b", "127.0.0.1:0", "vendor_simulator:create_app()"],
+            "CRM_RECEIPT_SIGNING_SECRET",
+        ),
+        ([BIN / "dramatiq", "workers", "--processes", "1", "--threads", "1"], "CRM_PUBLIC_URL"),
+    ],
+)
+def test_a_process_without_a_setting_it_needs_stops_naming_it(tmp_path, command, missing):
+    env = bare_env(CRM_VAR_DIR=str(tmp_path), CRM_REDIS_URL=os.environ["CRM_REDIS_URL"])
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert any(line.startswith(f"{missing} is not set:") for line in done.stderr.splitlines())
+
+
+def test_ctrl_c_stops_quietly_and_frees_every_port(stack):
+    process, ports = stack["process"], stack_ports(stack["env"])
+    assert listening(ports) == set(ports)
+    before = len(stack["log"].read_text())
+    # Ctrl-C signals the terminal's foreground process group: the stack's, as started here.
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    after = stack["log"].read_text()[before:]
+    assert "Traceback" not in after and "CRITICAL" not in after and "Error 111" not in after
+    # Each server was stopped by the stack (SIGTERM), none reached by the Ctrl-C itself.
+    assert "Handling signal: int" not in after and after.count("Handling signal: term") == 2
+    assert "Received SIGTERM" in (stack["var"] / "redis.log").read_text()
+    assert "SIGINT" not in (stack["var"] / "redis.log").read_text()
+    assert listening(ports) == set()
+    assert not (stack["var"] / "stack.env").exists()
+
+
+def test_a_killed_stack_leaves_no_server_behind(tmp_path):
+    env = stack_env(tmp_path)
+    log = tmp_path / "stack.out"
+    process = start_stack(env, log)
+    wait_for_banner(process, log)
+    ports = stack_ports(env)
+
+    process.kill()
+    process.wait()
+
+    deadline = time.monotonic() + 20
+    while listening(ports) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert listening(ports) == set()
