@@ -3,8 +3,8 @@
 Authenticated with a real admin key, against the real database, with both valid and
 invalid data, and schemathesis's checks turned on (``--checks all``): no 5xx, valid data
 accepted, invalid data refused with a 4xx, documented statuses, content types and
-response schemas. The seed is random unless ``CRM_FUZZ_SEED`` names one; the run prints
-it with the number of cases, so a failure can be replayed.
+response schemas. The seed is 7 unless ``CRM_FUZZ_SEED`` names another (or ``random``);
+the run prints it with the number of cases, so a failure can be replayed.
 """
 
 import os
@@ -22,16 +22,19 @@ from schemathesis.checks import (
     negative_data_rejection,
     positive_data_acceptance,
     response_headers_conformance,
-    response_schema_conformance,
 )
 
 EXAMPLES_PER_OPERATION = 50
-SEED = int(os.environ.get("CRM_FUZZ_SEED") or random.randrange(2**32))
+# A fixed seed, so a run is repeatable; CRM_FUZZ_SEED=random (or a number) explores others.
+_GIVEN_SEED = os.environ.get("CRM_FUZZ_SEED", "7")
+SEED = int(_GIVEN_SEED) if _GIVEN_SEED.isdigit() else random.randrange(2**32)
 
 # Valid by the schema, refused by a rule JSON Schema cannot state: a rule tree's leaves
 # (field, operator and value must agree), a template's variables, an order's customer
-# existing, an upload's content. Each answers 422 with the reason.
+# existing, an upload's content, a customer's dates from 1900 on (JSON Schema has no
+# bounds for dates). Each answers 422 with the reason.
 DOMAIN_RULES = {
+    "POST /api/customers",
     "POST /api/audiences",
     "POST /api/audience",
     "POST /api/audiences/preview",
@@ -46,9 +49,9 @@ DOMAIN_RULES = {
 # A bulk upload with invalid rows is accepted (202) and reports them as rejected rows:
 # an invalid row never blocks the valid ones.
 ROW_BY_ROW = {"POST /api/customers/bulk", "POST /api/orders/bulk"}
-# Turned on once timestamps carry their timezone and X-Pagination is documented as the
-# JSON it is (the OpenAPI-truthfulness work); until then both fail on every list.
-PENDING = [response_schema_conformance, response_headers_conformance]
+# X-Pagination carries JSON, documented by flask-smorest as an object-typed header, which
+# the checker reads as comma-separated "key,value" pairs: it fails on every list.
+PENDING = [response_headers_conformance]
 
 
 @pytest.fixture(name="settings")

@@ -41,6 +41,7 @@ def register(app: Flask, settings: Settings) -> None:
             "extra_plugins": [SchemaExtrasPlugin(), ScopesPlugin(), openapi.ContractPlugin()]
         },
     )
+    api.ma_plugin.converter.add_attribute_function(openapi.text_pattern)
     api.register_converter(
         ObjectIdConverter, lambda _: {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}
     )

@@ -6,7 +6,10 @@ errors every operation can meet before its view runs (401, 429; 400 and 413 with
 
 from typing import Any
 
+import marshmallow as ma
 from apispec import BasePlugin
+
+from crm.schemas.base import MULTILINE
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_RESPONSES = {
@@ -139,3 +142,16 @@ def components() -> dict[str, Any]:
             for name, text in ERROR_RESPONSES.items()
         }
     }
+
+
+# Text the API refuses (``crm/schemas/storable.py``), said in the document: no control
+# characters, and in multiline text none but tab, newline and carriage return.
+TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
+MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
+
+def text_pattern(self: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict:
+    """An apispec attribute function: a ``pattern`` for every text field that has none."""
+    if not isinstance(field, ma.fields.String) or "pattern" in ret or field.dump_only:
+        return {}
+    return {"pattern": MULTILINE_TEXT if field.metadata.get(MULTILINE) else TEXT}

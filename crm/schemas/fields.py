@@ -65,6 +65,10 @@ class Money(ma.fields.Decimal):
 class ObjectIdString(ma.fields.String):
     """A 24-hex-digit MongoDB id."""
 
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", "^[0-9a-fA-F]{24}$")
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:

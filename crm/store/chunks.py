@@ -104,3 +104,8 @@ def queued_before(cutoff: datetime, after: ObjectId | None, limit: int) -> list[
     if after is not None:
         query["_id"] = {"$gt": after}
     return find(query, limit)
+
+
+def campaigns_with(state: ChunkState) -> list[ObjectId]:
+    """The campaigns that have chunks in ``state``."""
+    return _chunks().distinct("campaign_id", {"state": str(state)})

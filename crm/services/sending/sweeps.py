@@ -36,13 +36,15 @@ def requeue_expired_leases(enqueue_chunk: queue.EnqueueChunk) -> int:
     status_of: dict[ObjectId, str] = {}
     handed = 0
     while expired := chunks.expired_leases(utcnow(), PAGE):
+        handed_now = 0
         for chunk in expired:
             campaign_id = chunk["campaign_id"]
             if campaign_id not in status_of:
                 campaign = campaigns.find(campaign_id, {"status": 1})
                 status_of[campaign_id] = campaign["status"] if campaign else "CANCELLED"
-            handed += _hand_back(chunk, status_of[campaign_id], enqueue_chunk)
-        if len(expired) < PAGE:
+            handed_now += _hand_back(chunk, status_of[campaign_id], enqueue_chunk)
+        handed += handed_now
+        if len(expired) < PAGE or not handed_now:
             break
     if handed:
         log.warning("%d chunks whose lease expired were handed out again", handed)
@@ -85,15 +87,17 @@ def requeue_lost(idle_for: timedelta, in_queue: InQueue, enqueue_chunk: queue.En
 
 def resume_and_cancel(enqueue_chunk: queue.EnqueueChunk, vendor: VendorClient) -> None:
     """Finish what a resume or a cancel left undone (its background task was lost)."""
-    for campaign in campaigns.in_status([CampaignStatus.SENDING], {"_id": 1}):
-        while control.hand_out_paused(campaign["_id"], enqueue_chunk) == control.BATCH:
-            pass
-    for campaign in campaigns.in_status([CampaignStatus.CANCELLED], {"_id": 1}):
+    for campaign_id in chunks.campaigns_with(ChunkState.PAUSED):
+        campaign = campaigns.find(campaign_id, {"status": 1})
+        if campaign and campaign["status"] == CampaignStatus.SENDING:
+            while control.hand_out_paused(campaign_id, enqueue_chunk) == control.BATCH:
+                pass
+    for campaign_id in chunks.campaigns_with(ChunkState.CANCELLED):
         try:
-            while control.cancel_messages(campaign["_id"], vendor) == control.BATCH:
+            while control.cancel_messages(campaign_id, vendor) == control.BATCH:
                 pass
         except VendorUnavailable as error:
-            log.warning("campaign_id=%s cancel waits for the vendor: %s", campaign["_id"], error)
+            log.warning("campaign_id=%s cancel waits for the vendor: %s", campaign_id, error)
 
 
 def restart_stalled(idle_for: timedelta, enqueue_materialize: Callable[[str], object]) -> int:
