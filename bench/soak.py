@@ -149,8 +149,8 @@ def run(
     api_key: str,
     faults: bool = True,
     orphan_after: float = 3.0,
-    chunk_size: int = 100,
     timeout: float = 600,
+    chunk_size: int = 100,
 ) -> Report:
     """Send one campaign of ``members`` at ``rate`` a second; returns what was found."""
     workdir = Path(tempfile.mkdtemp(prefix="crm-soak-"))
@@ -325,12 +325,27 @@ def _pairs(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in sorted(counts.items())) or "none"
 
 
+# Each run's faults and orphan timeout, from the command line's arguments.
+RUNS = {
+    "faults": lambda args: (True, args.orphan_after),
+    "no-faults": lambda args: (False, args.orphan_after),
+    "sweep-off": lambda args: (False, 10 * args.timeout),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--rate", type=int, default=1_000, help="messages a second")
     parser.add_argument("--orphan-after", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--runs",
+        nargs="+",
+        choices=list(RUNS),
+        default=list(RUNS),
+        help="which runs: with faults, without, without and with the orphan sweep off",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from crm import config, db
@@ -342,17 +357,11 @@ def main() -> None:
     try:
         db.connect(config.load({"CRM_MONGODB_URI": uri}))
         key = api_keys.create("soak", "write")[1]
-        reports = [
-            (
-                label,
-                run(uri, args.members, args.rate, key, faults, orphan_after, timeout=args.timeout),
-            )
-            for label, faults, orphan_after in (
-                ("faults", True, args.orphan_after),
-                ("no faults", False, args.orphan_after),
-                ("no faults, orphan sweep off", False, 10 * args.timeout),
-            )
-        ]
+        reports = []
+        for label in args.runs:
+            faults, orphan_after = RUNS[label](args)
+            report = run(uri, args.members, args.rate, key, faults, orphan_after, args.timeout)
+            reports.append((label, report))
         print(table(reports))
     finally:
         embedded.stop([mongo])

@@ -5,7 +5,6 @@ from flask import Flask
 
 from crm import cli, commands, config, db
 from crm.config import Settings
-from workers import broker
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -27,6 +26,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         CRM_SETTINGS=settings,
     )
     db.connect(settings)
+    # Imported here: importing the broker imports prometheus_client, which must come after
+    # gunicorn.conf.py (importing ``crm``) has set up the metrics directory.
+    from workers import broker
+
     broker.setup(settings)
 
     from crm.api import register

@@ -1,13 +1,15 @@
-"""Probes and answers while a backing server is down: the API over HTTP, on a MongoDB and
-a Redis of the test's own that it stops."""
+"""Probes and answers while a backing server is down: the API served by gunicorn, on a
+MongoDB and a Redis of the test's own that it stops."""
 
+import os
+import sys
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
 
-from crm import create_app
+from crm import config, db
 from crm.services import api_keys
 from devstack import embedded
 
@@ -26,24 +28,30 @@ def servers(tmp_path):
 
 
 @pytest.fixture
-def api(servers, settings):
+def api(servers, settings, tmp_path):
     started, mongo_port, redis_port = servers
-    app = create_app(
-        replace(
-            settings,
-            mongodb_uri=f"mongodb://127.0.0.1:{mongo_port}/health",
-            redis_url=f"redis://127.0.0.1:{redis_port}/0",
-        )
-    )
-    key = api_keys.create("probe")[1]
-    with embedded.serve(app) as url:
+    env = {
+        **os.environ,
+        "CRM_MONGODB_URI": f"mongodb://127.0.0.1:{mongo_port}/health",
+        "CRM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+    }
+    db.connect(config.load(env))
+    key = api_keys.create("probe", "admin")[1]
+    db.connect(settings)
+    port = embedded.free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    command = [gunicorn, "--preload", "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{port}"]
+    server = embedded.spawn([*command, "wsgi:app"], tmp_path / "api.log", env)
+    try:
+        embedded.wait_for_port(port, server)
+        url = f"http://127.0.0.1:{port}"
         http = requests.Session()
         http.headers["Authorization"] = f"Bearer {key}"
         assert http.get(f"{url}/health/ready", timeout=5).status_code == 200
         assert http.get(f"{url}/api/customers", timeout=5).status_code == 200
         yield url, http, started
-    app.extensions["crm_redis"].close()
-    app.extensions["crm_health_redis"].close()
+    finally:
+        embedded.stop([server])
 
 
 def timed(call):

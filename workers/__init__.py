@@ -8,8 +8,6 @@ def boot() -> None:
 
     dramatiq_broker = broker.setup(config.load())
     from workers import ingestion, receipts, sending  # noqa: F401  (declares the actors)
-    from workers.metrics import WorkerMetrics
     from workers.sweeper import Sweeper
 
     dramatiq_broker.add_middleware(Sweeper())
-    dramatiq_broker.add_middleware(WorkerMetrics())

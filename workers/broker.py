@@ -13,6 +13,7 @@ from dramatiq.middleware import CurrentMessage
 
 from crm import config, db, logs, metrics
 from crm.config import Settings
+from workers.metrics import WorkerMetrics
 
 _settings: Settings | None = None
 _broker: RedisBroker | None = None
@@ -41,6 +42,7 @@ def setup(settings: Settings) -> RedisBroker:
         _broker = RedisBroker(client=client)
         _broker.add_middleware(CurrentMessage())
         _broker.add_middleware(MongoConnection())
+        _broker.add_middleware(WorkerMetrics())
         dramatiq.set_broker(_broker)
         metrics.use(_broker.client)
     return _broker
