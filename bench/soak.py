@@ -360,7 +360,9 @@ def main() -> None:
         reports = []
         for label in args.runs:
             faults, orphan_after = RUNS[label](args)
-            report = run(uri, args.members, args.rate, key, faults, orphan_after, args.timeout)
+            report = run(
+                uri, args.members, args.rate, key, faults, orphan_after, args.timeout, 1000
+            )
             reports.append((label, report))
         print(table(reports))
     finally:
