@@ -157,8 +157,11 @@ def run(
     stack = Stack(mongodb_uri, workdir, orphan_after, {"CRM_SEND_CHUNK_SIZE": str(chunk_size)})
     report = Report(members)
     try:
-        _insert_customers(stack.db, members)
         auth = {"Authorization": f"Bearer {api_key}"}
+        # The API's first request declares the indexes: before the customers, so that
+        # they are built as the customers arrive rather than over all of them at once.
+        requests.get(f"{stack.api}/api/campaign", headers=auth, timeout=60).raise_for_status()
+        _insert_customers(stack.db, members)
         campaign_id = _start_campaign(stack.api, auth, rate)
         started = time.monotonic()
         sampler = Sampler(stack.db, campaign_id)
