@@ -18,14 +18,21 @@ DOCUMENTS = (
 )
 
 _indexes_declared = False
+_query_timeout_ms = Settings.query_timeout_ms
+
+
+def query_timeout_ms() -> int:
+    """``maxTimeMS`` for the queries a user triggers (``CRM_QUERY_TIMEOUT_MS``)."""
+    return _query_timeout_ms
 
 
 def connect(settings: Settings, event_listeners: list[monitoring.CommandListener] | None = None):
     """(Re)point MongoEngine at ``settings.mongodb_uri`` without touching the network: the
     first command connects, and waits at most ``mongodb_timeout_ms`` for a server."""
-    global _indexes_declared
+    global _indexes_declared, _query_timeout_ms
     mongoengine.disconnect()
     _indexes_declared = False
+    _query_timeout_ms = settings.query_timeout_ms
     for document in DOCUMENTS:
         # MongoEngine caches the collection on the class; drop it so a new database is used.
         document._collection = None

@@ -5,11 +5,10 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from mongoengine import QuerySet
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, Customer
-from crm.services import segments
+from crm.services import pages, segments
 from crm.services.errors import Conflict, NotFound
 from crm.services.segments.fields import ISO_DATE
 
@@ -47,8 +46,9 @@ def get(audience_id: ObjectId | str) -> Audience:
     return audience
 
 
-def newest_first() -> QuerySet:
-    return Audience.objects.order_by("-created_at", "-id")
+def page(request: pages.Request) -> pages.Page:
+    found = Audience.objects
+    return pages.read(found, pages.NEWEST_CREATED, request, pages.unfiltered_estimate(found))
 
 
 def update(audience_id: ObjectId | str, data: dict[str, Any]) -> Audience:
