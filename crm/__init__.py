@@ -3,7 +3,7 @@
 import click
 from flask import Flask
 
-from crm import cli, commands, config, db
+from crm import cli, commands, config, db, maintenance
 from crm.config import Settings
 from workers import broker
 
@@ -34,4 +34,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     register(app, settings)
     app.cli.add_command(commands.keys)
     cli.register(app)
+    maintenance.register(app)
     return app

@@ -15,6 +15,7 @@ DOCUMENTS = (
     documents.Ingestion,
     documents.IngestionBatch,
     documents.ParkedOrder,
+    documents.AttributeKey,
 )
 
 _indexes_declared = False

@@ -8,24 +8,11 @@ from bson.errors import InvalidId
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, Customer
-from crm.services import pages, segments
+from crm.services import attribute_keys, pages, segments
 from crm.services.errors import Conflict, NotFound
-from crm.services.segments.fields import ISO_DATE
 
 SAMPLE_SIZE = 10
 IN_FLIGHT = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
-MAX_ATTRIBUTE_TYPES = 500
-# A custom attribute's BSON type as a rule type; ISO-dated text is reported as a date.
-ATTRIBUTE_TYPES = {
-    "string": "string",
-    "isodate": "date",
-    "date": "date",
-    "int": "number",
-    "long": "number",
-    "double": "number",
-    "decimal": "number",
-    "bool": "bool",
-}
 
 
 def create(data: dict[str, Any]) -> Audience:
@@ -118,31 +105,4 @@ def preview(tree: dict[str, Any]) -> dict[str, Any]:
 
 def catalog() -> dict[str, Any]:
     """The rule fields with their operators, and the attribute keys customers carry."""
-    return {"fields": segments.describe(), "attributes": attribute_keys()}
-
-
-def attribute_keys() -> list[dict[str, Any]]:
-    """Each custom attribute key in use, with the types its values have (one aggregation)."""
-    kind = {"$type": "$kv.v"}
-    iso_text = {"$regexMatch": {"input": "$kv.v", "regex": ISO_DATE}}
-    text_kind = {"$cond": [iso_text, "isodate", "string"]}
-    pipeline = [
-        {"$match": {"attributes": {"$type": "object"}}},
-        {"$project": {"kv": {"$objectToArray": "$attributes"}}},
-        {"$unwind": "$kv"},
-        {
-            "$group": {
-                "_id": {
-                    "key": "$kv.k",
-                    "type": {"$cond": [{"$eq": [kind, "string"]}, text_kind, kind]},
-                }
-            }
-        },
-        {"$sort": {"_id.key": 1}},
-        {"$limit": MAX_ATTRIBUTE_TYPES},
-    ]
-    found: dict[str, set[str]] = {}
-    for row in Customer._get_collection().aggregate(pipeline):
-        if row["_id"]["type"] in ATTRIBUTE_TYPES:
-            found.setdefault(row["_id"]["key"], set()).add(ATTRIBUTE_TYPES[row["_id"]["type"]])
-    return [{"field": f"attributes.{key}", "types": sorted(kinds)} for key, kinds in found.items()]
+    return {"fields": segments.describe(), "attributes": attribute_keys.listing()}

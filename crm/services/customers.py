@@ -5,7 +5,7 @@ from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
 from crm.documents import Customer
-from crm.services import pages
+from crm.services import attribute_keys, pages
 from crm.services.errors import NotFound
 
 DEFAULTS = {"total_spends": Decimal128("0"), "visit_count": 0, "attributes": {}}
@@ -16,6 +16,7 @@ def upsert(data: dict[str, Any]) -> tuple[Customer, bool]:
 
     Only the fields given are changed. Returns the customer and whether it is new.
     """
+    attribute_keys.record([data])
     fields = dict(data)
     customer_id = fields.pop("customer_id")
     if "total_spends" in fields:
