@@ -1,15 +1,20 @@
 """Saved audiences: a rule tree with its last computed size, and previews before saving."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo import ReadPreference
+from pymongo.errors import ExecutionTimeout
 
+from crm import db
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, Customer
 from crm.services import attribute_keys, pages, segments
-from crm.services.errors import Conflict, NotFound
+from crm.services.errors import Conflict, NotFound, QueryTooSlow
 
 SAMPLE_SIZE = 10
 IN_FLIGHT = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
@@ -74,7 +79,24 @@ def _now() -> datetime:
 
 def count(tree: dict[str, Any], now: datetime) -> int:
     """Members as of ``now``, counted by the database in one command."""
-    return Customer._get_collection().count_documents(segments.to_filter(tree, now))
+    with _time_limited():
+        return Customer._get_collection().count_documents(
+            segments.to_filter(tree, now), maxTimeMS=db.query_timeout_ms()
+        )
+
+
+@contextmanager
+def _time_limited() -> Iterator[None]:
+    """A rule's query past the time limit as the error that says how to narrow it."""
+    try:
+        yield
+    except ExecutionTimeout:
+        indexed = ", ".join(segments.indexed_fields())
+        message = (
+            f"The rule matched too slowly (past the {db.query_timeout_ms():,} ms limit); "
+            f"narrow it with a rule on an indexed field ({indexed})."
+        )
+        raise QueryTooSlow(message, {"json": {"rules": [message]}}) from None
 
 
 def preview(tree: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +115,12 @@ def preview(tree: dict[str, Any]) -> dict[str, Any]:
         {"$match": segments.to_filter(tree, now)},
         {"$facet": {"size": [{"$count": "n"}], "sample": sample}},
     ]
-    (result,) = Customer._get_collection().aggregate(pipeline)
+    # A preview may be a little stale: it reads from a secondary where there is one.
+    customers = Customer._get_collection().with_options(
+        read_preference=ReadPreference.SECONDARY_PREFERRED
+    )
+    with _time_limited():
+        (result,) = customers.aggregate(pipeline, maxTimeMS=db.query_timeout_ms())
     members = []
     for row in result["sample"]:
         member = {key: row.get(key) for key in segments.ALWAYS}

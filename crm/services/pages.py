@@ -18,9 +18,10 @@ from typing import Any
 from bson import ObjectId, json_util
 from bson.errors import InvalidId
 from mongoengine import QuerySet
+from pymongo.errors import ExecutionTimeout
 
 from crm import db
-from crm.services.errors import InvalidInput
+from crm.services.errors import InvalidInput, QueryTooSlow
 
 # The most documents a numbered page may skip: deeper pages are read by cursor.
 MAX_SKIPPED = 10_000
@@ -137,11 +138,17 @@ def read(
     items = items[: request.page_size]
     next_after = ordering.cursor(items[-1]) if more else None
     if request.count:
-        collection = found._collection
-        total = collection.count_documents(found._query, maxTimeMS=limit)
-        return Page(items, request, next_after, total, "exact")
+        return Page(items, request, next_after, _count(found, limit), "exact")
     total = estimate() if estimate else None
     return Page(items, request, next_after, total, None if total is None else "estimated")
+
+
+def _count(found: QuerySet, limit: int) -> int:
+    try:
+        return found._collection.count_documents(found._query, maxTimeMS=limit)
+    except ExecutionTimeout:
+        message = f"Counting took longer than the {limit:,} ms limit."
+        raise QueryTooSlow(message, {"query": {"count": [f"{message} Leave it out."]}}) from None
 
 
 def unfiltered_estimate(found: QuerySet) -> Callable[[], int | None]:
