@@ -3,7 +3,7 @@
 import click
 from flask import Flask
 
-from crm import cli, commands, config, db
+from crm import cli, commands, config, db, maintenance
 from crm.config import Settings
 
 
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     register(app, settings)
     app.cli.add_command(commands.keys)
     cli.register(app)
+    maintenance.register(app)
     return app

@@ -18,6 +18,9 @@ class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/minicrm"
     # How long a MongoDB command waits for a reachable server before failing (503).
     mongodb_timeout_ms: int = 2500
+    # The longest a query a user triggers may run (list pages, counts, audience previews,
+    # saves and refreshes): past it the request is a 422 asking to narrow the query.
+    query_timeout_ms: int = 5000
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Where workers reach the vendor, and where the vendor sends receipts back: no
     # default can be right for both a laptop and a deployment, so workers require both.

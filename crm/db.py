@@ -15,17 +15,34 @@ DOCUMENTS = (
     documents.Ingestion,
     documents.IngestionBatch,
     documents.ParkedOrder,
+    documents.AttributeKey,
 )
 
+# Indexes an earlier version declared that a declared one now does the work of: dropped by
+# ``flask db indexes`` (never by the lazy declaration), once their replacement exists.
+SUPERSEDED = {
+    "communication_logs": ("campaign_id_1_status_1",),  # by campaign_id_1_status_1_updated_at_1
+    "orders": ("customer_id_1_order_date_1",),  # by customer_id_1_order_date_-1__id_-1
+    "campaigns": ("created_at_-1",),  # by created_at_-1__id_-1
+    "audiences": ("created_at_-1",),  # by created_at_-1__id_-1
+}
+
 _indexes_declared = False
+_query_timeout_ms = Settings.query_timeout_ms
+
+
+def query_timeout_ms() -> int:
+    """``maxTimeMS`` for the queries a user triggers (``CRM_QUERY_TIMEOUT_MS``)."""
+    return _query_timeout_ms
 
 
 def connect(settings: Settings, event_listeners: list[monitoring.CommandListener] | None = None):
     """(Re)point MongoEngine at ``settings.mongodb_uri`` without touching the network: the
     first command connects, and waits at most ``mongodb_timeout_ms`` for a server."""
-    global _indexes_declared
+    global _indexes_declared, _query_timeout_ms
     mongoengine.disconnect()
     _indexes_declared = False
+    _query_timeout_ms = settings.query_timeout_ms
     for document in DOCUMENTS:
         # MongoEngine caches the collection on the class; drop it so a new database is used.
         document._collection = None
@@ -47,3 +64,24 @@ def ensure_indexes() -> None:
         for document in DOCUMENTS:
             document.ensure_indexes()
         _indexes_declared = True
+
+
+def migrate_indexes() -> dict[str, dict[str, list[str]]]:
+    """Create every declared index that is missing, then drop the superseded ones; by
+    collection, the indexes ``created``, ``dropped`` and now in place (``indexes``)."""
+    report: dict[str, dict[str, list[str]]] = {}
+    for document in DOCUMENTS:
+        # Not ``_get_collection()``: MongoEngine declares the indexes on its first call.
+        collection = document._get_db()[document._get_collection_name()]
+        before = set(collection.index_information())
+        document.ensure_indexes()
+        after = set(collection.index_information())
+        dropped = [name for name in SUPERSEDED.get(collection.name, ()) if name in after]
+        for name in dropped:
+            collection.drop_index(name)
+        report[collection.name] = {
+            "created": sorted(after - before),
+            "dropped": dropped,
+            "indexes": sorted(after - set(dropped)),
+        }
+    return report

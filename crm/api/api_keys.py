@@ -3,20 +3,23 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
-from crm.api.pagination import QuerySetPage
+from crm.api.pagination import PAGE_HEADERS, respond
 from crm.schemas.api_key import ApiKeySchema, NewApiKeySchema
-from crm.services import api_keys
+from crm.schemas.pagination import NewestFirstQuerySchema
+from crm.services import api_keys, pages
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/keys", description="API keys")
 
 
 @blp.route("")
 class ApiKeys(MethodView):
-    @blp.response(200, ApiKeySchema(many=True))
-    @blp.paginate(QuerySetPage)
-    def get(self):
-        """List API keys, newest first (never their secrets)."""
-        return api_keys.listing()
+    @blp.arguments(NewestFirstQuerySchema, location="query")
+    @blp.response(200, ApiKeySchema(many=True), headers=PAGE_HEADERS)
+    def get(self, query):
+        """List API keys, newest first (never their secrets), a page at a time."""
+        found = api_keys.listing()
+        request, estimate = pages.Request.take(query), pages.unfiltered_estimate(found)
+        return respond(pages.read(found, pages.NEWEST_CREATED, request, estimate))
 
     @blp.arguments(ApiKeySchema)
     @blp.response(201, NewApiKeySchema)

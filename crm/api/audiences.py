@@ -4,7 +4,7 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
-from crm.api.pagination import QuerySetPage
+from crm.api.pagination import PAGE_HEADERS, respond
 from crm.schemas.audience import (
     AudienceSchema,
     AudienceUpdateSchema,
@@ -12,7 +12,8 @@ from crm.schemas.audience import (
     PreviewSchema,
     RuleTreeSchema,
 )
-from crm.services import audiences
+from crm.schemas.pagination import NewestFirstQuerySchema
+from crm.services import audiences, pages
 
 blp = Blueprint("audiences", __name__, url_prefix="/api", description="Audiences (segments)")
 NOT_FOUND = {"schema": ErrorSchema, "description": "No audience has that id."}
@@ -31,11 +32,11 @@ def route(path: str) -> Callable[[type[MethodView]], type[MethodView]]:
 
 @route("")
 class Audiences(MethodView):
-    @blp.response(200, AudienceSchema(many=True))
-    @blp.paginate(QuerySetPage)
-    def get(self):
-        """List audiences, newest first, each with its last computed size (paginated)."""
-        return audiences.newest_first()
+    @blp.arguments(NewestFirstQuerySchema, location="query")
+    @blp.response(200, AudienceSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, query):
+        """List audiences, newest first, each with its last computed size (a page at a time)."""
+        return respond(audiences.page(pages.Request.take(query)))
 
     @blp.arguments(AudienceSchema)
     @blp.response(201, AudienceSchema)

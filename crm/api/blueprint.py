@@ -1,10 +1,9 @@
-"""The API's blueprint: strict JSON bodies and bounded pages.
+"""The API's blueprint: strict JSON bodies.
 
-- A body that is not JSON as RFC 8259 defines it is a 400 in the error shape: broken
-  syntax, nesting too deep for the parser, a number too long to read, ``NaN`` or
-  ``Infinity``. (webargs turns only syntax errors into a 400; the rest would be 500s.)
-- ``page`` is bounded like ``page_size``, so no list is asked to skip past what MongoDB
-  can count.
+A body that is not JSON as RFC 8259 defines it is a 400 in the error shape: broken
+syntax, nesting too deep for the parser, a number too long to read, ``NaN`` or
+``Infinity``. (webargs turns only syntax errors into a 400; the rest would be 500s.)
+Lists page through ``crm.api.pagination``, not flask-smorest's ``paginate``.
 """
 
 import json
@@ -12,11 +11,8 @@ from typing import Any
 
 import flask
 import flask_smorest
-import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
-
-MAX_PAGE = 100_000
 
 
 def _refuse_constant(name: str) -> Any:
@@ -44,20 +40,3 @@ class StrictParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
-    PAGINATION_ARGUMENTS_PARSER = StrictParser()
-
-    def paginate(self, pager=None, *, page=None, page_size=None, max_page_size=None):
-        decorate = super().paginate(
-            pager, page=page, page_size=page_size, max_page_size=max_page_size
-        )
-
-        def decorator(func):
-            wrapper = decorate(func)
-            schema = wrapper._apidoc["pagination"]["parameters"]["schema"]
-            default = schema._declared_fields["page"].load_default
-            schema._declared_fields["page"] = ma.fields.Integer(
-                load_default=default, validate=ma.validate.Range(min=1, max=MAX_PAGE)
-            )
-            return wrapper
-
-        return decorator

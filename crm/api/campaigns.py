@@ -2,7 +2,7 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
-from crm.api.pagination import QuerySetPage
+from crm.api.pagination import PAGE_HEADERS, respond
 from crm.schemas.campaign import (
     CampaignSchema,
     CommunicationLogSchema,
@@ -10,22 +10,22 @@ from crm.schemas.campaign import (
     RecountQuerySchema,
     RecountSchema,
 )
-from crm.services import campaigns
+from crm.schemas.pagination import NewestFirstQuerySchema
+from crm.services import campaigns, pages
 
 blp = Blueprint("campaigns", __name__, url_prefix="/api/campaign", description="Campaigns")
 
 
 @blp.route("")
 class Campaigns(MethodView):
-    @blp.response(200, CampaignSchema(many=True))
-    @blp.paginate()
-    def get(self, pagination_parameters):
-        """List campaigns, newest first, each with its message counts (paginated)."""
-        query = campaigns.newest_first()
-        pagination_parameters.item_count = query.count()
-        first = pagination_parameters.first_item
-        page = list(query[first : first + pagination_parameters.page_size])
-        return campaigns.with_stats(page)
+    @blp.arguments(NewestFirstQuerySchema, location="query")
+    @blp.response(200, CampaignSchema(many=True), headers=PAGE_HEADERS)
+    def get(self, query):
+        """List campaigns, newest first, each with its message counts (a page at a time)."""
+        found = campaigns.newest_first()
+        request, estimate = pages.Request.take(query), pages.unfiltered_estimate(found)
+        page = pages.read(found, pages.NEWEST_CREATED, request, estimate)
+        return respond(page, campaigns.with_stats)
 
     @blp.arguments(CampaignSchema)
     @blp.response(201, CampaignSchema)
@@ -46,11 +46,11 @@ class CampaignById(MethodView):
 @blp.route("/<objectid:campaign_id>/logs")
 class CampaignLogs(MethodView):
     @blp.arguments(LogQuerySchema, location="query")
-    @blp.response(200, CommunicationLogSchema(many=True))
-    @blp.paginate(QuerySetPage)
+    @blp.response(200, CommunicationLogSchema(many=True), headers=PAGE_HEADERS)
     def get(self, query, campaign_id):
-        """The campaign's communication logs, one per audience member (paginated)."""
-        return campaigns.logs(campaigns.get(campaign_id).id, **query)
+        """The campaign's communication logs, one per audience member (a page at a time)."""
+        request = pages.Request.take(query)
+        return respond(campaigns.logs(campaigns.get(campaign_id), request, **query))
 
 
 @blp.route("/<objectid:campaign_id>/recount", methods=["POST"])

@@ -2,9 +2,9 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
-from crm.api.pagination import QuerySetPage
+from crm.api.pagination import PAGE_HEADERS, respond
 from crm.schemas.customer import CustomerQuerySchema, CustomerSchema
-from crm.services import customers
+from crm.services import customers, pages
 
 blp = Blueprint("customers", __name__, url_prefix="/api/customers", description="Customers")
 
@@ -12,11 +12,11 @@ blp = Blueprint("customers", __name__, url_prefix="/api/customers", description=
 @blp.route("")
 class Customers(MethodView):
     @blp.arguments(CustomerQuerySchema, location="query")
-    @blp.response(200, CustomerSchema(many=True))
-    @blp.paginate(QuerySetPage)
+    @blp.response(200, CustomerSchema(many=True), headers=PAGE_HEADERS)
     def get(self, query):
-        """List customers by customer_id (paginated; see the X-Pagination header)."""
-        return customers.search(**query)
+        """List customers by customer_id, a page at a time (see the Link and X-Pagination
+        headers); the total is estimated unless count=true."""
+        return respond(customers.page(pages.Request.take(query), **query))
 
     @blp.arguments(CustomerSchema)
     @blp.response(201, CustomerSchema, description="Created.")

@@ -3,12 +3,13 @@
 import logging
 
 from flask_smorest import Api
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
+from crm import db
 from crm.services import errors
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class CrmApi(Api):
         self._app.register_error_handler(errors.DomainError, handle_domain_error)
         for error in UNREACHABLE:
             self._app.register_error_handler(error, handle_unreachable)
+        self._app.register_error_handler(ExecutionTimeout, handle_time_limit)
 
 
 STATUS_OF: dict[type[errors.DomainError], int] = {
@@ -42,6 +44,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.Conflict: 409,
     errors.UnsupportedFormat: 415,
     errors.InvalidInput: 422,
+    errors.QueryTooSlow: 422,
     errors.TooManyRequests: 429,
     errors.Unavailable: 503,
 }
@@ -66,4 +69,15 @@ def handle_unreachable(error: Exception):
     log.warning("a backing server is unreachable: %s", type(error).__name__)
     return handle_domain_error(
         errors.Unavailable("The database or the queue is unreachable; retry later.")
+    )
+
+
+def handle_time_limit(error: ExecutionTimeout):
+    """A query past its ``maxTimeMS`` that no service described better."""
+    limit = db.query_timeout_ms()
+    return handle_domain_error(
+        errors.QueryTooSlow(
+            f"The query took longer than the {limit:,} ms limit; narrow it (a filter, a "
+            "smaller page, or no count=true)."
+        )
     )

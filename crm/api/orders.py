@@ -2,9 +2,9 @@ from flask.views import MethodView
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
-from crm.api.pagination import QuerySetPage
+from crm.api.pagination import PAGE_HEADERS, respond
 from crm.schemas.order import OrderQuerySchema, OrderSchema
-from crm.services import orders
+from crm.services import orders, pages
 
 blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Orders")
 
@@ -12,11 +12,11 @@ blp = Blueprint("orders", __name__, url_prefix="/api/orders", description="Order
 @blp.route("")
 class Orders(MethodView):
     @blp.arguments(OrderQuerySchema, location="query")
-    @blp.response(200, OrderSchema(many=True))
-    @blp.paginate(QuerySetPage)
+    @blp.response(200, OrderSchema(many=True), headers=PAGE_HEADERS)
     def get(self, query):
-        """List orders, newest first (paginated; see the X-Pagination header)."""
-        return orders.search(**query)
+        """List orders, newest first, a page at a time (see the Link and X-Pagination
+        headers); the total is estimated unless count=true."""
+        return respond(orders.page(pages.Request.take(query), **query))
 
     @blp.arguments(OrderSchema)
     @blp.response(201, OrderSchema, description="Recorded and applied to its customer.")

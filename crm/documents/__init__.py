@@ -1,4 +1,5 @@
 from crm.documents.api_key import ApiKey
+from crm.documents.attribute_key import AttributeKey
 from crm.documents.audience import Audience
 from crm.documents.campaign import Campaign
 from crm.documents.communication_log import CommunicationLog
@@ -16,6 +17,7 @@ from crm.documents.status import CampaignStatus, ChunkState, MessageStatus
 
 __all__ = [
     "ApiKey",
+    "AttributeKey",
     "Audience",
     "Campaign",
     "CampaignStatus",

@@ -19,7 +19,7 @@ class ApiKey(Document):
     last_used_at = DateTimeField()
     revoked_at = DateTimeField()
 
-    meta = {"collection": "api_keys"}
+    meta = {"collection": "api_keys", "indexes": [("-created_at", "-_id")]}
 
     @property
     def effective_scope(self) -> str:

@@ -12,4 +12,4 @@ class Audience(Document):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
-    meta = {"collection": "audiences", "indexes": ["-created_at"]}
+    meta = {"collection": "audiences", "indexes": [("-created_at", "-_id")]}

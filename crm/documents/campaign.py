@@ -36,4 +36,7 @@ class Campaign(Document):
     started_at = DateTimeField()
     completed_at = DateTimeField()
 
-    meta = {"collection": "campaigns", "indexes": ["-created_at", "audience_id", "status"]}
+    meta = {
+        "collection": "campaigns",
+        "indexes": [("-created_at", "-_id"), "audience_id", "status"],
+    }

@@ -21,5 +21,6 @@ class CommunicationLog(Document):
             # Counts and completion by status; the sweeps' "idle since" by updated_at.
             ("campaign_id", "status", "updated_at"),
             ("campaign_id", "_id"),
+            ("campaign_id", "status", "_id"),  # a page of one status
         ],
     }

@@ -12,5 +12,6 @@ class Order(Document):
 
     meta = {
         "collection": "orders",
-        "indexes": [("customer_id", "order_date")],
+        # Both serve the list, newest first, whole or one customer's (and its pages).
+        "indexes": [("-order_date", "-_id"), ("customer_id", "-order_date", "-_id")],
     }

@@ -3,6 +3,7 @@ import marshmallow as ma
 from crm.documents import CampaignStatus, MessageStatus
 from crm.schemas.base import MULTILINE, BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp
+from crm.schemas.pagination import ListQuerySchema
 
 
 class CampaignStatsSchema(BaseSchema):
@@ -83,7 +84,7 @@ class CommunicationLogSchema(BaseSchema):
     updated_at = Timestamp(dump_only=True)
 
 
-class LogQuerySchema(BaseSchema):
+class LogQuerySchema(ListQuerySchema):
     status = ma.fields.Enum(MessageStatus)
 
 

@@ -3,6 +3,7 @@ import marshmallow as ma
 from crm.documents.customer import MAX_VISITS
 from crm.schemas.base import BaseSchema
 from crm.schemas.fields import Day, Money, Timestamp, external_id
+from crm.schemas.pagination import ListQuerySchema
 
 ATTRIBUTE_KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
@@ -37,5 +38,5 @@ class CustomerSchema(BaseSchema):
     updated_at = Timestamp(dump_only=True)
 
 
-class CustomerQuerySchema(BaseSchema):
+class CustomerQuerySchema(ListQuerySchema):
     email = ma.fields.Email(metadata={"description": "Only the customer with this email."})

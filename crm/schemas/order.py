@@ -3,6 +3,7 @@ import marshmallow as ma
 from crm.documents.customer import MAX_MONEY
 from crm.schemas.base import BaseSchema
 from crm.schemas.fields import Day, Money, Timestamp, external_id
+from crm.schemas.pagination import ListQuerySchema
 
 
 class OrderSchema(BaseSchema):
@@ -15,5 +16,5 @@ class OrderSchema(BaseSchema):
     created_at = Timestamp(dump_only=True)
 
 
-class OrderQuerySchema(BaseSchema):
+class OrderQuerySchema(ListQuerySchema):
     customer_id = external_id(metadata={"description": "Only this customer's orders."})

@@ -1,32 +1,23 @@
 """Saved audiences: a rule tree with its last computed size, and previews before saving."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from mongoengine import QuerySet
+from pymongo import ReadPreference
+from pymongo.errors import ExecutionTimeout
 
+from crm import db
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, Customer
-from crm.services import segments
-from crm.services.errors import Conflict, NotFound
-from crm.services.segments.fields import ISO_DATE
+from crm.services import attribute_keys, pages, segments
+from crm.services.errors import Conflict, NotFound, QueryTooSlow
 
 SAMPLE_SIZE = 10
 IN_FLIGHT = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
-MAX_ATTRIBUTE_TYPES = 500
-# A custom attribute's BSON type as a rule type; ISO-dated text is reported as a date.
-ATTRIBUTE_TYPES = {
-    "string": "string",
-    "isodate": "date",
-    "date": "date",
-    "int": "number",
-    "long": "number",
-    "double": "number",
-    "decimal": "number",
-    "bool": "bool",
-}
 
 
 def create(data: dict[str, Any]) -> Audience:
@@ -47,8 +38,9 @@ def get(audience_id: ObjectId | str) -> Audience:
     return audience
 
 
-def newest_first() -> QuerySet:
-    return Audience.objects.order_by("-created_at", "-id")
+def page(request: pages.Request) -> pages.Page:
+    found = Audience.objects
+    return pages.read(found, pages.NEWEST_CREATED, request, pages.unfiltered_estimate(found))
 
 
 def update(audience_id: ObjectId | str, data: dict[str, Any]) -> Audience:
@@ -87,7 +79,24 @@ def _now() -> datetime:
 
 def count(tree: dict[str, Any], now: datetime) -> int:
     """Members as of ``now``, counted by the database in one command."""
-    return Customer._get_collection().count_documents(segments.to_filter(tree, now))
+    with _time_limited():
+        return Customer._get_collection().count_documents(
+            segments.to_filter(tree, now), maxTimeMS=db.query_timeout_ms()
+        )
+
+
+@contextmanager
+def _time_limited() -> Iterator[None]:
+    """A rule's query past the time limit as the error that says how to narrow it."""
+    try:
+        yield
+    except ExecutionTimeout:
+        indexed = ", ".join(segments.indexed_fields())
+        message = (
+            f"The rule matched too slowly (past the {db.query_timeout_ms():,} ms limit); "
+            f"narrow it with a rule on an indexed field ({indexed})."
+        )
+        raise QueryTooSlow(message, {"json": {"rules": [message]}}) from None
 
 
 def preview(tree: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +115,12 @@ def preview(tree: dict[str, Any]) -> dict[str, Any]:
         {"$match": segments.to_filter(tree, now)},
         {"$facet": {"size": [{"$count": "n"}], "sample": sample}},
     ]
-    (result,) = Customer._get_collection().aggregate(pipeline)
+    # A preview may be a little stale: it reads from a secondary where there is one.
+    customers = Customer._get_collection().with_options(
+        read_preference=ReadPreference.SECONDARY_PREFERRED
+    )
+    with _time_limited():
+        (result,) = customers.aggregate(pipeline, maxTimeMS=db.query_timeout_ms())
     members = []
     for row in result["sample"]:
         member = {key: row.get(key) for key in segments.ALWAYS}
@@ -118,31 +132,4 @@ def preview(tree: dict[str, Any]) -> dict[str, Any]:
 
 def catalog() -> dict[str, Any]:
     """The rule fields with their operators, and the attribute keys customers carry."""
-    return {"fields": segments.describe(), "attributes": attribute_keys()}
-
-
-def attribute_keys() -> list[dict[str, Any]]:
-    """Each custom attribute key in use, with the types its values have (one aggregation)."""
-    kind = {"$type": "$kv.v"}
-    iso_text = {"$regexMatch": {"input": "$kv.v", "regex": ISO_DATE}}
-    text_kind = {"$cond": [iso_text, "isodate", "string"]}
-    pipeline = [
-        {"$match": {"attributes": {"$type": "object"}}},
-        {"$project": {"kv": {"$objectToArray": "$attributes"}}},
-        {"$unwind": "$kv"},
-        {
-            "$group": {
-                "_id": {
-                    "key": "$kv.k",
-                    "type": {"$cond": [{"$eq": [kind, "string"]}, text_kind, kind]},
-                }
-            }
-        },
-        {"$sort": {"_id.key": 1}},
-        {"$limit": MAX_ATTRIBUTE_TYPES},
-    ]
-    found: dict[str, set[str]] = {}
-    for row in Customer._get_collection().aggregate(pipeline):
-        if row["_id"]["type"] in ATTRIBUTE_TYPES:
-            found.setdefault(row["_id"]["key"], set()).add(ATTRIBUTE_TYPES[row["_id"]["type"]])
-    return [{"field": f"attributes.{key}", "types": sorted(kinds)} for key, kinds in found.items()]
+    return {"fields": segments.describe(), "attributes": attribute_keys.listing()}

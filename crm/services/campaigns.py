@@ -7,7 +7,7 @@ from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
-from crm.services import templates
+from crm.services import pages, templates
 from crm.services.errors import InvalidInput, NotFound
 from crm.store import campaigns as campaign_store
 from crm.store import logs as log_store
@@ -80,9 +80,15 @@ def recount(campaign_id: ObjectId, repair: bool) -> dict[str, Any]:
     return {"kept": kept, "counted": counted, "consistent": kept == counted, "repaired": repaired}
 
 
-def logs(campaign_id: ObjectId, status: MessageStatus | None = None):
-    entries = CommunicationLog.objects(campaign_id=campaign_id).order_by("id")
-    return entries.filter(status=status) if status else entries
+def logs(
+    campaign: Campaign, request: pages.Request, status: MessageStatus | None = None
+) -> pages.Page:
+    """A page of the campaign's logs in creation order; the total from its kept counts."""
+    found = CommunicationLog.objects(campaign_id=campaign.id)
+    found = found.filter(status=status) if status else found
+    kept = campaign.counts or {}
+    total = kept.get(status.value, 0) if status else sum(kept.values())
+    return pages.read(found, pages.OLDEST_ID, request, lambda: total)
 
 
 def log(log_id: ObjectId) -> CommunicationLog:

@@ -1,11 +1,11 @@
 from typing import Any
 
 from bson import Decimal128
-from mongoengine import QuerySet
 from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
 from crm.documents import Customer
+from crm.services import attribute_keys, pages
 from crm.services.errors import NotFound
 
 DEFAULTS = {"total_spends": Decimal128("0"), "visit_count": 0, "attributes": {}}
@@ -16,6 +16,7 @@ def upsert(data: dict[str, Any]) -> tuple[Customer, bool]:
 
     Only the fields given are changed. Returns the customer and whether it is new.
     """
+    attribute_keys.record([data])
     fields = dict(data)
     customer_id = fields.pop("customer_id")
     if "total_spends" in fields:
@@ -42,6 +43,8 @@ def get(customer_id: str) -> Customer:
     return customer
 
 
-def search(email: str | None = None) -> QuerySet:
-    customers = Customer.objects.exclude("order_history").order_by("customer_id")
-    return customers.filter(email=email) if email else customers
+def page(request: pages.Request, email: str | None = None) -> pages.Page:
+    """A page of customers by customer_id, maybe only those with ``email``."""
+    found = Customer.objects.exclude("order_history")
+    found = found.filter(email=email) if email else found
+    return pages.read(found, pages.BY_CUSTOMER_ID, request, pages.unfiltered_estimate(found))

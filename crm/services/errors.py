@@ -46,6 +46,11 @@ class TooManyRequests(DomainError):
     pass
 
 
+class QueryTooSlow(DomainError):
+    """A query a user asked for ran past ``CRM_QUERY_TIMEOUT_MS``: asking again will not
+    help, asking for less will."""
+
+
 class Unavailable(DomainError):
     pass
 

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128
-from mongoengine import QuerySet
 from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.errors import DuplicateKeyError
@@ -20,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from crm.clock import utcnow
 from crm.documents import Customer, Order
 from crm.documents.customer import MAX_MONEY, MAX_VISITS
+from crm.services import pages
 from crm.services.errors import Conflict, InvalidInput, NotFound
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")
@@ -86,9 +86,10 @@ def get(order_id: str) -> Order:
     return order
 
 
-def search(customer_id: str | None = None) -> QuerySet:
-    orders = Order.objects.order_by("-order_date", "-id")
-    return orders.filter(customer_id=customer_id) if customer_id else orders
+def page(request: pages.Request, customer_id: str | None = None) -> pages.Page:
+    """A page of orders, newest first, maybe only one customer's."""
+    found = Order.objects.filter(customer_id=customer_id) if customer_id else Order.objects
+    return pages.read(found, pages.NEWEST_ORDERS, request, pages.unfiltered_estimate(found))
 
 
 def order_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:

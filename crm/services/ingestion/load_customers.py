@@ -16,6 +16,7 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import Customer, IngestionBatch
+from crm.services import attribute_keys
 from crm.services.customers import DEFAULTS
 from crm.services.ingestion import jobs, writes
 from crm.services.ingestion.kinds import CUSTOMERS
@@ -27,6 +28,7 @@ def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> l
     """Apply one chunk of ``[row, customer]`` pairs; returns the customer_ids it created,
     or None if the chunk was applied before."""
     attempt = _Attempt(ingestion_id, number, *_merge(rows))
+    attribute_keys.record(attempt.records.values())
     for _ in range(MAX_ATTEMPTS):
         try:
             return writes.in_transaction(attempt)

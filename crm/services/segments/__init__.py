@@ -12,7 +12,7 @@ from typing import Any
 
 from crm.services.segments import compiler
 from crm.services.segments.columns import ALWAYS, columns
-from crm.services.segments.fields import describe
+from crm.services.segments.fields import describe, indexed_fields
 from crm.services.segments.summary import summarize
 from crm.services.segments.validation import MAX_DEPTH, MAX_NODES, validate
 
@@ -22,6 +22,7 @@ __all__ = [
     "MAX_NODES",
     "columns",
     "describe",
+    "indexed_fields",
     "summarize",
     "to_filter",
     "validate",
