@@ -70,7 +70,7 @@ def insert_batch(
     session: ClientSession,
 ) -> bool:
     """Write the job's batch ``key``; False if it exists (the batch was applied before)."""
-    batch = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
+    batch: dict[str, Any] = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
     batch |= {"rejections": rejections, "created_at": utcnow()}
     try:
         _batches().insert_one(batch, session=session)
