@@ -95,4 +95,3 @@ def test_browsers_of_allowed_origins_may_send_and_read_it(settings, broker):
     assert browser.get("/health", headers=origin).headers["Access-Control-Expose-Headers"] == (
         "X-Request-ID"
     )
-    app.extensions["crm_redis"].close()
