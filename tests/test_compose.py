@@ -24,6 +24,8 @@ from crm import config
 from devstack import embedded
 from tests.helpers.polling import eventually
 
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("vendor", "api", "worker")
 # What `${NAME:?…}` finds in .env; the real value is the operator's.

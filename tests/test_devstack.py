@@ -16,6 +16,8 @@ import requests
 from devstack import embedded
 from tests.helpers.polling import eventually
 
+pytestmark = pytest.mark.system
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 

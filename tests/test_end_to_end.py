@@ -10,6 +10,8 @@ from devstack import embedded
 from devstack.stack import start_services
 from tests.helpers.polling import eventually
 
+pytestmark = pytest.mark.system
+
 
 @pytest.fixture
 def stack(settings, broker, api_key, tmp_path):

@@ -1,16 +1,19 @@
-"""Probes and answers while a backing server is down: the API over HTTP, on a MongoDB and
-a Redis of the test's own that it stops."""
+"""Probes and answers while a backing server is down: the API (gunicorn) over HTTP, on a
+MongoDB and a Redis of the test's own that it stops."""
 
+import os
+import subprocess
+import sys
 import time
-from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
 
-from crm import create_app
-from crm.services import api_keys
 from devstack import embedded
 from tests.helpers.http import assert_error
+
+pytestmark = pytest.mark.system
 
 
 @pytest.fixture
@@ -25,24 +28,33 @@ def servers(tmp_path):
 
 
 @pytest.fixture
-def api(servers, settings):
+def api(servers, tmp_path):
+    """The API in a process of its own: its Redis client is made once per process."""
     started, mongo_port, redis_port = servers
-    app = create_app(
-        replace(
-            settings,
-            mongodb_uri=f"mongodb://127.0.0.1:{mongo_port}/health",
-            redis_url=f"redis://127.0.0.1:{redis_port}/0",
-        )
+    env = {
+        **os.environ,
+        "CRM_MONGODB_URI": f"mongodb://127.0.0.1:{mongo_port}/health",
+        "CRM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+    }
+    bin_dir = Path(sys.executable).parent
+    created = subprocess.run(
+        [bin_dir / "flask", "--app", "wsgi", "keys", "create", "probe", "--scope", "read"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    key = api_keys.create("probe")[1]
-    with embedded.serve(app) as url:
-        http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {key}"
+    port = embedded.free_port()
+    command = [bin_dir / "gunicorn", "-w", "1", "--threads", "4", "-b", f"127.0.0.1:{port}"]
+    server = embedded.spawn([*map(str, command), "wsgi:app"], tmp_path / "api.log", env)
+    embedded.wait_for_port(port, server, what="the API")
+    url = f"http://127.0.0.1:{port}"
+    with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {created.stdout.split()[0]}"
         assert http.get(f"{url}/health/ready", timeout=5).status_code == 200
         assert http.get(f"{url}/api/customers", timeout=5).status_code == 200
         yield url, http, started
-    app.extensions["crm_redis"].close()
-    app.extensions["crm_health_redis"].close()
+    embedded.stop([server])
 
 
 def timed(call):

@@ -172,6 +172,7 @@ def requeue_messages_of_dead_workers(queue):
     sweeper.close()
 
 
+@pytest.mark.system
 def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
     client, app, settings, broker, tmp_path
 ):

@@ -9,6 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -129,6 +130,7 @@ def test_recording_never_raises_when_redis_is_down(monkeypatch, caplog):
     assert len(caplog.records) == 2
 
 
+@pytest.mark.system
 def test_gunicorn_workers_add_up_and_log_json(settings, api_key, tmp_path):
     """Two gunicorn worker processes: whichever serves a scrape counts both's requests."""
     port = embedded.free_port()
