@@ -174,7 +174,10 @@ def test_a_taken_port_is_one_line_and_a_failure(tmp_path, taken):
             [BIN / "gunicorn", "--preload", "-b", "127.0.0.1:0", "vendor_simulator:create_app()"],
             "CRM_RECEIPT_SIGNING_SECRET",
         ),
-        ([BIN / "dramatiq", "workers", "--processes", "1", "--threads", "1"], "CRM_PUBLIC_URL"),
+        (
+            [BIN / "dramatiq", "workers:boot", "--processes", "1", "--threads", "1"],
+            "CRM_PUBLIC_URL",
+        ),
     ],
 )
 def test_a_process_without_a_setting_it_needs_stops_naming_it(tmp_path, command, missing):
