@@ -15,10 +15,7 @@ from pathlib import Path
 
 from gunicorn import glogging
 
-# Module-level names are read as gunicorn settings (``config`` is one): imports stay private.
-from crm import config as _config
-from crm import logs as _logs
-
+# Before anything imports prometheus_client (importing crm does), which reads it once.
 _metrics_dir_given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _metrics_dir_given:
     for stale in Path(_metrics_dir_given).glob("*.db"):
@@ -26,15 +23,26 @@ if _metrics_dir_given:
 else:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="crm-metrics-")
 
-_log_format = _config.load().log_format
-_logs.configure(_log_format)
+
+def _configure_logs() -> str:
+    # Module-level names are read as gunicorn settings (``config`` is one): crm stays private.
+    from crm import config, logs
+
+    log_format = config.load().log_format
+    logs.configure(log_format)
+    return log_format
+
+
+_log_format = _configure_logs()
 
 
 class Logger(glogging.Logger):
     def setup(self, cfg):
+        from crm import logs
+
         super().setup(cfg)
         for handler in self.error_log.handlers:
-            _logs.prepare(handler, _log_format)
+            logs.prepare(handler, _log_format)
 
 
 logger_class = Logger

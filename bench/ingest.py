@@ -85,9 +85,11 @@ def run_child(role: str, port: int, threads: int, counts_path: Path) -> None:
         import dramatiq
 
         import workers
+        from workers import broker
 
+        workers.boot()
         db.connect(settings, [counter])
-        worker = dramatiq.Worker(workers.broker, queues={"ingestion"}, worker_threads=threads)
+        worker = dramatiq.Worker(broker.get(), queues={"ingestion"}, worker_threads=threads)
         worker.start()
         counter.counting = True
         stopped.wait()

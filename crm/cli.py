@@ -12,10 +12,11 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import RedisError
 
 from crm.documents import Customer, IngestionStatus
+from crm.documents.ingestion import FORMATS
 from crm.services import demo_data
 from crm.services.errors import DomainError
 from crm.services.ingestion import intake, jobs
-from crm.services.ingestion.formats import FORMATS, Upload, detect
+from crm.services.ingestion.formats import Upload, detect
 from crm.services.ingestion.kinds import KINDS
 
 POLL_SECONDS = 0.5

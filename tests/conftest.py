@@ -32,15 +32,21 @@ def pytest_configure(config):
     os.environ["CRM_RECEIPT_SIGNING_SECRET"] = "test-signing-secret"
     # A local stack's file (`make run` in this tree) must not leak into the tests' settings.
     os.environ["CRM_VAR_DIR"] = str(logs)
-    from crm import config as crm_config
-    from workers import broker
+    import workers
 
-    broker.setup(crm_config.load())
+    workers.boot()  # as `dramatiq workers:boot` does: the broker, its middleware, the actors
     _privacy.install()
 
 
 def pytest_unconfigure(config):
     embedded.stop(_servers)
+
+
+def pytest_collection_modifyitems(items):
+    """A test given the settings (and so a database of its own) is marked ``db``."""
+    for item in items:
+        if "settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
 
 
 @pytest.fixture(autouse=True)

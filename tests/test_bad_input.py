@@ -2,15 +2,9 @@
 
 import pytest
 
-ERROR_KEYS = {"code", "status", "message", "errors"}
+from tests.helpers.http import assert_error
+
 CUSTOMER = {"customer_id": "c1", "name": "A", "email": "a@b.co"}
-
-
-def assert_error(response, code):
-    assert response.status_code == code, response.json
-    assert set(response.json) == ERROR_KEYS
-    assert response.json["code"] == code
-    return response.json["errors"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from jinja2.exceptions import SecurityError
 from crm.documents import Audience
 from crm.services import templates
 from tests.helpers.factories import EVERYONE
+from tests.helpers.http import assert_error
 
 
 @pytest.fixture
@@ -31,15 +32,12 @@ def test_seed_campaign_is_created_as_draft(client, audience_id):
     ["Hi {{ name", "Hi {{ password }}", "{{ cycler.__init__.__globals__ }}", "{% for %}", ""],
 )
 def test_bad_template_is_422_on_message(client, audience_id, message):
-    response = create(client, audience_id=audience_id, message=message)
-    assert response.status_code == 422
-    assert "message" in response.json["errors"]["json"]
+    assert_error(create(client, audience_id=audience_id, message=message), 422, "json", "message")
 
 
 def test_unknown_audience_is_422(client, app):
     response = create(client, audience_id=str(ObjectId()), message="Hi")
-    assert response.status_code == 422
-    assert "audience_id" in response.json["errors"]["json"]
+    assert_error(response, 422, "json", "audience_id")
 
 
 def test_sending_unknown_campaign_is_404(client, app):

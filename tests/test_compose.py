@@ -9,7 +9,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +22,9 @@ from redis import Redis
 
 from crm import config
 from devstack import embedded
+from tests.helpers.polling import eventually
+
+pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("vendor", "api", "worker")
@@ -207,13 +209,11 @@ def test_compose_stack_sends_a_campaign_to_completed_with_every_receipt(stack):
     assert sent.status_code == 202, sent.text
 
     # Then it completes, every receipt applied
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def completed():
         current = http.get(f"{api}/api/campaign/{campaign['id']}").json()
-        if current["status"] == "COMPLETED":
-            break
-        time.sleep(0.3)
-    assert current["status"] == "COMPLETED", f"{current}\n{logs(workdir)}"
+        return current if current["status"] == "COMPLETED" else None
+
+    current = eventually(completed, timeout=60, interval=0.3, describe=lambda: logs(workdir))
     stats = current["stats"]
     assert stats["total"] == stats["sent"] + stats["failed"] == 12
     logs_page = http.get(f"{api}/api/campaign/{campaign['id']}/logs?page_size=100").json()

@@ -5,7 +5,7 @@ import json
 
 from crm import config, signatures
 from crm.api.openapi import EXAMPLES
-from tests.contract import Contract
+from tests.helpers.contract import Contract
 from tests.helpers.factories import add_customers
 from tests.helpers.polling import eventually
 

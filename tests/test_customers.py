@@ -1,3 +1,5 @@
+from tests.helpers.http import assert_error
+
 CUSTOMER = {
     "customer_id": "cust010",
     "name": "Shubh",
@@ -50,6 +52,4 @@ def test_list_is_paginated(client):
 
 
 def test_unknown_customer_is_404_in_error_shape(client):
-    response = client.get("/api/customers/nobody")
-    assert response.status_code == 404
-    assert set(response.json) == {"code", "status", "message", "errors"}
+    assert_error(client.get("/api/customers/nobody"), 404)

@@ -14,6 +14,9 @@ import pytest
 import requests
 
 from devstack import embedded
+from tests.helpers.polling import eventually
+
+pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -47,10 +50,11 @@ def start_stack(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while "API key in" not in log.read_text():
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.2)
+    def shown() -> bool:
+        assert process.poll() is None, log.read_text()[-3000:]
+        return "API key in" in log.read_text()
+
+    eventually(shown, timeout, 0.2, describe=lambda: log.read_text()[-3000:])
 
 
 def listening(ports: list[int]) -> set[int]:
@@ -211,7 +215,4 @@ def test_a_killed_stack_leaves_no_server_behind(tmp_path):
     process.kill()
     process.wait()
 
-    deadline = time.monotonic() + 20
-    while listening(ports) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert listening(ports) == set()
+    eventually(lambda: not listening(ports), 20, 0.2, describe=lambda: str(listening(ports)))

@@ -1,13 +1,13 @@
 """Hostile input: every request here gets a 4xx in the one error shape and changes nothing
 in any collection (compared whole, before and after)."""
 
-import json
-
 import pytest
 from bson import ObjectId
 
 from crm.schemas.fields import MAX_MONEY
-from tests.hostile import assert_error, database_contents
+from tests.helpers.database import database_contents
+from tests.helpers.http import assert_error
+from tests.helpers.ingestion import wait_for
 
 CUSTOMER = {"customer_id": "c1", "name": "Asha", "email": "asha@example.com"}
 RECEIPT_PATHS = ["/api/sendCampaign/deliveryReceipt", "/api/sendCampaign/deliveryReceipts"]
@@ -224,7 +224,7 @@ def test_bulk_rows_mongodb_cannot_store_are_rejected_rows(client, worker):
         '{"customer_id": "c5", "name": "E\\u0000", "email": "e@example.com"}',
     )
     response = client.post("/api/customers/bulk", data=body, content_type="application/x-ndjson")
-    job = _finished(client, response)
+    job = wait_for(client, response)
     assert job["status"] == "DONE", job
     assert job["counts"]["inserted"] == 1 and job["counts"]["rejected"] == 4
     assert [r["row"] for r in job["rejections"]] == [2, 3, 4, 5]
@@ -233,17 +233,5 @@ def test_bulk_rows_mongodb_cannot_store_are_rejected_rows(client, worker):
 
 def test_bulk_csv_cells_with_control_characters_are_rejected_rows(client, worker):
     body = b"customer_id,name,email\nc1,Asha,asha@example.com\nc2,B\x00b,b@example.com\n"
-    job = _finished(client, client.post("/api/customers/bulk", data=body, content_type="text/csv"))
+    job = wait_for(client, client.post("/api/customers/bulk", data=body, content_type="text/csv"))
     assert job["counts"]["inserted"] == 1 and job["rejections"][0]["row"] == 3
-
-
-def _finished(client, response):
-    import time
-
-    assert response.status_code == 202, response.json
-    for _ in range(300):
-        job = client.get(response.headers["Location"]).json
-        if job["status"] in ("DONE", "FAILED"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(json.dumps(job))

@@ -1,12 +1,12 @@
 """Bulk imports through the API, a real Redis queue and Dramatiq worker threads."""
 
 import json
-import time
 from dataclasses import replace
 
 import pytest
 
 from crm.documents import Order
+from tests.helpers.ingestion import upload, wait_for
 
 CUSTOMERS_CSV = """customer_id,name,email,visit_count,city
 c1,Asha Rao,asha@example.com,2,Pune
@@ -32,24 +32,6 @@ ORDERS = [
 def settings(settings):
     """Chunks of four records, so that these uploads span a few queue messages."""
     return replace(settings, ingest_chunk_size=4, ingest_park_seconds=30)
-
-
-def upload(client, kind, body, content_type, **query):
-    return client.post(
-        f"/api/{kind}/bulk", data=body, content_type=content_type, query_string=query
-    )
-
-
-def wait_for(client, response, status=("DONE", "FAILED"), timeout=60):
-    assert response.status_code == 202, response.json
-    location = response.headers["Location"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(location).json
-        if job["status"] in status:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"still {job['status']}: {job['counts']} {job['progress']}")
 
 
 def customer(client, customer_id):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from crm.documents import Customer, Ingestion
 from crm.services.ingestion import formats
 from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
-from tests.test_bad_input import assert_error
+from tests.helpers.http import assert_error
 
 GOOD = {"customer_id": "c1", "name": "Asha", "email": "asha@example.com"}
 

@@ -21,7 +21,8 @@ import workers.ingestion
 from crm.documents import Customer, IngestionChunk, Order, ParkedOrder
 from crm.services.ingestion import sweep
 from devstack.stack import start_worker
-from tests.test_ingestion import upload, wait_for
+from tests.helpers.ingestion import upload, wait_for
+from tests.helpers.polling import eventually
 from workers import broker as worker_broker
 from workers.ingestion import ingest_chunk
 
@@ -147,13 +148,11 @@ def test_parked_orders_apply_when_the_customer_is_posted_or_are_rejected(
     new = {"customer_id": "late", "name": "Late", "email": "late@example.com"}
     assert client.post("/api/customers", json=new).status_code == 201
 
-    deadline = time.monotonic() + 30
-    while client.get(f"/api/ingestions/{job['id']}").json["counts"]["parked"] and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.1)
-    final = client.get(f"/api/ingestions/{job['id']}").json
-    assert final["counts"] | {"parked": 0} == final["counts"]
+    def settled():
+        current = client.get(f"/api/ingestions/{job['id']}").json
+        return current if current["counts"]["parked"] == 0 else None
+
+    final = eventually(settled, timeout=30, interval=0.1)
     assert (final["counts"]["inserted"], final["counts"]["rejected"]) == (1, 1)
     assert client.get("/api/customers/late").json["total_spends"] == 5
     [rejection] = final["rejections"]
@@ -173,6 +172,7 @@ def requeue_messages_of_dead_workers(queue):
     sweeper.close()
 
 
+@pytest.mark.system
 def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
     client, app, settings, broker, tmp_path
 ):
@@ -186,14 +186,15 @@ def test_worker_killed_mid_import_then_restarted_counts_each_order_once(
         assert response.status_code == 202
 
         # When the worker dies by SIGKILL part-way through the chunks (about 100)
-        def midway(job):
-            return 5 <= job["progress"]["chunks_done"] <= job["progress"]["chunks"] - 20
+        def progress():
+            return client.get(response.headers["Location"]).json["progress"]
 
-        job = wait_for(client, response, status=("RUNNING",), timeout=60)
-        deadline = time.monotonic() + 60
-        while not midway(job) and time.monotonic() < deadline:
-            job = client.get(response.headers["Location"]).json
-        assert midway(job), job["progress"]
+        def midway():
+            done = progress()
+            return 5 <= done["chunks_done"] <= done["chunks"] - 20
+
+        wait_for(client, response, status=("RUNNING",), timeout=60)
+        eventually(midway, timeout=60, interval=0.01, describe=lambda: str(progress()))
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
 
@@ -235,10 +236,12 @@ def test_retries_of_parked_orders_survive_a_worker_dying_before_scheduling_them(
     try:
         store_chunk(job["id"], 0, orders)
         workers.ingestion.ingest_chunk.send(job["id"], 0)
-        deadline = time.monotonic() + 30
-        while (counts := client.get(f"/api/ingestions/{job['id']}").json["counts"])["parked"]:
-            assert time.monotonic() < deadline, counts
-            time.sleep(0.1)
+
+        def settled():
+            counts = client.get(f"/api/ingestions/{job['id']}").json["counts"]
+            return counts if counts["parked"] == 0 else None
+
+        counts = eventually(settled, timeout=30, interval=0.1)
     finally:
         restarted.stop()
     assert counts["inserted"] == 10

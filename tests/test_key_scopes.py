@@ -5,7 +5,8 @@ import pytest
 from crm.documents.api_key import ApiKey
 from crm.services import api_keys
 from crm.services.errors import Forbidden
-from tests.hostile import assert_error, database_contents
+from tests.helpers.database import database_contents
+from tests.helpers.http import assert_error
 
 CUSTOMER = {"customer_id": "c1", "name": "Asha", "email": "asha@example.com"}
 

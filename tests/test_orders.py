@@ -1,5 +1,7 @@
 import pytest
 
+from tests.helpers.http import assert_error
+
 ORDER = {
     "order_id": "order001",
     "customer_id": "cust001",
@@ -44,15 +46,12 @@ def test_same_order_twice_counts_once(client, customer):
 def test_reused_order_id_with_other_details_is_a_conflict(client, customer):
     client.post("/api/orders", json=ORDER)
     response = client.post("/api/orders", json={**ORDER, "order_amount": 999})
-    assert response.status_code == 409
-    assert "order_id" in response.json["errors"]["json"]
+    assert_error(response, 409, "json", "order_id")
     assert client.get("/api/customers/cust001").json["total_spends"] == 1200.5
 
 
 def test_order_for_unknown_customer_is_rejected_and_not_stored(client):
-    response = client.post("/api/orders", json=ORDER)
-    assert response.status_code == 422
-    assert "customer_id" in response.json["errors"]["json"]
+    assert_error(client.post("/api/orders", json=ORDER), 422, "json", "customer_id")
     assert client.get("/api/orders/order001").status_code == 404
 
 

@@ -65,9 +65,7 @@ def test_unknown_log_is_404(client, sending_campaign):
 @pytest.mark.parametrize("status", ["DELIVERED", "sent", "PENDING", "ACCEPTED", "", None, 1])
 def test_invalid_status_is_422(client, sending_campaign, status):
     log = new_log(sending_campaign)
-    response = receipt(client, log.id, status)
-    assert response.status_code == 422
-    assert "status" in response.json["errors"]["json"]
+    assert_error(receipt(client, log.id, status), 422, "json", "status")
     assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED
 
 
@@ -103,6 +101,5 @@ def test_batch_with_one_bad_receipt_applies_none(client, sending_campaign):
         {"communication_log_id": "nope", "status": "SENT"},
     ]
     response = post_signed(client, "/api/sendCampaign/deliveryReceipts", {"receipts": batch})
-    assert response.status_code == 422
-    assert "1" in response.json["errors"]["json"]["receipts"]
+    assert "1" in assert_error(response, 422)["json"]["receipts"]
     assert CommunicationLog.objects.get(id=log.id).status == MessageStatus.ACCEPTED

@@ -3,7 +3,11 @@ orphan timeout many times over, while workers are killed, Redis restarts with an
 its data, the vendor fails in every way and the API dies mid-receipts (``bench.soak``;
 ``make bench`` runs it at 100,000 members)."""
 
+import pytest
+
 from bench import soak
+
+pytestmark = pytest.mark.system
 
 MEMBERS = 1500
 

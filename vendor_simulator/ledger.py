@@ -30,6 +30,8 @@ class Ledger:
 
     entries: dict[str, Entry] = field(default_factory=dict)
     requests: int = 0
+    # The most messages one request carried.
+    largest_batch: int = 0
     lookups: int = 0
     messages: int = 0
     accepted: int = 0
@@ -87,6 +89,7 @@ class Ledger:
         deliveries = [entry.deliveries for entry in self.entries.values()]
         return {
             "requests": self.requests,
+            "largest_batch": self.largest_batch,
             "lookups": self.lookups,
             "messages": self.messages,
             "accepted": self.accepted,

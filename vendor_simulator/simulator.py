@@ -46,6 +46,7 @@ class Simulator:
         results, receipts = [], []
         with self._lock:
             now = time.monotonic()
+            self._ledger.largest_batch = max(self._ledger.largest_batch, len(messages))
             for message in messages:
                 key = message["idempotency_key"]
                 if not message["to"].strip():

@@ -1,6 +1,7 @@
 from mongoengine import DateTimeField, DictField, Document, IntField, StringField
 
 from crm.clock import utcnow
+from crm.documents.rule_summary import summarize
 
 
 class Audience(Document):
@@ -13,3 +14,7 @@ class Audience(Document):
     updated_at = DateTimeField(default=utcnow)
 
     meta = {"collection": "audiences", "indexes": [("-created_at", "-_id")]}
+
+    @property
+    def summary(self) -> str:
+        return summarize(self.rules)

@@ -22,6 +22,9 @@ from mongoengine import (
 
 from crm.clock import utcnow
 
+# The formats an upload may have.
+FORMATS = ("csv", "json", "ndjson")
+
 
 class IngestionStatus(StrEnum):
     QUEUED = "QUEUED"
@@ -43,7 +46,7 @@ INGESTION_TRANSITIONS: dict[IngestionStatus, frozenset[IngestionStatus]] = {
 
 class Ingestion(Document):
     kind = StringField(required=True, choices=("customers", "orders"))
-    format = StringField(required=True, choices=("csv", "json", "ndjson"))
+    format = StringField(required=True, choices=FORMATS)
     filename = StringField(max_length=255)
     status = EnumField(IngestionStatus, default=IngestionStatus.QUEUED)
     # What the API found reading the upload; the workers' part is in the batches.

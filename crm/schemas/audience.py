@@ -1,5 +1,6 @@
-"""Audiences. ``logic`` and ``rules`` are the root group of the stored rule tree; its
-nodes are checked by ``crm.services.segments``, which names each problem by path."""
+"""Audiences. ``logic`` and ``rules`` are the root group of the stored rule tree; the
+schema checks only that much of its shape: its nodes are checked by the audience
+services (``crm.services.segments``), which name each problem by path."""
 
 from datetime import datetime, time
 from typing import Any
@@ -9,7 +10,6 @@ from bson import Decimal128
 
 from crm.schemas.base import BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp, utc_iso
-from crm.services import segments
 
 RULES_HELP = (
     "Rules and groups, nested up to 8 deep and 200 in all. A rule is "
@@ -61,9 +61,7 @@ class RuleTreeSchema(BaseSchema):
 class AudienceSchema(RuleTreeSchema):
     id = ObjectIdString(dump_only=True)
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(1, 200))
-    summary = ma.fields.Function(
-        lambda audience: segments.summarize(audience.rules), dump_only=True
-    )
+    summary = ma.fields.String(dump_only=True, metadata={"description": "The rules in words."})
     size = ma.fields.Integer(dump_only=True, metadata={"description": "Members when computed."})
     computed_at = Timestamp(dump_only=True)
     created_at = Timestamp(dump_only=True)

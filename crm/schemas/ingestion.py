@@ -1,9 +1,9 @@
 import marshmallow as ma
 
 from crm.documents import IngestionStatus
+from crm.documents.ingestion import FORMATS
 from crm.schemas.base import BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp
-from crm.services.ingestion.formats import FORMATS
 
 
 class UploadQuerySchema(BaseSchema):

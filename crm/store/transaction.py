@@ -7,8 +7,9 @@ from pymongo.client_session import ClientSession
 
 T = TypeVar("T")
 
-# Every sending transaction changes its campaign's counts, so two at once on one campaign
-# conflict and one of them does its work again: a process runs them one at a time.
+# Transactions of one process mostly touch the same hot documents (a campaign's counts, an
+# import's customers): two at once conflict and one does all its work again, so a process
+# runs them one at a time. Processes still run theirs side by side.
 _one_at_a_time = threading.Lock()
 
 

@@ -3,11 +3,13 @@
 import time
 
 
-def eventually(condition, timeout=5.0, interval=0.01):
-    """Wait until ``condition()`` is true; returns its value."""
+def eventually(condition, timeout=5.0, interval=0.01, describe=None):
+    """Wait until ``condition()`` is true; returns its value. On timeout the failure
+    says ``describe()`` when given."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
+        if time.monotonic() >= deadline:
+            raise AssertionError(describe() if describe else "condition not met in time")
         time.sleep(interval)
     return value
 

@@ -7,9 +7,9 @@ from typing import Any
 from bson import ObjectId
 
 from crm.clock import utcnow
-from crm.documents import IngestionChunk
 from crm.services.ingestion import jobs, load_customers, load_orders, parking
 from crm.services.ingestion.kinds import ORDERS
+from crm.store import ingestions
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +24,11 @@ class ChunkOutcome:
 def apply_stored_chunk(ingestion_id: ObjectId, number: int) -> ChunkOutcome:
     """``apply_chunk`` on the stored chunk; a chunk no longer stored belongs to a job that
     has ended, so there is nothing left to do."""
-    chunk = IngestionChunk._get_collection().find_one(
-        {"ingestion_id": ingestion_id, "number": number}, {"rows": 1}
-    )
-    if chunk is None:
+    rows = ingestions.chunk_rows(ingestion_id, number)
+    if rows is None:
         log.info("ingestion_id=%s chunk %d: the job has ended", ingestion_id, number)
         return ChunkOutcome()
-    return apply_chunk(ingestion_id, number, chunk["rows"])
+    return apply_chunk(ingestion_id, number, rows)
 
 
 def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> ChunkOutcome:
@@ -59,4 +57,5 @@ def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> C
     if not jobs.complete_if_done(ingestion_id, job["chunks"]):
         return ChunkOutcome()
     log.info("ingestion_id=%s done", ingestion_id)
-    return ChunkOutcome(job_done=True, left_parked=jobs.sums(ingestion_id)["parked"] > 0)
+    left_parked = ingestions.batch_sums(ingestion_id)["parked"] > 0
+    return ChunkOutcome(job_done=True, left_parked=left_parked)

@@ -24,7 +24,6 @@ from crm.schemas.customer import ATTRIBUTE_KEY
 from crm.services.errors import InvalidInput, Malformed, UnsupportedFormat
 from crm.services.ingestion.kinds import Kind
 
-FORMATS = ("csv", "json", "ndjson")
 CONTENT_TYPES = {
     "text/csv": "csv",
     "application/csv": "csv",

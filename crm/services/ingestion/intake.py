@@ -28,11 +28,11 @@ from typing import IO, Any
 
 import marshmallow as ma
 
-from crm.clock import utcnow
-from crm.documents import Ingestion, IngestionChunk, IngestionStatus
+from crm.documents import Ingestion, IngestionStatus
 from crm.services.ingestion import jobs
 from crm.services.ingestion.formats import RowError, Upload
 from crm.services.ingestion.kinds import Kind
+from crm.store import ingestions
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,12 @@ def receive(
         try:
             numbered = enumerate(chunks)
             while stored := [
-                {"ingestion_id": job.id, "number": number, "rows": json.loads(line)}
-                | {"queued_at": utcnow()}
+                (number, json.loads(line))
                 for number, line in itertools.islice(numbered, CHUNKS_PER_INSERT)
             ]:
-                IngestionChunk._get_collection().insert_many(stored)
-                for entry in stored:
-                    publish(str(job.id), entry["number"])
+                ingestions.insert_chunks(job.id, stored)
+                for number, _ in stored:
+                    publish(str(job.id), number)
         except Exception as error:
             log.error("ingestion_id=%s could not be queued: %s", job.id, error)
             jobs.fail(

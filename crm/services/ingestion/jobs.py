@@ -6,17 +6,17 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.client_session import ClientSession
-from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
-from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
+from crm.documents import Ingestion, IngestionStatus
 from crm.documents.ingestion import INGESTION_TRANSITIONS
 from crm.documents.status import sources_of
 from crm.services.errors import NotFound
+from crm.store import ingestions
+from crm.store.ingestions import BATCH_COUNTS
 
 # Rejected rows kept with their reasons, per job and per batch; the rest are counted.
 KEPT_REJECTIONS = 100
-BATCH_COUNTS = ("inserted", "updated", "duplicates", "rejected", "parked")
 
 
 class AlreadyApplied(Exception):
@@ -64,11 +64,8 @@ def get(ingestion_id: ObjectId) -> Ingestion:
 
 def move(ingestion_id: ObjectId, target: IngestionStatus, **fields: Any) -> bool:
     """Move to ``target`` if the table allows it from where the job is; returns whether it moved."""
-    result = Ingestion._get_collection().update_one(
-        {"_id": ingestion_id, "status": {"$in": sources_of(INGESTION_TRANSITIONS, target)}},
-        {"$set": {"status": str(target), **fields}},
-    )
-    return result.modified_count == 1
+    sources = sources_of(INGESTION_TRANSITIONS, target)
+    return ingestions.move_status(ingestion_id, sources, target, **fields)
 
 
 def fail(ingestion_id: ObjectId, error: str) -> None:
@@ -78,14 +75,12 @@ def fail(ingestion_id: ObjectId, error: str) -> None:
 
 def drop_chunks(ingestion_id: ObjectId) -> None:
     """The job's stored chunks, no longer needed once it is DONE or FAILED."""
-    IngestionChunk._get_collection().delete_many({"ingestion_id": ingestion_id})
+    ingestions.delete_chunks(ingestion_id)
 
 
 def begin_chunk(ingestion_id: ObjectId) -> dict[str, Any] | None:
     """The job a chunk belongs to, now RUNNING; None if it is gone or FAILED (drop the chunk)."""
-    job = Ingestion._get_collection().find_one(
-        {"_id": ingestion_id}, {"kind": 1, "status": 1, "chunks": 1}
-    )
+    job = ingestions.find(ingestion_id, {"kind": 1, "status": 1, "chunks": 1})
     if job is None or job["status"] == IngestionStatus.FAILED:
         return None
     if job["status"] == IngestionStatus.QUEUED:
@@ -96,10 +91,7 @@ def begin_chunk(ingestion_id: ObjectId) -> dict[str, Any] | None:
 def complete_if_done(ingestion_id: ObjectId, chunks: int) -> bool:
     """DONE once every one of the job's ``chunks`` has its batch; returns whether it is DONE
     (now, or already: a redelivered last chunk must see it too)."""
-    applied = IngestionBatch._get_collection().count_documents(
-        {"ingestion_id": ingestion_id, "chunk": {"$ne": None}}
-    )
-    if applied < chunks:
+    if ingestions.count_applied_chunks(ingestion_id) < chunks:
         return False
     return move(ingestion_id, IngestionStatus.DONE, finished_at=utcnow()) or (
         get(ingestion_id).status == IngestionStatus.DONE
@@ -111,30 +103,14 @@ def record_batch(
 ) -> None:
     """Write the batch inside the transaction applying it; raises AlreadyApplied if it was."""
     counts = {name: getattr(tally, name) for name in BATCH_COUNTS}
-    batch = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
-    batch |= {"rejections": tally.rejections, "created_at": utcnow()}
-    try:
-        IngestionBatch._get_collection().insert_one(batch, session=session)
-    except DuplicateKeyError:
-        raise AlreadyApplied(key) from None
-
-
-def sums(ingestion_id: ObjectId) -> dict[str, int]:
-    """The batches' counts added up, and how many of them were chunks of the upload."""
-    group: dict[str, Any] = {name: {"$sum": f"${name}"} for name in BATCH_COUNTS}
-    group["chunks_done"] = {"$sum": {"$cond": [{"$eq": [{"$type": "$chunk"}, "int"]}, 1, 0]}}
-    pipeline = [{"$match": {"ingestion_id": ingestion_id}}, {"$group": {"_id": None, **group}}]
-    found: dict[str, Any] = next(IngestionBatch._get_collection().aggregate(pipeline), {})
-    return {name: found.get(name, 0) for name in (*BATCH_COUNTS, "chunks_done")}
+    if not ingestions.insert_batch(ingestion_id, key, chunk, counts, tally.rejections, session):
+        raise AlreadyApplied(key)
 
 
 def report(job: Ingestion) -> dict[str, Any]:
     """The job as the API shows it: status, counts, progress and the first rejected rows."""
-    done = sums(job.id)
-    batches = IngestionBatch._get_collection().find(
-        {"ingestion_id": job.id, "rejections.0": {"$exists": True}}, {"rejections": 1}
-    )
-    rejections = list(job.rejections) + [r for batch in batches for r in batch["rejections"]]
+    done = ingestions.batch_sums(job.id)
+    rejections = list(job.rejections) + ingestions.batch_rejections(job.id)
     rejections.sort(key=lambda rejection: rejection["row"])
     counts = {
         "received": job.received,

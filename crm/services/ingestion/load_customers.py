@@ -15,11 +15,12 @@ from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
-from crm.documents import Customer, IngestionBatch
+from crm.documents import Customer
 from crm.services import attribute_keys
 from crm.services.customers import DEFAULTS
-from crm.services.ingestion import jobs, writes
+from crm.services.ingestion import jobs
 from crm.services.ingestion.kinds import CUSTOMERS
+from crm.store import bulk, ingestions, transaction
 
 MAX_ATTEMPTS = 4
 
@@ -31,8 +32,8 @@ def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> l
     attribute_keys.record(attempt.records.values())
     for _ in range(MAX_ATTEMPTS):
         try:
-            return writes.in_transaction(attempt)
-        except writes.KeysTaken:
+            return transaction.run(attempt)
+        except bulk.KeysTaken:
             attempt.known = existing(list(attempt.records))
         except jobs.AlreadyApplied:
             return None
@@ -78,14 +79,16 @@ class _Attempt:
         key = f"chunk:{self.number}"
         jobs.record_batch(session, self.ingestion_id, key, self.number, tally)
         customers = Customer._get_collection()
-        writes.insert_new(customers, [_document(fields, now) for fields in new], session)
+        bulk.insert_new(customers, [_document(fields, now) for fields in new], session)
         if updating:
             updates = [_update(fields, now) for fields in updating]
             changed = customers.bulk_write(updates, ordered=False, session=session).matched_count
-            IngestionBatch._get_collection().update_one(
-                {"ingestion_id": self.ingestion_id, "key": key},
-                {"$inc": {"updated": changed, "duplicates": len(updating) - changed}},
-                session=session,
+            ingestions.add_to_batch(
+                self.ingestion_id,
+                key,
+                session,
+                updated=changed,
+                duplicates=len(updating) - changed,
             )
         return [fields["customer_id"] for fields in new]
 

@@ -20,10 +20,10 @@ from typing import Any
 from bson import ObjectId
 from pymongo.client_session import ClientSession
 
-from crm.clock import utcnow
-from crm.documents import Order, ParkedOrder
+from crm.documents import Order
 from crm.services import orders
-from crm.services.ingestion import jobs, load_customers, writes
+from crm.services.ingestion import jobs, load_customers
+from crm.store import bulk, parked_orders, transaction
 
 MAX_ATTEMPTS = 5
 CONFLICT = {"order_id": ["Already used by another order with other details."]}
@@ -54,8 +54,8 @@ def apply(
     attempt = _Attempt(ingestion_id, key, chunk, *_dedupe(placed), unparking=unparking)
     for _ in range(MAX_ATTEMPTS):
         try:
-            return writes.in_transaction(attempt)
-        except writes.KeysTaken:
+            return transaction.run(attempt)
+        except bulk.KeysTaken:
             attempt.known = _recorded(list(attempt.unique), unparking)
         except _UnknownCustomers:
             wanted = {order["customer_id"] for _, order in attempt.unique.values()}
@@ -96,15 +96,12 @@ class _Attempt:
     missing: set[str] = field(default_factory=set)
 
     def __call__(self, session: ClientSession) -> jobs.Tally:
-        parked = ParkedOrder._get_collection()
-        if self.unparking:
-            ids = list(self.unparking)
-            if parked.delete_many({"_id": {"$in": ids}}, session=session).deleted_count != len(ids):
-                raise ParkingRaced(self.key)
+        if self.unparking and not parked_orders.unpark(list(self.unparking), session):
+            raise ParkingRaced(self.key)
         tally = jobs.Tally(duplicates=self.base.duplicates, rejected=self.base.rejected)
         tally.rejections = list(self.base.rejections)
         fresh: list[dict[str, Any]] = []
-        to_park: list[dict[str, Any]] = []
+        to_park: list[RowOrder] = []
         for order_id, (row, order) in self.unique.items():
             recorded = self.known.get(order_id)
             if recorded is not None:
@@ -113,14 +110,13 @@ class _Attempt:
                 else:
                     tally.reject(row, CONFLICT)
             elif order["customer_id"] in self.missing:
-                to_park.append({**order, "ingestion_id": self.ingestion_id, "row": row})
+                to_park.append((row, order))
             else:
                 fresh.append(order)
         tally.inserted, tally.parked = len(fresh), len(to_park) - len(self.unparking)
         jobs.record_batch(session, self.ingestion_id, self.key, self.chunk, tally)
-        writes.insert_new(Order._get_collection(), fresh, session)
-        now = utcnow()
-        writes.insert_new(parked, [{**order, "parked_at": now} for order in to_park], session)
+        bulk.insert_new(Order._get_collection(), fresh, session)
+        parked_orders.park(self.ingestion_id, to_park, session)
         customers = {order["customer_id"] for order in fresh}
         if orders.apply_to_customers(fresh, session) < len(customers):
             raise _UnknownCustomers
@@ -137,14 +133,11 @@ def _same(recorded: dict[str, Any], order: dict[str, Any]) -> bool:
 
 def _recorded(order_ids: list[str], unparking: Sequence[ObjectId]) -> dict[str, dict[str, Any]]:
     """The orders among ``order_ids`` already recorded, or parked (but not being unparked)."""
-    fields = {"order_id": 1, "customer_id": 1, "order_amount": 1, "order_date": 1}
+    fields = parked_orders.ORDER_FIELDS
     found = {
         order["order_id"]: order
         for order in Order._get_collection().find({"order_id": {"$in": order_ids}}, fields)
     }
-    waiting = ParkedOrder._get_collection().find(
-        {"order_id": {"$in": order_ids}, "_id": {"$nin": list(unparking)}}, fields
-    )
-    for order in waiting:
+    for order in parked_orders.with_order_ids(order_ids, excluding=list(unparking)):
         found.setdefault(order["order_id"], order)
     return found

@@ -21,8 +21,8 @@ from bson import ObjectId
 from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
-from crm.documents import Ingestion, ParkedOrder
-from crm.services.ingestion import jobs, load_customers, load_orders, writes
+from crm.services.ingestion import jobs, load_customers, load_orders
+from crm.store import ingestions, parked_orders, transaction
 
 FIRST_RETRY_MS = 10_000
 MAX_RETRY_MS = 15 * 60_000
@@ -33,9 +33,8 @@ def settle_customers(customer_ids: list[str]) -> int:
     """Apply the orders parked for these newly created customers; returns how many."""
     if not customer_ids:
         return 0
-    waiting = set(ParkedOrder._get_collection().distinct("customer_id"))
-    arrived = sorted(waiting.intersection(customer_ids))
-    return _settle({"customer_id": {"$in": arrived}}) if arrived else 0
+    arrived = sorted(parked_orders.customer_ids().intersection(customer_ids))
+    return _settle(parked_orders.of_customers(arrived)) if arrived else 0
 
 
 def retry(ingestion_id: ObjectId, attempt: int, park_seconds: float) -> int | None:
@@ -44,8 +43,8 @@ def retry(ingestion_id: ObjectId, attempt: int, park_seconds: float) -> int | No
     Past the deadline, what is still parked is rejected. Only the first caller with a
     given ``attempt`` schedules the next, so a redelivered retry starts no second chain.
     """
-    _settle({"ingestion_id": ingestion_id})
-    if not ParkedOrder._get_collection().find_one({"ingestion_id": ingestion_id}, {"_id": 1}):
+    _settle(parked_orders.of_job(ingestion_id))
+    if not parked_orders.any_in(parked_orders.of_job(ingestion_id)):
         return None
     job = jobs.get(ingestion_id)
     deadline = (job.finished_at or job.created_at) + timedelta(seconds=park_seconds)
@@ -53,10 +52,7 @@ def retry(ingestion_id: ObjectId, attempt: int, park_seconds: float) -> int | No
     if left_ms <= 0:
         expire(ingestion_id, park_seconds)
         return None
-    advanced = Ingestion._get_collection().update_one(
-        {"_id": ingestion_id, "park_attempts": attempt}, {"$set": {"park_attempts": attempt + 1}}
-    )
-    if not advanced.modified_count:
+    if not ingestions.advance_park_attempts(ingestion_id, attempt):
         return None
     return delay_ms(left_ms / 1000, attempt + 1)
 
@@ -69,10 +65,9 @@ def delay_ms(seconds_left: float, attempt: int) -> int:
 def expire(ingestion_id: ObjectId, park_seconds: float) -> None:
     """Reject the job's orders still parked: their customer never came."""
     waited = f"{park_seconds / 3600:g} h" if park_seconds >= 3600 else f"{park_seconds:g} s"
-    parked = ParkedOrder._get_collection()
-    while page := list(parked.find({"ingestion_id": ingestion_id}).limit(BATCH)):
+    while page := parked_orders.first(parked_orders.of_job(ingestion_id), BATCH):
         try:
-            writes.in_transaction(partial(_reject, ingestion_id, page, waited))
+            transaction.run(partial(_reject, ingestion_id, page, waited))
         except load_orders.ParkingRaced:
             continue  # some were settled meanwhile; read the page again
 
@@ -85,20 +80,16 @@ def _reject(
     for order in page:
         reason = f"Unknown customer {order['customer_id']!r}: not created within {waited}."
         tally.reject(order["row"], {"customer_id": [reason]})
-    ids = [order["_id"] for order in page]
-    removed = ParkedOrder._get_collection().delete_many({"_id": {"$in": ids}}, session=session)
-    if removed.deleted_count != len(ids):
+    if not parked_orders.unpark([order["_id"] for order in page], session):
         raise load_orders.ParkingRaced(str(ingestion_id))
     jobs.record_batch(session, ingestion_id, f"expire:{ObjectId()}", None, tally)
 
 
-def _settle(query: dict[str, Any]) -> int:
-    """Apply the parked orders matching ``query`` whose customer exists now; returns how many."""
-    parked = ParkedOrder._get_collection()
+def _settle(selection: parked_orders.Selection) -> int:
+    """Apply the parked orders in ``selection`` whose customer exists now; returns how many."""
     settled, after = 0, None
     while True:
-        page_query = query if after is None else {"$and": [query, {"_id": {"$gt": after}}]}
-        page = list(parked.find(page_query).sort("_id", 1).limit(BATCH))
+        page = parked_orders.page(selection, after, BATCH)
         if not page:
             return settled
         after = page[-1]["_id"]

@@ -3,17 +3,18 @@
 A tree is a group ``{"logic": "AND" | "OR" | "NOT", "rules": [...]}`` whose rules are
 groups or leaves ``{"field", "operator", "value"}``; NOT matches customers matching none
 of its rules. ``fields`` holds the allow-list, ``validation`` the checks, ``compiler``
-the translation to one MongoDB filter, ``summary`` the words and ``columns`` what a
-preview shows of each sampled customer.
+the translation to one MongoDB filter and ``columns`` what a preview shows of each
+sampled customer; the words (``summarize``) live beside the stored tree, in
+``crm.documents.rule_summary``.
 """
 
 from datetime import datetime
 from typing import Any
 
+from crm.documents.rule_summary import summarize
 from crm.services.segments import compiler
 from crm.services.segments.columns import ALWAYS, columns
 from crm.services.segments.fields import describe, indexed_fields
-from crm.services.segments.summary import summarize
 from crm.services.segments.validation import MAX_DEPTH, MAX_NODES, validate
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""A rule tree in words: ``total_spends > 10000 AND (visit_count < 3 OR ...)``."""
+"""An audience's rule tree in words: ``total_spends > 10000 AND (visit_count < 3 OR ...)``."""
 
 import json
 from typing import Any

@@ -1,27 +1,16 @@
-"""Writing inside an ingestion transaction."""
+"""Inserting documents whose unique keys may exist already, inside a transaction."""
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from crm.documents import IngestionBatch
-
-T = TypeVar("T")
 DUPLICATE_KEY = 11000
 
 
 class KeysTaken(Exception):
     """Some documents' unique keys exist already; the transaction is void."""
-
-
-def in_transaction(callback: Callable[[ClientSession], T]) -> T:
-    """Run ``callback`` in one transaction, run again on write conflicts."""
-    client = IngestionBatch._get_collection().database.client
-    with client.start_session() as session:
-        return session.with_transaction(callback)
 
 
 def insert_new(

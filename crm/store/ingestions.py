@@ -1,0 +1,153 @@
+"""Queries on bulk imports: the jobs (``Ingestion``), the batches whose sums are their
+counts (``IngestionBatch``) and the stored chunks of their uploads (``IngestionChunk``),
+so the ingestion services read as domain steps. Parked orders are in ``parked_orders``.
+
+Functions that take a ``session`` run inside the caller's transaction (``transaction.run``).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from crm.clock import utcnow
+from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
+
+# The counts each batch carries; a job's counts are their sums.
+BATCH_COUNTS = ("inserted", "updated", "duplicates", "rejected", "parked")
+
+
+def _jobs() -> Collection:
+    return Ingestion._get_collection()
+
+
+def _batches() -> Collection:
+    return IngestionBatch._get_collection()
+
+
+def _chunks() -> Collection:
+    return IngestionChunk._get_collection()
+
+
+# --- jobs ----------------------------------------------------------------------------
+
+
+def find(ingestion_id: ObjectId, fields: dict[str, int]) -> dict[str, Any] | None:
+    return _jobs().find_one({"_id": ingestion_id}, fields)
+
+
+def move_status(
+    ingestion_id: ObjectId, sources: list[str], target: IngestionStatus, **fields: Any
+) -> bool:
+    """``sources`` → ``target`` if the job is in one of them; returns whether it moved."""
+    result = _jobs().update_one(
+        {"_id": ingestion_id, "status": {"$in": sources}},
+        {"$set": {"status": str(target), **fields}},
+    )
+    return result.modified_count == 1
+
+
+def advance_park_attempts(ingestion_id: ObjectId, attempt: int) -> bool:
+    """``attempt`` → ``attempt + 1``; False if another caller advanced it first."""
+    advanced = _jobs().update_one(
+        {"_id": ingestion_id, "park_attempts": attempt}, {"$set": {"park_attempts": attempt + 1}}
+    )
+    return advanced.modified_count == 1
+
+
+# --- batches -------------------------------------------------------------------------
+
+
+def insert_batch(
+    ingestion_id: ObjectId,
+    key: str,
+    chunk: int | None,
+    counts: dict[str, int],
+    rejections: list[dict[str, Any]],
+    session: ClientSession,
+) -> bool:
+    """Write the job's batch ``key``; False if it exists (the batch was applied before)."""
+    batch: dict[str, Any] = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
+    batch |= {"rejections": rejections, "created_at": utcnow()}
+    try:
+        _batches().insert_one(batch, session=session)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+def add_to_batch(ingestion_id: ObjectId, key: str, session: ClientSession, **counts: int) -> None:
+    _batches().update_one(
+        {"ingestion_id": ingestion_id, "key": key}, {"$inc": counts}, session=session
+    )
+
+
+def count_applied_chunks(ingestion_id: ObjectId) -> int:
+    return _batches().count_documents({"ingestion_id": ingestion_id, "chunk": {"$ne": None}})
+
+
+def applied_chunks(ingestion_id: ObjectId) -> list[int]:
+    return _batches().distinct("chunk", {"ingestion_id": ingestion_id, "chunk": {"$ne": None}})
+
+
+def batch_sums(ingestion_id: ObjectId) -> dict[str, int]:
+    """The batches' counts added up, and how many of them were chunks of the upload."""
+    group: dict[str, Any] = {name: {"$sum": f"${name}"} for name in BATCH_COUNTS}
+    group["chunks_done"] = {"$sum": {"$cond": [{"$eq": [{"$type": "$chunk"}, "int"]}, 1, 0]}}
+    pipeline = [{"$match": {"ingestion_id": ingestion_id}}, {"$group": {"_id": None, **group}}]
+    found: dict[str, Any] = next(_batches().aggregate(pipeline), {})
+    return {name: found.get(name, 0) for name in (*BATCH_COUNTS, "chunks_done")}
+
+
+def batch_rejections(ingestion_id: ObjectId) -> list[dict[str, Any]]:
+    """The rejected rows the job's batches keep, batch after batch."""
+    batches = _batches().find(
+        {"ingestion_id": ingestion_id, "rejections.0": {"$exists": True}}, {"rejections": 1}
+    )
+    return [rejection for batch in batches for rejection in batch["rejections"]]
+
+
+def last_batch_at(ingestion_id: ObjectId) -> datetime | None:
+    last = _batches().find_one(
+        {"ingestion_id": ingestion_id}, {"created_at": 1}, sort=[("created_at", -1)]
+    )
+    return last["created_at"] if last else None
+
+
+# --- chunks --------------------------------------------------------------------------
+
+
+def insert_chunks(ingestion_id: ObjectId, numbered: list[tuple[int, list[Any]]]) -> None:
+    """Store the job's chunks, ``(number, rows)`` each, in one command."""
+    _chunks().insert_many(
+        [
+            {"ingestion_id": ingestion_id, "number": number, "rows": rows, "queued_at": utcnow()}
+            for number, rows in numbered
+        ]
+    )
+
+
+def chunk_rows(ingestion_id: ObjectId, number: int) -> list[list[Any]] | None:
+    """The stored chunk's ``[row, record]`` pairs; None once its job has ended."""
+    chunk = _chunks().find_one({"ingestion_id": ingestion_id, "number": number}, {"rows": 1})
+    return chunk["rows"] if chunk else None
+
+
+def delete_chunks(ingestion_id: ObjectId) -> None:
+    _chunks().delete_many({"ingestion_id": ingestion_id})
+
+
+def chunks_queued_before(
+    ingestion_id: ObjectId, cutoff: datetime, skipping: list[int]
+) -> list[int]:
+    """The numbers of the job's chunks last queued before ``cutoff``, but for ``skipping``."""
+    lost = {"ingestion_id": ingestion_id, "queued_at": {"$lt": cutoff}}
+    return _chunks().distinct("number", {**lost, "number": {"$nin": skipping}})
+
+
+def stamp_queued(ingestion_id: ObjectId, numbers: list[int]) -> None:
+    chosen = {"ingestion_id": ingestion_id, "number": {"$in": numbers}}
+    _chunks().update_many(chosen, {"$set": {"queued_at": utcnow()}})
