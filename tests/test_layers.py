@@ -33,6 +33,7 @@ LAYERS = [
         (
             "crm.clock",
             "crm.config",
+            "crm.db",
             "crm.documents",
             "crm.metrics",
             "crm.schemas",
@@ -47,6 +48,7 @@ LAYERS = [
     ("crm.api", ("crm", "workers"), ()),
     ("crm.cli", ("crm", "workers"), ()),
     ("crm.commands", ("crm", "workers"), ()),
+    ("crm.maintenance", ("crm", "workers"), ()),
     ("crm", ("crm", "workers"), ()),
     ("workers", (*CRM_BELOW_API, "crm.db", "workers"), ()),
     ("vendor_simulator", ("vendor_simulator",), ()),

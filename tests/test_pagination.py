@@ -134,7 +134,7 @@ def test_numbered_pages_still_work_within_their_bound(client):
     ["page=101&page_size=100", "page=10001", "page=2&page_size=10000"],
 )
 def test_a_numbered_page_past_the_bound_is_422_pointing_to_after(client, query):
-    errors = assert_error(client.get(f"/api/customers?{query}"), 422)["errors"]
+    errors = assert_error(client.get(f"/api/customers?{query}"), 422)
     assert set(errors["query"]) <= {"page", "page_size"}
     if "page_size" not in errors["query"]:
         assert "`after`" in errors["query"]["page"][0]
@@ -144,10 +144,10 @@ def test_a_cursor_not_made_by_the_list_is_422(client):
     add_raw_orders(3)
     order_cursor = metadata(client.get("/api/orders?page_size=1"))["next_after"]
     for cursor in (order_cursor, "bm90LWpzb24", "AAAA", "W10"):
-        errors = assert_error(client.get(f"/api/customers?after={cursor}"), 422)["errors"]
+        errors = assert_error(client.get(f"/api/customers?after={cursor}"), 422)
         assert list(errors["query"]) == ["after"], cursor
     both = assert_error(client.get(f"/api/orders?page=1&after={order_cursor}"), 422)
-    assert "either" in both["errors"]["query"]["page"][0]
+    assert "either" in both["query"]["page"][0]
     assert_error(client.get("/api/orders?after=a%2Bb"), 422, "query", "after")
 
 
@@ -227,4 +227,4 @@ def test_a_deep_page_of_a_large_list_reads_one_page(app, client, settings):
     assert "IXSCAN" in plan and not {"SORT", "COLLSCAN", "SKIP"} & set(plan), plan
     # And a numbered page that deep is refused, pointing to the cursor
     body = assert_error(client.get(f"/api/customers?page={depth // 50}&page_size=50"), 422)
-    assert "`after`" in body["errors"]["query"]["page"][0]
+    assert "`after`" in body["query"]["page"][0]

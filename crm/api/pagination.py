@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 from flask import request
 
-from crm.schemas.pagination import PageMetadataSchema
-from crm.services.pages import MAX_SKIPPED, Page
+from crm.schemas.pagination import MAX_SKIPPED, PageMetadataSchema
+from crm.services.pages import Page
 
 PAGE_HEADERS = {
     "X-Pagination": {

@@ -1,7 +1,9 @@
 import marshmallow as ma
 
 from crm.schemas.base import BaseSchema
-from crm.services.pages import MAX_SKIPPED
+
+# The most documents a numbered page may skip; deeper pages go by cursor (``after``).
+MAX_SKIPPED = 10_000
 
 MAX_PAGE_SIZE = 100
 

@@ -24,7 +24,6 @@ from crm import db
 from crm.services.errors import InvalidInput, QueryTooSlow
 
 # The most documents a numbered page may skip: deeper pages are read by cursor.
-MAX_SKIPPED = 10_000
 BAD = "Not a cursor this list gave (pass the `after` of its previous page)."
 
 
