@@ -29,7 +29,9 @@ def test_a_slow_preview_or_save_is_422_naming_indexed_fields(client, many):
     for path in ("/api/audiences/preview", "/api/audiences"):
         response = client.post(path, json=SLOW_RULE)
         assert_error(response, 422, "json", "rules")
-        assert response.json["message"].startswith("The rule matched too slowly (past the 1 ms limit)")
+        assert response.json["message"].startswith(
+            "The rule matched too slowly (past the 1 ms limit)"
+        )
         assert "indexed field (customer_id, email, total_spends" in response.json["message"]
     assert Audience.objects.count() == 0
 
