@@ -17,6 +17,8 @@ from devstack import embedded
 from devstack.embedded import serve
 from tests.helpers.privacy import CustomerDataGuard
 
+pytest_plugins = ["tests.helpers.vendors"]
+
 _servers = []
 _privacy = CustomerDataGuard()
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from email.utils import formatdate
 
 import pytest
-import requests
 from werkzeug.wrappers import Request, Response
 
 from crm.vendor import (
@@ -20,32 +19,12 @@ from crm.vendor import (
 )
 from devstack.embedded import free_port, serve
 from tests.helpers.vendors import (
-    Receiver,
     deliveries,
     message,
-    receiving,
     running_vendor,
     set_fault,
     stats,
 )
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def vendor_url() -> Iterator[str]:
-    with running_vendor() as url:
-        yield url
 
 
 @pytest.fixture

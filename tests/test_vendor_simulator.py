@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import asdict
 
 import pytest
-import requests
 
 from crm import signatures
 from crm.vendor import VendorClient, VendorResult
@@ -21,30 +20,11 @@ from tests.helpers.vendors import (
     deliveries,
     lookup,
     message,
-    receiving,
     running_vendor,
     set_fault,
     stats,
 )
 from vendor_simulator import config, dispatcher
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def vendor_url() -> Iterator[str]:
-    with running_vendor() as url:
-        yield url
 
 
 @pytest.fixture

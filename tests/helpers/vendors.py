@@ -5,6 +5,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
@@ -93,3 +94,22 @@ def lookup(http: requests.Session, vendor_url: str, keys: list[str]) -> list[dic
     )
     response.raise_for_status()
     return response.json()["results"]
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with receiving() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def vendor_url() -> Iterator[str]:
+    """A fresh simulator for a vendor test (conftest's ``vendor`` serves the CRM's tests)."""
+    with running_vendor() as url:
+        yield url
