@@ -10,7 +10,7 @@ T = TypeVar("T")
 # Transactions of one process mostly touch the same hot documents (a campaign's counts, an
 # import's customers): two at once conflict and one does all its work again, so a process
 # runs them one at a time. Processes still run theirs side by side.
-_one_at_a_time = threading.Lock()
+_one_at_a_time = threading.RLock()
 
 
 def run(work: Callable[[ClientSession], T]) -> T:
