@@ -71,7 +71,7 @@ def assert_aggregates_exact(orders):
         placed = expected[customer.customer_id]
         assert customer.total_spends == sum(Decimal(o["order_amount"]) for o in placed)
         assert customer.visit_count == len(placed) == customer.order_count
-        assert sum(bucket["count"] for bucket in customer.order_days) == len(placed)
+        assert sum(day["count"] for day in customer.order_days.values()) == len(placed)
         days = sorted(o["order_date"] for o in placed)
         assert customer.first_order_date.date().isoformat() == days[0]
         assert customer.last_order_date.date().isoformat() == days[-1]

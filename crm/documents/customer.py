@@ -7,7 +7,6 @@ from mongoengine import (
     Document,
     EmailField,
     IntField,
-    ListField,
     StringField,
 )
 
@@ -31,15 +30,16 @@ class Customer(Document):
     visit_count = IntField(default=0, min_value=0)
     attributes = DictField()
     # Maintained by crm.services.order_facts with each order, for audience rules: the
-    # first and last order days, all-time order count and amount, and one
-    # {day, count, amount} per order day of the last MAX_WINDOW_DAYS (and any later
-    # day), so that "orders in the last N days" is a filter on customers rather than a
-    # join, and a customer's document stays bounded however many orders it has.
+    # first and last order days, all-time order count and amount, and
+    # {"YYYY-MM-DD": {count, amount}} for each order day of the last MAX_WINDOW_DAYS
+    # (and any later day), so that "orders in the last N days" is a filter on customers
+    # rather than a join, and a customer's document stays bounded however many orders
+    # it has.
     first_order_date = DateTimeField()
     last_order_date = DateTimeField()
     order_count = IntField()
     order_total = Decimal128Field(precision=2)
-    order_days = ListField(DictField())
+    order_days = DictField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 

@@ -1,10 +1,12 @@
 """The order facts a customer document keeps for audience rules, and their rebuild.
 
-Orders are dated by day (midnight UTC), so one ``{day, count, amount}`` per order day
-answers "orders in the last N days" exactly: a day is in the window exactly when each
-of its orders is. Days older than the longest window a rule may name are dropped as
-new orders arrive, so a customer holds at most one entry per day of that window (plus
-any later day), whatever it buys; ``order_count`` and ``order_total`` count all time.
+Orders are dated by day (midnight UTC), so one ``{count, amount}`` per order day, under
+the day's ``YYYY-MM-DD`` key (which sorts as the days do), answers "orders in the last N
+days" exactly: a day is in the window exactly when each of its orders is. Days older
+than the longest window a rule may name are dropped as new orders arrive, so a customer
+holds at most one entry per day of that window (plus any later day), whatever it buys;
+``order_count`` and ``order_total`` count all time. Keys make adding a chunk's days to a
+customer's linear in both (an array would need a search per new day).
 """
 
 from collections.abc import Callable, Mapping
@@ -24,11 +26,16 @@ from crm.store import transaction
 DAYS = "order_days"
 REBUILDS = "maintenance_runs"
 REBUILD_ID = "order-facts"
+ZERO = Decimal128("0")
+
+
+def key(day: datetime) -> str:
+    return day.date().isoformat()
 
 
 def oldest_kept(now: datetime) -> datetime:
     """The oldest order day any window can still reach: a window of N days starts at
-    ``now - N days``, later than midnight ``MAX_WINDOW_DAYS`` days before today."""
+    ``now - N days``, no earlier than midnight ``MAX_WINDOW_DAYS`` days before today."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=MAX_WINDOW_DAYS)
 
@@ -39,75 +46,56 @@ def update(placed: list[Mapping[str, Any]], now: datetime) -> list[dict[str, Any
     dates = [order["order_date"] for order in placed]
     spend = Decimal128(sum((order["order_amount"].to_decimal() for order in placed), Decimal(0)))
     floor = oldest_kept(now)
-    return [
-        {
-            "$set": {
-                "total_spends": _add("total_spends", spend, Decimal128("0")),
-                "visit_count": _add("visit_count", len(placed), 0),
-                "order_total": _add("order_total", spend, Decimal128("0")),
-                "order_count": _add("order_count", len(placed), 0),
-                "last_visit_date": {"$max": ["$last_visit_date", max(dates)]},
-                "last_order_date": {"$max": ["$last_order_date", max(dates)]},
-                "first_order_date": {"$min": ["$first_order_date", min(dates)]},
-                DAYS: _merged_days([b for b in buckets(placed) if b["day"] >= floor], floor),
-                "updated_at": now,
-            }
+    added = {
+        f"{DAYS}.{day}": {
+            "count": _add(f"{DAYS}.{day}.count", bucket["count"], 0),
+            "amount": _add(f"{DAYS}.{day}.amount", bucket["amount"], ZERO),
         }
-    ]
+        for day, bucket in buckets(placed).items()
+        if day >= key(floor)
+    }
+    totals = {
+        "total_spends": _add("total_spends", spend, ZERO),
+        "visit_count": _add("visit_count", len(placed), 0),
+        "order_total": _add("order_total", spend, ZERO),
+        "order_count": _add("order_count", len(placed), 0),
+        "last_visit_date": {"$max": ["$last_visit_date", max(dates)]},
+        "last_order_date": {"$max": ["$last_order_date", max(dates)]},
+        "first_order_date": {"$min": ["$first_order_date", min(dates)]},
+        DAYS: {"$arrayToObject": _days_from(key(floor))},
+        "updated_at": now,
+    }
+    return [{"$set": totals}, {"$set": added}] if added else [{"$set": totals}]
 
 
-def buckets(placed: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One ``{day, count, amount}`` per order day of ``placed``."""
-    by_day: dict[datetime, dict[str, Any]] = {}
+def buckets(placed: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{count, amount}`` per order day of ``placed``, by day key."""
+    by_day: dict[str, dict[str, Any]] = {}
     for order in placed:
-        bucket = by_day.setdefault(
-            order["order_date"], {"day": order["order_date"], "count": 0, "amount": Decimal(0)}
-        )
+        bucket = by_day.setdefault(key(order["order_date"]), {"count": 0, "amount": Decimal(0)})
         bucket["count"] += 1
         bucket["amount"] += order["order_amount"].to_decimal()
-    return [{**bucket, "amount": Decimal128(bucket["amount"])} for bucket in by_day.values()]
+    return {
+        day: {**bucket, "amount": Decimal128(bucket["amount"])} for day, bucket in by_day.items()
+    }
 
 
 def _add(path: str, amount: Any, zero: Any) -> dict[str, Any]:
     return {"$add": [{"$ifNull": [f"${path}", zero]}, amount]}
 
 
-def _merged_days(new: list[dict[str, Any]], floor: datetime) -> dict[str, Any]:
-    """The kept days not in ``new``, then each of ``new`` plus what its day held."""
-    kept = {"$filter": {"input": {"$ifNull": [f"${DAYS}", []]}, "as": "b", "cond": _since(floor)}}
-    new_days = {"$literal": [bucket["day"] for bucket in new]}
-    same_day = {"$filter": {"input": "$$kept", "as": "b", "cond": {"$eq": ["$$b.day", "$$n.day"]}}}
-
-    def held(name: str) -> dict[str, Any]:
-        return {"$sum": {"$map": {"input": same_day, "as": "b", "in": f"$$b.{name}"}}}
-
-    merged = {
-        "day": "$$n.day",
-        "count": {"$add": ["$$n.count", held("count")]},
-        "amount": {"$add": ["$$n.amount", held("amount")]},
-    }
-    untouched = {"$not": [{"$in": ["$$b.day", new_days]}]}
-    return {
-        "$let": {
-            "vars": {"kept": kept},
-            "in": {
-                "$concatArrays": [
-                    {"$filter": {"input": "$$kept", "as": "b", "cond": untouched}},
-                    {"$map": {"input": {"$literal": new}, "as": "n", "in": merged}},
-                ]
-            },
-        }
-    }
-
-
-def _since(floor: datetime) -> dict[str, Any]:
-    return {"$gte": ["$$b.day", floor]}
+def _days_from(first: str) -> dict[str, Any]:
+    """The customer's ``{k: day, v: {count, amount}}`` from day key ``first`` on."""
+    days = {"$objectToArray": {"$ifNull": [f"${DAYS}", {}]}}
+    return {"$filter": {"input": days, "as": "d", "cond": {"$gte": ["$$d.k", first]}}}
 
 
 def in_window(cutoff: datetime, name: str) -> dict[str, Any]:
     """The sum of ``name`` (count or amount) over the order days from ``cutoff`` on."""
-    days = {"$filter": {"input": {"$ifNull": [f"${DAYS}", []]}, "as": "b", "cond": _since(cutoff)}}
-    return {"$sum": {"$map": {"input": days, "as": "b", "in": f"$$b.{name}"}}}
+    first = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first < cutoff:
+        first += timedelta(days=1)
+    return {"$sum": {"$map": {"input": _days_from(key(first)), "as": "d", "in": f"$$d.v.{name}"}}}
 
 
 def rebuild(
@@ -159,9 +147,7 @@ def _rebuild_batch(batch: list[dict[str, Any]], now: datetime, session: ClientSe
     )
     days: dict[str, list[dict[str, Any]]] = {customer_id: [] for customer_id in ids}
     for row in per_day:
-        days[row["_id"]["customer"]].append(
-            {"day": row["_id"]["day"], "count": row["count"], "amount": row["amount"]}
-        )
+        days[row["_id"]["customer"]].append({"day": row["_id"]["day"], **row})
     floor = oldest_kept(now)
     updates = [
         UpdateOne(
@@ -181,5 +167,9 @@ def _facts(days: list[dict[str, Any]], floor: datetime) -> dict[str, Any]:
         "order_total": Decimal128(total),
         "first_order_date": days[0]["day"] if days else None,
         "last_order_date": days[-1]["day"] if days else None,
-        DAYS: [bucket for bucket in days if bucket["day"] >= floor],
+        DAYS: {
+            key(bucket["day"]): {"count": bucket["count"], "amount": bucket["amount"]}
+            for bucket in days
+            if bucket["day"] >= floor
+        },
     }
