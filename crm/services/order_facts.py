@@ -147,7 +147,8 @@ def _rebuild_batch(batch: list[dict[str, Any]], now: datetime, session: ClientSe
     )
     days: dict[str, list[dict[str, Any]]] = {customer_id: [] for customer_id in ids}
     for row in per_day:
-        days[row["_id"]["customer"]].append({"day": row["_id"]["day"], **row})
+        day = {"day": row["_id"]["day"], "count": row["count"], "amount": row["amount"]}
+        days[row["_id"]["customer"]].append(day)
     floor = oldest_kept(now)
     updates = [
         UpdateOne(
