@@ -123,7 +123,12 @@ def import_file(kind: str, path: Path, fmt: str | None) -> dict:
         upload = Upload(_Counting(file, bar), detect(None, path.name, fmt))
         try:
             job = intake.receive(
-                KINDS[kind], upload, ingest_chunk.send, settings.ingest_chunk_size, path.name
+                KINDS[kind],
+                upload,
+                ingest_chunk.send,
+                settings.ingest_chunk_size,
+                path.name,
+                chunk_bytes=settings.ingest_chunk_bytes,
             )
         except DomainError as error:
             raise click.ClickException(f"{path}: {error.message}") from None

@@ -57,9 +57,11 @@ class Settings:
     # Reverse proxies in front of the API whose X-Forwarded-* headers are trusted.
     trusted_proxy_hops: int = 0
     # Bulk imports: the largest upload (streamed, never held in memory), records per
-    # queue message, and how long an order may wait for its customer before rejection.
+    # queue message and the most bytes of records one holds (a chunk is one document,
+    # at most 16 MiB), and how long an order may wait for its customer before rejection.
     max_upload_bytes: int = 50_000_000
     ingest_chunk_size: int = 2000
+    ingest_chunk_bytes: int = 4 * 1024 * 1024
     ingest_park_seconds: float = 86400.0
     # Logs: "text" or "json" (one JSON object a line).
     log_format: str = "text"

@@ -63,14 +63,15 @@ def store_chunk(ingestion_id, number, orders):
 
 
 def assert_aggregates_exact(orders):
-    """Every customer's spend, visits, days and history are exactly its orders'."""
+    """Every customer's spend, visits, days and order facts are exactly its orders'."""
     expected = defaultdict(list)
     for order in orders:
         expected[order["customer_id"]].append(order)
     for customer in Customer.objects(customer_id__in=list(expected)):
         placed = expected[customer.customer_id]
         assert customer.total_spends == sum(Decimal(o["order_amount"]) for o in placed)
-        assert customer.visit_count == len(placed) == len(customer.order_history)
+        assert customer.visit_count == len(placed) == customer.order_count
+        assert sum(day["count"] for day in customer.order_days.values()) == len(placed)
         days = sorted(o["order_date"] for o in placed)
         assert customer.first_order_date.date().isoformat() == days[0]
         assert customer.last_order_date.date().isoformat() == days[-1]

@@ -70,7 +70,7 @@ def test_errors_are_keyed_by_the_rule_path():
         (rule("attributes.$where", "=", 1), "field"),
         (rule("attributes.a.b", "=", 1), "field"),
         (rule("attributes.", "=", 1), "field"),
-        (rule("order_history", "=", 1), "field"),
+        (rule("order_days", "=", 1), "field"),
         (rule({"$ne": None}, "=", 1), "field"),
         (rule("visit_count", "$ne", 1), "operator"),
         (rule("visit_count", "=", {"$ne": None}), "value"),

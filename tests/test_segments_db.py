@@ -7,6 +7,7 @@ from bson import Decimal128
 
 from crm.documents import Customer
 from crm.services import segments
+from tests.helpers.orders import insert_customers
 
 NOW = datetime(2025, 1, 1, 12)
 
@@ -19,8 +20,7 @@ def orders(*entries):
     history = [{"date": day(when), "amount": Decimal128(amount)} for when, amount in entries]
     if not history:
         return {}
-    dates = [entry["date"] for entry in history]
-    return {"order_history": history, "first_order_date": min(dates), "last_order_date": max(dates)}
+    return {"order_history": history}
 
 
 CUSTOMERS = [
@@ -135,7 +135,7 @@ TABLE = [
 @pytest.fixture
 def customers(app):
     collection = Customer._get_collection()
-    collection.insert_many([dict(customer) for customer in CUSTOMERS])
+    insert_customers(collection, CUSTOMERS, NOW)
     return collection
 
 

@@ -96,7 +96,14 @@ def _receive(kind: Kind, query: dict):
     stream, content_type, filename = _body()
     upload = Upload(stream, detect(content_type, filename, query.get("format")))
     try:
-        job = intake.receive(kind, upload, ingest_chunk.send, settings.ingest_chunk_size, filename)
+        job = intake.receive(
+            kind,
+            upload,
+            ingest_chunk.send,
+            settings.ingest_chunk_size,
+            filename,
+            chunk_bytes=settings.ingest_chunk_bytes,
+        )
     except RedisError:
         raise Unavailable("The import queue is unreachable; upload again shortly.") from None
     location = url_for("ingestions.get_ingestion", ingestion_id=job.id)

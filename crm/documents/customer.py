@@ -7,7 +7,6 @@ from mongoengine import (
     Document,
     EmailField,
     IntField,
-    ListField,
     StringField,
 )
 
@@ -16,6 +15,9 @@ from crm.clock import utcnow
 # The most a customer may spend in all, and visit, as the API documents them.
 MAX_MONEY = Decimal("1000000000000")
 MAX_VISITS = 10_000_000
+# The longest order window an audience rule may name (``within_days``): older order
+# days are dropped from a customer's ``order_days``.
+MAX_WINDOW_DAYS = 3_650
 
 
 class Customer(Document):
@@ -27,17 +29,24 @@ class Customer(Document):
     last_visit_date = DateTimeField()
     visit_count = IntField(default=0, min_value=0)
     attributes = DictField()
-    # Maintained by crm.services.orders with each order, for audience rules: the first
-    # and last order days, and every order's {date, amount} so that "orders in the last
-    # N days" is a filter on customers rather than a join.
+    # Maintained by crm.services.order_facts with each order, for audience rules: the
+    # first and last order days, all-time order count and amount, and
+    # {"YYYY-MM-DD": {count, amount}} for each order day of the last MAX_WINDOW_DAYS
+    # (and any later day), so that "orders in the last N days" is a filter on customers
+    # rather than a join, and a customer's document stays bounded however many orders
+    # it has.
     first_order_date = DateTimeField()
     last_order_date = DateTimeField()
-    order_history = ListField(DictField())
+    order_count = IntField()
+    order_total = Decimal128Field(precision=2)
+    order_days = DictField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
     meta = {
         "collection": "customers",
+        # Documents not yet rebuilt by `db rebuild-order-facts` still hold order_history.
+        "strict": False,
         "indexes": [
             "total_spends",
             "visit_count",

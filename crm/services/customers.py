@@ -37,7 +37,7 @@ def upsert(data: dict[str, Any]) -> tuple[Customer, bool]:
 
 
 def get(customer_id: str) -> Customer:
-    customer = Customer.objects(customer_id=customer_id).exclude("order_history").first()
+    customer = Customer.objects(customer_id=customer_id).exclude("order_days").first()
     if customer is None:
         raise NotFound(f"No customer with customer_id {customer_id!r}.")
     return customer
@@ -45,6 +45,6 @@ def get(customer_id: str) -> Customer:
 
 def page(request: pages.Request, email: str | None = None) -> pages.Page:
     """A page of customers by customer_id, maybe only those with ``email``."""
-    found = Customer.objects.exclude("order_history")
+    found = Customer.objects.exclude("order_days")
     found = found.filter(email=email) if email else found
     return pages.read(found, pages.BY_CUSTOMER_ID, request, pages.unfiltered_estimate(found))

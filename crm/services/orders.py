@@ -1,7 +1,7 @@
 """Orders, and the customer aggregates each order moves.
 
 An order and its effect on the customer (spend, visits, last visit, and the order
-facts audience rules read: first/last order day and the order history) are written in
+facts audience rules read, see ``order_facts``) are written in
 one transaction, so a retried or concurrent post can neither count an order twice
 nor leave an order without its effect.
 """
@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from crm.clock import utcnow
 from crm.documents import Customer, Order
 from crm.documents.customer import MAX_MONEY, MAX_VISITS
-from crm.services import pages
+from crm.services import order_facts, pages
 from crm.services.errors import Conflict, InvalidInput, NotFound
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")
@@ -115,22 +115,6 @@ def customer_updates(documents: Iterable[Mapping[str, Any]]) -> list[UpdateOne]:
         by_customer.setdefault(document["customer_id"], []).append(document)
     now = utcnow()
     return [
-        UpdateOne({"customer_id": customer_id}, _effect(placed, now))
+        UpdateOne({"customer_id": customer_id}, order_facts.update(placed, now))
         for customer_id, placed in by_customer.items()
     ]
-
-
-def _effect(placed: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
-    days = [order["order_date"] for order in placed]
-    spend = sum((order["order_amount"].to_decimal() for order in placed), Decimal(0))
-    return {
-        "$inc": {"total_spends": Decimal128(spend), "visit_count": len(placed)},
-        "$max": {"last_visit_date": max(days), "last_order_date": max(days)},
-        "$min": {"first_order_date": min(days)},
-        "$push": {
-            "order_history": {
-                "$each": [{"date": o["order_date"], "amount": o["order_amount"]} for o in placed]
-            }
-        },
-        "$set": {"updated_at": now},
-    }

@@ -50,9 +50,10 @@ def unpark(parked_ids: list[ObjectId], session: ClientSession) -> bool:
     return removed.deleted_count == len(parked_ids)
 
 
-def customer_ids() -> set[str]:
-    """The customers some parked order waits for."""
-    return set(_parked().distinct("customer_id"))
+def waiting_among(customer_ids: list[str]) -> set[str]:
+    """Those of ``customer_ids`` some parked order waits for (read through the
+    customer_id index: as many as asked about, however many orders are parked)."""
+    return set(_parked().distinct("customer_id", {"customer_id": {"$in": customer_ids}}))
 
 
 def any_in(selection: Selection) -> bool:

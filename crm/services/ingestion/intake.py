@@ -52,8 +52,12 @@ def receive(
     publish: Publish,
     chunk_size: int,
     filename: str | None = None,
+    *,
+    chunk_bytes: int,
 ) -> Ingestion:
-    """Read ``upload`` to the end, create its job and publish its valid records in chunks."""
+    """Read ``upload`` to the end, create its job and publish its valid records in chunks
+    of at most ``chunk_size`` records and (unless one record is larger) ``chunk_bytes``
+    bytes of encoded records."""
     received = 0
     tally = jobs.Tally()
     with ExitStack() as files:
@@ -69,7 +73,7 @@ def receive(
             partitions[partition].write(_line([row, kind.to_message(data)]))
         chunks = _spool(files, CHUNKS_IN_MEMORY)
         count = 0
-        for chunk in _chunks(partitions, chunk_size):
+        for chunk in _chunks(partitions, chunk_size, chunk_bytes):
             chunks.write(_line(chunk))
             count += 1
         job = Ingestion(
@@ -126,23 +130,30 @@ def _line(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
-def _chunks(partitions: list[IO[bytes]], size: int) -> Iterator[list[list[Any]]]:
-    """``[row, record]`` pairs, partition by partition, grouped by customer, ``size`` at a
-    time; a customer's rows are cut only where there are more of them than ``size``."""
+def _chunks(partitions: list[IO[bytes]], size: int, budget: int) -> Iterator[list[list[Any]]]:
+    """``[row, record]`` pairs, partition by partition, grouped by customer, at most
+    ``size`` and ``budget`` bytes (as JSON) at a time; a customer's rows are cut only where
+    they pass either bound on their own."""
     chunk: list[list[Any]] = []
+    used = 0
     for partition in partitions:
         partition.seek(0)
-        rows = [json.loads(line) for line in partition]
-        rows.sort(key=lambda row: row[1][GROUP_BY])
-        for _, group in itertools.groupby(rows, key=lambda row: row[1][GROUP_BY]):
+        rows = [(len(line), json.loads(line)) for line in partition]
+        rows.sort(key=lambda sized: sized[1][1][GROUP_BY])
+        for _, group in itertools.groupby(rows, key=lambda sized: sized[1][1][GROUP_BY]):
             customer_rows = list(group)
-            if chunk and len(chunk) + len(customer_rows) > size:
+            weight = sum(length for length, _ in customer_rows)
+            if chunk and (len(chunk) + len(customer_rows) > size or used + weight > budget):
                 yield chunk
-                chunk = []
-            for row in customer_rows:
+                chunk, used = [], 0
+            for length, row in customer_rows:
+                if chunk and used + length > budget:
+                    yield chunk
+                    chunk, used = [], 0
                 chunk.append(row)
+                used += length
                 if len(chunk) == size:
                     yield chunk
-                    chunk = []
+                    chunk, used = [], 0
     if chunk:
         yield chunk

@@ -33,7 +33,7 @@ def settle_customers(customer_ids: list[str]) -> int:
     """Apply the orders parked for these newly created customers; returns how many."""
     if not customer_ids:
         return 0
-    arrived = sorted(parked_orders.customer_ids().intersection(customer_ids))
+    arrived = sorted(parked_orders.waiting_among(customer_ids))
     return _settle(parked_orders.of_customers(arrived)) if arrived else 0
 
 

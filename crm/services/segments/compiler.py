@@ -12,6 +12,7 @@ from typing import Any
 
 from bson import Decimal128
 
+from crm.services import order_facts
 from crm.services.segments import fields
 from crm.services.segments.fields import Field, Type
 
@@ -138,17 +139,15 @@ def _as_iso_text(condition: dict[str, datetime]) -> dict[str, Any]:
 
 def measure(field: Field, days: int | None, now: datetime) -> dict[str, Any]:
     """The aggregation expression for orders.count / orders.total, maybe within a window."""
-    orders: Any = {"$ifNull": [f"${fields.ORDER_HISTORY}", []]}
     if days:
-        cutoff = now - timedelta(days=days)
-        orders = {"$filter": {"input": orders, "as": "o", "cond": {"$gte": ["$$o.date", cutoff]}}}
-    if field.money:
-        return {"$sum": {"$map": {"input": orders, "as": "o", "in": "$$o.amount"}}}
-    return {"$size": orders}
+        return order_facts.in_window(
+            now - timedelta(days=days), "amount" if field.money else "count"
+        )
+    return {"$ifNull": [f"${field.path}", Decimal128("0") if field.money else 0]}
 
 
 def _window(field: Field, operator: str, value: Any, days: int | None, now: datetime) -> dict:
-    """An order aggregate compared, as an ``$expr`` over the customer's order history.
+    """An order aggregate compared, as an ``$expr`` over the customer's order facts.
 
     When no order means "no match", the last order's day (an indexed field) narrows the
     scan first, and "at least one order in the window" needs nothing more.

@@ -50,8 +50,6 @@ ATTRIBUTE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Attribute dates arrive as JSON strings; ISO-8601 ones sort as text in date order.
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}"
 
-ORDER_HISTORY = "order_history"
-
 FIELDS: dict[str, Field] = {
     field.name: field
     for field in (
@@ -68,14 +66,14 @@ FIELDS: dict[str, Field] = {
         Field("orders.last_date", "last_order_date", Type.DATE, description="Last order's day."),
         Field(
             "orders.count",
-            ORDER_HISTORY,
+            "order_count",
             Type.NUMBER,
             windowed=True,
             description="Orders placed, all time or within `within_days` days.",
         ),
         Field(
             "orders.total",
-            ORDER_HISTORY,
+            "order_total",
             Type.NUMBER,
             money=True,
             windowed=True,

@@ -3,6 +3,7 @@
 import math
 from typing import Any
 
+from crm.documents.customer import MAX_WINDOW_DAYS
 from crm.services.errors import InvalidInput
 from crm.services.segments import fields
 from crm.services.segments.fields import Field, Type
@@ -13,7 +14,6 @@ MAX_TEXT = 256
 MAX_ITEMS = 100
 MAX_NUMBER = 1e15
 MAX_DAYS = 36_500
-MAX_WINDOW_DAYS = 3_650
 LOGICS = ("AND", "OR", "NOT")
 GROUP_KEYS = ("logic", "rules")
 LEAF_KEYS = ("field", "operator", "value", "ignore_case", "within_days")
