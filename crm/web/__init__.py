@@ -14,6 +14,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
     )
-    access.init_app(app, views.blp)
+    access.init_app(app)
     app.register_blueprint(assets.blp)
     app.register_blueprint(views.blp)

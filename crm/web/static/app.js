@@ -192,11 +192,16 @@ function startComposer(form) {
   const audience = form.querySelector("#audience");
   const list = document.getElementById("message-preview");
   const problem = document.getElementById("message-error");
+  // Where a variable goes: the caret as the writer last left it, else the end.
+  let caret = [message.value.length, message.value.length];
+  const keep = () => { caret = [message.selectionStart, message.selectionEnd]; };
+  ["keyup", "click", "select", "input"].forEach((name) => message.addEventListener(name, keep));
   form.querySelectorAll("[data-insert]").forEach((b) => b.addEventListener("click", () => {
-    const at = message.selectionStart ?? message.value.length;
-    message.value = message.value.slice(0, at) + b.dataset.insert + message.value.slice(message.selectionEnd ?? at);
+    const [start, end] = caret;
+    message.value = message.value.slice(0, start) + b.dataset.insert + message.value.slice(end);
     message.focus();
-    message.selectionStart = message.selectionEnd = at + b.dataset.insert.length;
+    message.selectionStart = message.selectionEnd = start + b.dataset.insert.length;
+    keep();
     refresh();
   }));
   const refresh = debounce(() => {
