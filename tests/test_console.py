@@ -17,6 +17,7 @@ import pytest
 from devstack.embedded import serve
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 
@@ -86,7 +87,15 @@ def sign_in(page, url, role, password):
 
 
 def shoot(page, name):
-    """``page`` at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png, when set."""
+    """Check ``page`` with axe-core (no serious or critical violation), then capture it
+    at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png when that is set."""
+    found = axe_api.Axe().run(page).response["violations"]
+    serious = [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], name
     if not SHOTS:
         return
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
