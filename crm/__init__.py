@@ -35,7 +35,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from crm.api import register
 
     register(app, settings)
+    from crm import web
+
+    web.init_app(app, settings)
     app.cli.add_command(commands.keys)
+    app.cli.add_command(commands.users_group)
     cli.register(app)
     maintenance.register(app)
     return app

@@ -1,10 +1,12 @@
-"""``flask --app wsgi keys …``: manage API keys from a shell on the server."""
+"""``flask --app wsgi keys …`` and ``users …``: manage API keys and console users from a
+shell on the server."""
 
 import click
 
 from crm.cli import DatabaseGroup
+from crm.documents import ROLES
 from crm.documents.api_key import SCOPES
-from crm.services import api_keys
+from crm.services import api_keys, users
 from crm.services.errors import DomainError
 
 keys = DatabaseGroup("keys", help="Create, list and revoke API keys.")
@@ -45,3 +47,31 @@ def revoke_key(key_id: str) -> None:
     except DomainError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"revoked {key_id}")
+
+
+users_group = DatabaseGroup("users", help="Create and list console users (/app).")
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="marketer",
+    show_default=True,
+    help="admin: users too; marketer: audiences and campaigns; viewer: reads only.",
+)
+def create_user(email: str, role: str) -> None:
+    """Create a console user and print a generated password (the only time it is shown)."""
+    try:
+        user, password = users.create(email, role)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{password}\n(user {user.email}, role {role}; sign in at /app/sign-in)")
+
+
+@users_group.command("list")
+def list_users() -> None:
+    """List console users: e-mail, role, last sign-in."""
+    for user in users.listing():
+        click.echo(f"{user.email:<40} {user.role:<8} last sign-in {user.last_signed_in_at or '-'}")

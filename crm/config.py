@@ -49,6 +49,8 @@ class Settings:
     # (shared with the vendor); unsigned seed-style receipts only when explicitly off.
     receipt_signing_secret: str = ""
     receipt_signatures_required: bool = True
+    # Signs the console's session cookies (/app); required when serving.
+    secret_key: str = ""
     # Origins allowed to call the API from a browser (comma-separated); none by default.
     cors_origins: str = ""
     # Failed authentications a client address may make per minute before its failing
@@ -144,6 +146,8 @@ def require(settings: Settings, process: str) -> None:
             "receipt_signing_secret",
             "the API and the vendor sign receipts with it (the same value for both)",
         )
+    if process == "api" and not settings.secret_key:
+        raise MissingSetting("secret_key", "the console at /app signs its session cookies with it")
     if process == "worker":
         if not settings.public_url:
             raise MissingSetting("public_url", "the API's address, where the vendor sends receipts")

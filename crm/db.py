@@ -6,6 +6,7 @@ from crm.config import Settings
 
 DOCUMENTS = (
     documents.ApiKey,
+    documents.User,
     documents.Customer,
     documents.Order,
     documents.Audience,

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from crm import config, db
-from crm.services import api_keys
+from crm.services import api_keys, users
 from devstack import embedded
 from devstack.embedded import StartFailed
 
@@ -29,6 +29,7 @@ log = logging.getLogger("devstack")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 SIMULATOR = "vendor_simulator:create_app()"
+LOCAL_ADMIN = "admin@crm.local"
 # What the flask CLI in a second terminal needs to reach this stack.
 SHARED = (
     "CRM_MONGODB_URI",
@@ -95,6 +96,8 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
     if "receipt_signing_secret" not in given:
         # The API, the worker and the simulator start together, so a fresh secret will do.
         env["CRM_RECEIPT_SIGNING_SECRET"] = secrets.token_urlsafe(32)
+    if "secret_key" not in given:
+        env["CRM_SECRET_KEY"] = secrets.token_urlsafe(32)
     ports = [(settings.host, settings.port, "the API (CRM_PORT)")]
     ports.append((settings.vendor_host, settings.vendor_port, "the vendor (CRM_VENDOR_PORT)"))
     if "mongodb_uri" not in given:
@@ -117,6 +120,7 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
         env["CRM_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         log.info("embedded Redis on :%d, data in %s/redis", port, var)
     key_file = ensure_api_key(config.load(env), var)
+    admin_file = ensure_console_admin(var)
     processes += start_services(
         env,
         settings.port,
@@ -139,6 +143,7 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
             key_file,
             url,
         )
+        log.info("Console on %s/app: sign in as %s, password in %s", url, LOCAL_ADMIN, admin_file)
         return _watch(processes)
     finally:
         stack_file.unlink(missing_ok=True)
@@ -170,6 +175,19 @@ def ensure_api_key(settings: config.Settings, var: Path) -> Path:
         key_file.write_text(key + "\n")
         log.info("created a first API key")
     return key_file
+
+
+def ensure_console_admin(var: Path) -> Path:
+    """Create a first console admin on a database without users, keeping its password in
+    <var>/local-admin-password (after ``ensure_api_key`` connected)."""
+    password_file = var / "local-admin-password"
+    if not users.exist():
+        _, password = users.create(LOCAL_ADMIN, "admin")
+        password_file.unlink(missing_ok=True)
+        password_file.touch(mode=0o600)
+        password_file.write_text(password + "\n")
+        log.info("created a first console admin, %s: password %s", LOCAL_ADMIN, password)
+    return password_file
 
 
 def seed_demo_data(env: dict[str, str], var: Path) -> None:

@@ -32,6 +32,7 @@ def pytest_configure(config):
     os.environ["CRM_REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
     os.environ["CRM_SWEEP_INTERVAL_SECONDS"] = "0"
     os.environ["CRM_RECEIPT_SIGNING_SECRET"] = "test-signing-secret"
+    os.environ["CRM_SECRET_KEY"] = "test-session-key"
     # A local stack's file (`make run` in this tree) must not leak into the tests' settings.
     os.environ["CRM_VAR_DIR"] = str(logs)
     import workers

@@ -29,7 +29,10 @@ pytestmark = pytest.mark.system
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("vendor", "api", "worker")
 # What `${NAME:?…}` finds in .env; the real value is the operator's.
-DOTENV = {"CRM_RECEIPT_SIGNING_SECRET": "compose-parity-secret"}
+DOTENV = {
+    "CRM_RECEIPT_SIGNING_SECRET": "compose-parity-secret",
+    "CRM_SECRET_KEY": "compose-parity-session-key",
+}
 
 
 def compose() -> dict:

@@ -188,6 +188,18 @@ def test_a_process_without_a_setting_it_needs_stops_naming_it(tmp_path, command,
     assert any(line.startswith(f"{missing} is not set:") for line in done.stderr.splitlines())
 
 
+def test_the_api_without_a_session_key_stops_naming_it(tmp_path):
+    env = bare_env(
+        CRM_VAR_DIR=str(tmp_path),
+        CRM_REDIS_URL=os.environ["CRM_REDIS_URL"],
+        CRM_RECEIPT_SIGNING_SECRET="s",
+    )
+    command = [BIN / "gunicorn", "--preload", "-b", "127.0.0.1:0", "wsgi:app"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert any(line.startswith("CRM_SECRET_KEY is not set:") for line in done.stderr.splitlines())
+
+
 def test_ctrl_c_stops_quietly_and_frees_every_port(stack):
     process, ports = stack["process"], stack_ports(stack["env"])
     assert listening(ports) == set(ports)

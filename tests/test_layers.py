@@ -46,6 +46,8 @@ LAYERS = [
     ("crm.db", ("crm.config", "crm.documents"), WEB),
     # The API and what assembles the app and its CLI: anything in crm, and the broker.
     ("crm.api", ("crm", "workers"), ()),
+    # The console: the API's peer, over the same services; never the API's own modules.
+    ("crm.web", ("crm.web", "crm.db", *CRM_BELOW_API, "workers"), ()),
     ("crm.cli", ("crm", "workers"), ()),
     ("crm.commands", ("crm", "workers"), ()),
     ("crm.maintenance", ("crm", "workers"), ()),

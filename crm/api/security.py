@@ -139,7 +139,7 @@ def _headers(response: Response) -> Response:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "no-referrer"
     is_docs = request.path.startswith("/docs")
-    response.headers["Content-Security-Policy"] = DOCS_CSP if is_docs else API_CSP
+    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else API_CSP)
     if request.path.startswith(API_PREFIX):
         response.headers["Cache-Control"] = "no-store"
     origin = _allowed_origin()

@@ -14,8 +14,10 @@ from crm.documents.ingestion import (
 from crm.documents.order import Order
 from crm.documents.send_chunk import SendChunk
 from crm.documents.status import CampaignStatus, ChunkState, MessageStatus
+from crm.documents.user import ROLES, User
 
 __all__ = [
+    "ROLES",
     "ApiKey",
     "AttributeKey",
     "Audience",
@@ -32,4 +34,5 @@ __all__ = [
     "Order",
     "ParkedOrder",
     "SendChunk",
+    "User",
 ]

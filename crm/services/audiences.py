@@ -133,3 +133,14 @@ def preview(tree: dict[str, Any]) -> dict[str, Any]:
 def catalog() -> dict[str, Any]:
     """The rule fields with their operators, and the attribute keys customers carry."""
     return {"fields": segments.describe(), "attributes": attribute_keys.listing()}
+
+
+def first_members(audience_id: ObjectId | str, limit: int = 3) -> list[dict[str, Any]]:
+    """The audience's first ``limit`` customers by ``_id``, as stored (for rendering a
+    message to them)."""
+    tree = get(audience_id).rules
+    found = Customer._get_collection().find(
+        segments.to_filter(tree, _now()), {"order_history": 0}, max_time_ms=db.query_timeout_ms()
+    )
+    with _time_limited():
+        return list(found.sort("_id", 1).limit(limit))

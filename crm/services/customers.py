@@ -1,10 +1,12 @@
+import re
 from typing import Any
 
 from bson import Decimal128
+from mongoengine import Q
 from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
-from crm.documents import Customer
+from crm.documents import Campaign, CommunicationLog, Customer
 from crm.services import attribute_keys, pages
 from crm.services.errors import NotFound
 
@@ -48,3 +50,23 @@ def page(request: pages.Request, email: str | None = None) -> pages.Page:
     found = Customer.objects.exclude("order_days")
     found = found.filter(email=email) if email else found
     return pages.read(found, pages.BY_CUSTOMER_ID, request, pages.unfiltered_estimate(found))
+
+
+def search(request: pages.Request, prefix: str) -> pages.Page:
+    """A page of customers whose customer_id, name or e-mail starts with ``prefix``
+    (the name ignoring case; customer_id and e-mail use their indexes)."""
+    start = re.escape(prefix.strip())
+    found = Customer.objects.exclude("order_history").filter(
+        Q(customer_id__startswith=prefix.strip())
+        | Q(email__startswith=prefix.strip().lower())
+        | Q(__raw__={"name": {"$regex": f"^{start}", "$options": "i"}})
+    )
+    return pages.read(found, pages.BY_CUSTOMER_ID, request)
+
+
+def messages(customer_id: str, campaigns: int = 50) -> list[CommunicationLog]:
+    """What the newest ``campaigns`` campaigns sent this customer, newest first; one
+    lookup per campaign on the campaign_id + customer_id index."""
+    ids = [c.id for c in Campaign.objects.order_by("-created_at").only("id").limit(campaigns)]
+    found = CommunicationLog.objects(campaign_id__in=ids, customer_id=customer_id)
+    return sorted(found, key=lambda log: log.created_at, reverse=True)

@@ -1,0 +1,25 @@
+from mongoengine import DateTimeField, Document, EmailField, IntField, StringField
+
+from crm.clock import utcnow
+
+# What a console user may do, each role including the ones after it.
+ROLES = ("admin", "marketer", "viewer")
+
+
+class User(Document):
+    """A person signing in to the console. Only a salted scrypt hash of the password is kept."""
+
+    email = EmailField(required=True, unique=True, max_length=254)
+    password_hash = StringField(required=True)
+    salt = StringField(required=True)
+    role = StringField(required=True, choices=ROLES)
+    failed_attempts = IntField(default=0)
+    locked_until = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    last_signed_in_at = DateTimeField()
+
+    meta = {"collection": "users", "indexes": [("-created_at", "-_id")]}
+
+    def allows(self, role: str) -> bool:
+        """Whether this user's role includes ``role``."""
+        return ROLES.index(self.role) <= ROLES.index(role)

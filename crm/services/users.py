@@ -1,0 +1,91 @@
+"""Console users: passwords hashed with scrypt and a salt of their own, and a lock after
+repeated failed sign-ins."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from mongoengine import NotUniqueError, ValidationError
+
+from crm.clock import utcnow
+from crm.documents import ROLES, User
+from crm.services.errors import Conflict, InvalidInput, NotFound
+
+MAX_FAILURES = 5
+LOCK = timedelta(minutes=15)
+# scrypt's cost: 16 MiB of memory and about 50 ms a hash.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 2**20}
+
+
+class Locked(Exception):
+    """Too many failed sign-ins: the account is locked for a while."""
+
+
+def _hash(password: str, salt: bytes) -> str:
+    return hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT).hex()
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidInput("Unknown role.", {"json": {"role": [f"One of: {', '.join(ROLES)}."]}})
+
+
+def create(email: str, role: str) -> tuple[User, str]:
+    """A new user and the generated password, which is shown this once."""
+    _check_role(role)
+    password = secrets.token_urlsafe(12)
+    salt = secrets.token_bytes(16)
+    user = User(email=email.strip().lower(), role=role, salt=salt.hex())
+    user.password_hash = _hash(password, salt)
+    try:
+        user.save()
+    except NotUniqueError:
+        raise Conflict(f"A user with e-mail {email} exists.") from None
+    except ValidationError:
+        raise InvalidInput("Not an e-mail address.", {"json": {"email": ["Not valid."]}}) from None
+    return user, password
+
+
+def exist() -> bool:
+    return User.objects.only("id").first() is not None
+
+
+def listing() -> list[User]:
+    return list(User.objects.order_by("email"))
+
+
+def set_role(email: str, role: str) -> User:
+    _check_role(role)
+    user = User.objects(email=email).first()
+    if user is None:
+        raise NotFound(f"No user {email}.")
+    user.role = role
+    return user.save()
+
+
+def get(user_id: str) -> User | None:
+    return User.objects(id=user_id).first()
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user these credentials name, or None; Locked while the account is locked.
+
+    A failure counts against the account whatever the password; the fifth in a row
+    locks it for ``LOCK``, and a success resets the count.
+    """
+    user = User.objects(email=email.strip().lower()).first()
+    if user is None:
+        _hash(password, b"0" * 16)  # the same time as a known address
+        return None
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        raise Locked()
+    if hmac.compare_digest(_hash(password, bytes.fromhex(user.salt)), user.password_hash):
+        user.update(set__failed_attempts=0, unset__locked_until=True, set__last_signed_in_at=now)
+        return user.reload()
+    user = User.objects(id=user.id).modify(inc__failed_attempts=1, new=True)
+    if user.failed_attempts >= MAX_FAILURES:
+        user.update(set__failed_attempts=0, set__locked_until=now + LOCK)
+        raise Locked()
+    return None

@@ -1,0 +1,39 @@
+from typing import Any
+
+from flask import Blueprint, flash
+
+from crm.services.errors import Conflict, DomainError, InvalidInput, NotFound
+
+blp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/app",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+
+def status_of(error: DomainError) -> int:
+    for kind, status in ((NotFound, 404), (Conflict, 409), (InvalidInput, 422)):
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def explain(error: DomainError) -> str:
+    """The error's message with its field-level details, for a flash message."""
+    details: list[str] = []
+    for location in error.errors.values():
+        if isinstance(location, dict):
+            for field, problems in location.items():
+                details += [f"{field}: {problem}" for problem in _listed(problems)]
+    return " ".join([error.message, *details])
+
+
+def _listed(problems: Any) -> list[str]:
+    return [str(problem) for problem in problems] if isinstance(problems, list) else [str(problems)]
+
+
+def flash_error(error: DomainError) -> None:
+    flash(explain(error), "danger")

@@ -1,0 +1,194 @@
+"""Campaigns: the list, the composer, the live page with its controls, logs and CSV."""
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from bson import ObjectId
+from flask import (
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from crm.documents import MessageStatus
+from crm.services import audiences, campaigns, pages, templates
+from crm.services.errors import DomainError, InvalidInput
+from crm.services.sending import control
+from crm.web.access import requires
+from crm.web.blueprint import blp, explain, flash_error, status_of
+from workers import sending
+
+LOG_PAGE = 50
+CSV_PAGE = 1000
+CONTROLS: dict[str, Callable[[ObjectId], Any]] = {
+    "send": lambda campaign_id: control.start(campaign_id, sending.materialize_campaign.send),
+    "pause": control.pause,
+    "resume": lambda campaign_id: control.resume(campaign_id, sending.resume_campaign.send),
+    "cancel": lambda campaign_id: control.cancel(campaign_id, sending.cancel_campaign.send),
+}
+
+
+@blp.route("/campaigns")
+def campaign_list():
+    found = campaigns.with_stats(list(campaigns.newest_first().limit(100)))
+    return render_template("campaigns.html", campaigns=found)
+
+
+@blp.route("/campaigns/new")
+@requires("marketer")
+def campaign_composer():
+    choices = audiences.page(pages.Request(page_size=100)).items
+    return render_template(
+        "composer.html",
+        audiences=choices,
+        variables=sorted(templates.VARIABLES - {"attributes"}),
+        chosen=request.args.get("audience_id", ""),
+    )
+
+
+@blp.route("/campaigns/preview", methods=["POST"])
+@requires("marketer")
+def campaign_preview():
+    """The message rendered for the audience's first customers (JSON, for the composer)."""
+    body = request.get_json(silent=True) or {}
+    message = str(body.get("message", ""))
+    try:
+        templates.validate(message)
+        members = audiences.first_members(str(body.get("audience_id", "")))
+        rendered = [
+            {"customer_id": member["customer_id"], "text": templates.render(message, member)}
+            for member in members
+        ]
+    except DomainError as error:
+        return jsonify(message=explain(error), errors=error.errors), status_of(error)
+    except templates.RenderTooLong as error:
+        return jsonify(message=f"The message renders too long: {error}.", errors={}), 422
+    return jsonify(rendered=rendered)
+
+
+@blp.route("/campaigns", methods=["POST"])
+@requires("marketer")
+def campaign_save():
+    form = request.form
+    try:
+        if not ObjectId.is_valid(form.get("audience_id", "")):
+            raise InvalidInput("Pick an audience.", {"json": {"audience_id": ["Required."]}})
+        campaign = campaigns.create(
+            {
+                "name": form.get("name") or None,
+                "audience_id": ObjectId(form["audience_id"]),
+                "message": form.get("message", ""),
+            }
+        )
+        if form.get("action") == "send":
+            CONTROLS["send"](campaign.id)
+    except DomainError as error:
+        flash_error(error)
+        return redirect(url_for("console.campaign_composer"))
+    return redirect(url_for("console.campaign_page", campaign_id=campaign.id))
+
+
+@blp.route("/campaigns/<objectid:campaign_id>")
+def campaign_page(campaign_id: ObjectId):
+    campaign = _described(campaign_id)
+    if isinstance(campaign, tuple):
+        return campaign
+    status = _status_filter()
+    after = request.args.get("after") or None
+    try:
+        logs = campaigns.logs(
+            campaigns.get(campaign_id), pages.Request(page_size=LOG_PAGE, after=after), status
+        )
+    except DomainError as error:
+        return render_template("error.html", message=explain(error)), status_of(error)
+    return render_template(
+        "campaign.html",
+        campaign=campaign,
+        logs=logs,
+        status=status.value if status else "",
+        statuses=[s.value for s in MessageStatus],
+        audience=audiences.get(campaign["audience_id"]),
+    )
+
+
+@blp.route("/campaigns/<objectid:campaign_id>/progress")
+def campaign_progress(campaign_id: ObjectId):
+    campaign = _described(campaign_id)
+    if isinstance(campaign, tuple):
+        return campaign
+    return jsonify(
+        status=campaign["status"].value,
+        stats=campaign["stats"],
+        progress=campaign["progress"],
+    )
+
+
+@blp.route(
+    "/campaigns/<objectid:campaign_id>/<any(send,pause,resume,cancel):action>", methods=["POST"]
+)
+@requires("marketer")
+def campaign_control(campaign_id: ObjectId, action: str):
+    try:
+        CONTROLS[action](campaign_id)
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(f"Campaign {action}: done.", "success")
+    return redirect(url_for("console.campaign_page", campaign_id=campaign_id))
+
+
+@blp.route("/campaigns/<objectid:campaign_id>/logs.csv")
+def campaign_logs_csv(campaign_id: ObjectId):
+    try:
+        campaign = campaigns.get(campaign_id)
+    except DomainError as error:
+        return render_template("error.html", message=explain(error)), status_of(error)
+    status = _status_filter()
+
+    def rows():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["log_id", "customer_id", "to", "status", "reason", "updated_at"])
+        after = None
+        while True:
+            page = campaigns.logs(campaign, pages.Request(page_size=CSV_PAGE, after=after), status)
+            for log in page.items:
+                writer.writerow(
+                    [
+                        log.id,
+                        log.customer_id,
+                        log.to,
+                        log.status.value,
+                        log.reason or "",
+                        log.updated_at.isoformat(),
+                    ]
+                )
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if not page.has_next:
+                return
+            after = page.next_after
+
+    name = f"campaign-{campaign_id}-logs.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)
+
+
+def _status_filter() -> MessageStatus | None:
+    raw = request.args.get("status", "")
+    return MessageStatus(raw) if raw in {s.value for s in MessageStatus} else None
+
+
+def _described(campaign_id: ObjectId) -> dict[str, Any] | tuple:
+    try:
+        return campaigns.with_stats([campaigns.get(campaign_id)])[0]
+    except DomainError as error:
+        return render_template("error.html", message=explain(error)), status_of(error)

@@ -1,0 +1,260 @@
+// The console's behaviour: the segment builder, the composer's preview, the live campaign page.
+"use strict";
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+
+function postJson(url, body) {
+  return fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+  }).then((response) => response.json().then((data) => ({ ok: response.ok, data })));
+}
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function el(tag, attributes = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+let uid = 0;
+const nextId = (prefix) => `${prefix}-${++uid}`;
+
+// ---- Segment builder -------------------------------------------------------------------
+
+function startBuilder(root) {
+  const catalog = JSON.parse(document.getElementById("catalog").textContent);
+  const fields = Object.fromEntries(catalog.fields.map((f) => [f.field, f]));
+  const tree = { logic: "AND", rules: [newRule()] };
+  const previewUrl = root.dataset.previewUrl;
+
+  function newRule() {
+    return { field: "total_spends", operator: ">=", value: "", key: "" };
+  }
+
+  function typed(rule) {
+    const field = fields[rule.field];
+    const raw = String(rule.value).trim();
+    if (["exists", "not_exists"].includes(rule.operator)) return null;
+    if (["older_than_days", "within_last_days"].includes(rule.operator)) return Number(raw);
+    if (["in", "not_in"].includes(rule.operator)) return raw.split(",").map((s) => s.trim()).filter(Boolean);
+    const scalar = (text) => {
+      if (field.type === "number") return Number(text);
+      if (field.type === "any") {
+        if (text === "true" || text === "false") return text === "true";
+        if (text !== "" && !Number.isNaN(Number(text))) return Number(text);
+      }
+      return text;
+    };
+    if (rule.operator === "between") return raw.split(",").map((s) => scalar(s.trim()));
+    return scalar(raw);
+  }
+
+  function toJson(node) {
+    if (node.rules) return { logic: node.logic, rules: node.rules.map(toJson) };
+    const name = fields[node.field].type === "any" ? `attributes.${node.key}` : node.field;
+    const out = { field: name, operator: node.operator, value: typed(node) };
+    if (node.within_days) out.within_days = Number(node.within_days);
+    return out;
+  }
+
+  function select(label, options, value, onChange) {
+    const id = nextId("sel");
+    const box = el("select", { id, class: "form-select form-select-sm" },
+      options.map(([v, text]) => { const o = el("option", { value: v, text }); o.selected = v === value; return o; }));
+    box.addEventListener("change", () => onChange(box.value));
+    return el("div", { class: "col-auto" }, [el("label", { for: id, class: "visually-hidden", text: label }), box]);
+  }
+
+  function input(label, value, onInput, attributes = {}) {
+    const id = nextId("in");
+    const box = el("input", { id, class: "form-control form-control-sm", value, ...attributes });
+    box.addEventListener("input", () => onInput(box.value));
+    return el("div", { class: "col" }, [el("label", { for: id, class: "visually-hidden", text: label }), box]);
+  }
+
+  function button(text, style, onClick, label) {
+    const b = el("button", { type: "button", class: `btn btn-sm btn-${style}`, text });
+    if (label) b.setAttribute("aria-label", label);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  function ruleRow(rule, parent) {
+    const field = fields[rule.field];
+    const row = el("div", { class: "row g-1 align-items-center mb-1 rule" });
+    row.append(select("Field", catalog.fields.map((f) => [f.field, f.field]), rule.field, (v) => {
+      rule.field = v;
+      if (!fields[v].operators.includes(rule.operator)) rule.operator = fields[v].operators[0];
+      changed(true);
+    }));
+    if (field.type === "any") {
+      row.append(input("Attribute key", rule.key, (v) => { rule.key = v; changed(false); },
+        { placeholder: "key", list: "attribute-keys" }));
+    }
+    row.append(select("Operator", field.operators.map((o) => [o, o]), rule.operator, (v) => { rule.operator = v; changed(true); }));
+    if (!["exists", "not_exists"].includes(rule.operator)) {
+      const hint = ["in", "not_in", "between"].includes(rule.operator) ? "values, comma-separated" : "value";
+      row.append(input("Value", rule.value, (v) => { rule.value = v; changed(false); }, { placeholder: hint }));
+    }
+    if (field.takes_within_days) {
+      row.append(input("Within days", rule.within_days || "", (v) => { rule.within_days = v; changed(false); },
+        { placeholder: "in last N days", type: "number", min: "1" }));
+    }
+    row.append(el("div", { class: "col-auto" }, [button("×", "outline-danger", () => {
+      parent.rules.splice(parent.rules.indexOf(rule), 1);
+      changed(true);
+    }, "Remove this rule")]));
+    return row;
+  }
+
+  function groupBox(group, parent) {
+    const box = el("fieldset", { class: `rule-group logic-${group.logic} mb-2` });
+    const head = el("div", { class: "row g-1 align-items-center mb-1" });
+    head.append(el("legend", { class: "col-auto fs-6 mb-0", text: parent ? "Group:" : "Customers matching" }));
+    head.append(select("Combine with", [["AND", "all of (AND)"], ["OR", "any of (OR)"], ["NOT", "none of (NOT)"]],
+      group.logic, (v) => { group.logic = v; changed(true); }));
+    box.append(head);
+    for (const child of group.rules) box.append(child.rules ? groupBox(child, group) : ruleRow(child, group));
+    const actions = el("div", { class: "d-flex gap-1 mb-1" });
+    actions.append(button("+ Rule", "outline-primary", () => { group.rules.push(newRule()); changed(true); }));
+    actions.append(button("+ Group", "outline-secondary", () => {
+      group.rules.push({ logic: "OR", rules: [newRule()] });
+      changed(true);
+    }));
+    if (parent) {
+      actions.append(button("Remove group", "outline-danger", () => {
+        parent.rules.splice(parent.rules.indexOf(group), 1);
+        changed(true);
+      }));
+    }
+    box.append(actions);
+    return box;
+  }
+
+  function render() {
+    root.replaceChildren(groupBox(tree, null),
+      el("datalist", { id: "attribute-keys" }, (catalog.attributes || []).map((a) => el("option", { value: a.field.replace("attributes.", "") }))));
+  }
+
+  const size = document.getElementById("audience-size");
+  const summary = document.getElementById("audience-summary");
+  const problem = document.getElementById("audience-error");
+  const sample = document.querySelector("#audience-sample tbody");
+  const hidden = document.getElementById("audience-rules");
+
+  const preview = debounce(() => {
+    const body = toJson(tree);
+    hidden.value = JSON.stringify(body);
+    size.setAttribute("aria-busy", "true");
+    postJson(previewUrl, body).then(({ ok, data }) => {
+      size.removeAttribute("aria-busy");
+      problem.classList.toggle("d-none", ok);
+      if (!ok) {
+        problem.textContent = data.message;
+        size.textContent = "—";
+        return;
+      }
+      size.textContent = data.size.toLocaleString("en");
+      size.dataset.size = data.size;
+      summary.textContent = data.summary;
+      sample.replaceChildren(...data.sample.map((m) => el("tr", {}, [el("td", { text: m.name }), el("td", { text: m.email })])));
+    });
+  }, 350);
+
+  function changed(structure) {
+    if (structure) render();
+    hidden.value = JSON.stringify(toJson(tree));
+    preview();
+  }
+
+  render();
+  changed(false);
+}
+
+// ---- Campaign composer -----------------------------------------------------------------
+
+function startComposer(form) {
+  const message = form.querySelector("#message");
+  const audience = form.querySelector("#audience");
+  const list = document.getElementById("message-preview");
+  const problem = document.getElementById("message-error");
+  // Where a variable goes: the caret as the writer last left it, else the end.
+  let caret = [message.value.length, message.value.length];
+  const keep = () => { caret = [message.selectionStart, message.selectionEnd]; };
+  ["keyup", "click", "select", "input"].forEach((name) => message.addEventListener(name, keep));
+  form.querySelectorAll("[data-insert]").forEach((b) => b.addEventListener("click", () => {
+    const [start, end] = caret;
+    message.value = message.value.slice(0, start) + b.dataset.insert + message.value.slice(end);
+    message.focus();
+    message.selectionStart = message.selectionEnd = start + b.dataset.insert.length;
+    keep();
+    refresh();
+  }));
+  const refresh = debounce(() => {
+    if (!audience.value) return;
+    postJson(form.dataset.previewUrl, { audience_id: audience.value, message: message.value }).then(({ ok, data }) => {
+      problem.classList.toggle("d-none", ok);
+      if (!ok) { problem.textContent = data.message; return; }
+      list.replaceChildren(...data.rendered.map((r) => el("li", { class: "list-group-item" }, [
+        el("div", { class: "small text-body-secondary", text: r.customer_id }), el("div", { text: r.text })])));
+    });
+  }, 350);
+  message.addEventListener("input", refresh);
+  audience.addEventListener("change", refresh);
+  refresh();
+}
+
+// ---- Live campaign page ----------------------------------------------------------------
+
+const SETTLED = ["COMPLETED", "CANCELLED"];
+
+function startCampaign(page) {
+  const bar = page.querySelector(".progress-bar");
+  const meter = document.getElementById("campaign-progress");
+  function show(data) {
+    const { done, total, rate_per_second: rate, eta_seconds: eta } = data.progress;
+    bar.style.width = `${total ? Math.round((100 * done) / total) : 0}%`;
+    meter.setAttribute("aria-valuenow", done);
+    meter.setAttribute("aria-valuemax", total);
+    document.getElementById("campaign-done").textContent = done.toLocaleString("en");
+    document.getElementById("campaign-total").textContent = total.toLocaleString("en");
+    document.getElementById("campaign-rate").textContent = rate == null ? "—" : `${rate.toFixed(1)}/s`;
+    document.getElementById("campaign-eta").textContent = eta == null ? "—" : `${Math.ceil(eta)} s`;
+    document.getElementById("campaign-status").textContent = data.status;
+    page.dataset.status = data.status;
+    for (const [name, n] of Object.entries(data.stats)) {
+      const cell = page.querySelector(`[data-count="${name}"]`);
+      if (cell) cell.textContent = n;
+    }
+    page.querySelectorAll("form[data-when]").forEach((f) => { f.hidden = !f.dataset.when.split(" ").includes(data.status); });
+  }
+  function poll() {
+    fetch(page.dataset.progressUrl, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
+      show(data);
+      if (!SETTLED.includes(data.status)) setTimeout(poll, 2000);
+    });
+  }
+  bar.style.width = `${bar.dataset.total > 0 ? Math.round((100 * bar.dataset.done) / bar.dataset.total) : 0}%`;
+  poll();
+}
+
+const builder = document.getElementById("builder");
+if (builder) startBuilder(builder);
+const composer = document.getElementById("composer");
+if (composer) startComposer(composer);
+const campaign = document.getElementById("campaign");
+if (campaign) startCampaign(campaign);

@@ -1,0 +1,39 @@
+"""Managing console users (admins only)."""
+
+from flask import flash, redirect, render_template, request, url_for
+
+from crm.documents import ROLES
+from crm.services import users
+from crm.services.errors import DomainError
+from crm.web.access import requires
+from crm.web.blueprint import blp, flash_error
+
+
+@blp.route("/users")
+@requires("admin")
+def user_list():
+    return render_template("users.html", users=users.listing(), roles=ROLES)
+
+
+@blp.route("/users", methods=["POST"])
+@requires("admin")
+def user_create():
+    try:
+        user, password = users.create(request.form.get("email", ""), request.form.get("role", ""))
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(f"Created {user.email} ({user.role}). Password, shown once: {password}", "success")
+    return redirect(url_for("console.user_list"))
+
+
+@blp.route("/users/role", methods=["POST"])
+@requires("admin")
+def user_role():
+    try:
+        user = users.set_role(request.form.get("email", ""), request.form.get("role", ""))
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(f"{user.email} is now {user.role}.", "success")
+    return redirect(url_for("console.user_list"))

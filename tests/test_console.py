@@ -1,0 +1,313 @@
+"""The console at /app in a real browser (Debian's chromium driven by Playwright), against
+the app on a real port with worker threads and the vendor simulator.
+
+With CONSOLE_SCREENSHOTS=docs/screenshots, each page is also captured there at desktop
+and phone sizes.
+"""
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from devstack.embedded import serve
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+NAMES = ("Alice", "Bob", "Anna", "Carl")
+HOME = re.compile(r"/app/?$")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def customers(app):
+    """Customers c-0001… with names cycling through NAMES and visit_count i % 10."""
+    from crm.services import customers
+
+    for i in range(1, 21):
+        customers.upsert(
+            {
+                "customer_id": f"c-{i:04d}",
+                "name": f"{NAMES[i % 4]} {i}",
+                "email": f"c{i}@example.com",
+                "visit_count": i % 10,
+                "total_spends": str(i * 10),
+            }
+        )
+    return 20
+
+
+@pytest.fixture
+def accounts(app):
+    from crm.services import users
+
+    return {
+        role: users.create(f"{role}@example.com", role)[1]
+        for role in ("admin", "marketer", "viewer")
+    }
+
+
+def sign_in(page, url, role, password):
+    page.goto(f"{url}/app/sign-in")
+    page.get_by_label("E-mail").fill(f"{role}@example.com")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def shoot(page, name):
+    """Check ``page`` with axe-core (no serious or critical violation), then capture it
+    at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png when that is set."""
+    found = axe_api.Axe().run(page).response["violations"]
+    serious = [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], name
+    if not SHOTS:
+        return
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=str(Path(SHOTS) / f"{name}-{size}.png"))
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+
+def test_sign_in_lands_on_the_dashboard_and_five_failures_lock_the_account(app, page, accounts):
+    with serve(app) as url:
+        page.goto(f"{url}/app/customers")
+        assert "/app/sign-in" in page.url  # signed out: sent to sign in
+        shoot(page, "sign-in")
+        for _ in range(4):
+            sign_in(page, url, "marketer", "wrong password")
+            assert page.get_by_role("alert").inner_text() == "Wrong e-mail or password."
+        sign_in(page, url, "marketer", "wrong password")
+        assert "locked for 15 minutes" in page.get_by_role("alert").inner_text()
+        sign_in(page, url, "marketer", accounts["marketer"])  # the right one, too late
+        assert "locked" in page.get_by_role("alert").inner_text()
+
+        sign_in(page, url, "admin", accounts["admin"])
+        page.wait_for_url(HOME)
+        assert page.get_by_role("heading", name="Dashboard").is_visible()
+        shoot(page, "dashboard")
+        page.goto(f"{url}/app/users")
+        shoot(page, "users")
+        page.get_by_role("button", name="Sign out").click()
+        page.goto(f"{url}/app")
+        assert "/app/sign-in" in page.url
+
+
+def test_a_post_without_the_csrf_token_is_refused(app, page, accounts):
+    with serve(app) as url:
+        sign_in(page, url, "marketer", accounts["marketer"])
+        page.wait_for_url(HOME)
+        form = {
+            "name": "x",
+            "rules": json.dumps({"rules": [{"field": "visit_count", "operator": "exists"}]}),
+        }
+        refused = page.request.post(f"{url}/app/audiences", form=form, max_redirects=0)
+        assert refused.status == 400
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        accepted = page.request.post(
+            f"{url}/app/audiences", form={**form, "csrf_token": token}, max_redirects=0
+        )
+        assert accepted.status == 302
+
+
+def _set_rule(rule, field, operator, value):
+    rule.get_by_label("Field").select_option(field)
+    rule.get_by_label("Operator").select_option(operator)
+    rule.get_by_label("Value").fill(value)
+
+
+def test_a_nested_segment_built_with_clicks_shows_the_preview_services_size(
+    app, page, accounts, customers
+):
+    from crm.services import audiences
+
+    with serve(app) as url:
+        sign_in(page, url, "marketer", accounts["marketer"])
+        page.goto(f"{url}/app/audiences/new")
+        builder = page.locator("#builder")
+        _set_rule(builder.locator(".rule").first, "visit_count", ">=", "3")
+        builder.get_by_role("button", name="+ Group").click()
+        nested = builder.locator("fieldset fieldset").first
+        nested.get_by_label("Combine with").select_option("OR")
+        _set_rule(nested.locator(".rule").first, "name", "starts_with", "A")
+        nested.get_by_role("button", name="+ Rule").click()
+        _set_rule(
+            builder.locator("fieldset fieldset").first.locator(".rule").nth(1),
+            "visit_count",
+            ">=",
+            "8",
+        )
+        builder.get_by_role("button", name="+ Group").last.click()
+        negated = builder.locator("fieldset fieldset").nth(1)
+        negated.get_by_label("Combine with").select_option("NOT")
+        _set_rule(negated.locator(".rule").first, "customer_id", "=", "c-0004")
+
+        tree = {
+            "logic": "AND",
+            "rules": [
+                {"field": "visit_count", "operator": ">=", "value": 3},
+                {
+                    "logic": "OR",
+                    "rules": [
+                        {"field": "name", "operator": "starts_with", "value": "A"},
+                        {"field": "visit_count", "operator": ">=", "value": 8},
+                    ],
+                },
+                {
+                    "logic": "NOT",
+                    "rules": [{"field": "customer_id", "operator": "=", "value": "c-0004"}],
+                },
+            ],
+        }
+        expected = sum(
+            1
+            for i in range(1, customers + 1)
+            if i % 10 >= 3 and (NAMES[i % 4].startswith("A") or i % 10 >= 8) and i != 4
+        )
+        assert audiences.preview(tree)["size"] == expected
+        size = page.locator("#audience-size")
+        playwright_api.expect(size).to_have_text(str(expected))
+        assert page.locator("#audience-sample tbody tr").count() == expected
+        shoot(page, "segment-builder")
+
+        page.get_by_label("Audience name").fill("Loyal A-names")
+        page.get_by_role("button", name="Save audience").click()
+        page.wait_for_url(f"{url}/app/audiences")
+        assert f"{expected:,} customers" in page.get_by_role("alert").inner_text()
+        shoot(page, "audiences")
+
+
+def _audience(size_rule=0):
+    from crm.services import audiences
+
+    rules = {
+        "logic": "AND",
+        "rules": [{"field": "visit_count", "operator": ">=", "value": size_rule}],
+    }
+    return audiences.create({"name": "Everyone", "rules": rules})
+
+
+def test_a_campaign_composed_and_sent_reaches_completed_and_exports_one_row_per_log(
+    app, live, page, accounts, customers
+):
+    from crm.documents import CommunicationLog
+
+    audience = _audience()
+    url = live
+    sign_in(page, url, "marketer", accounts["marketer"])
+    page.goto(f"{url}/app/campaigns/new?audience_id={audience.id}")
+    page.get_by_label("Campaign name").fill("Spring")
+    page.get_by_role("button", name="customer_id").click()
+    previews = page.locator("#message-preview li")
+    playwright_api.expect(previews).to_have_count(3)
+    playwright_api.expect(previews.first).to_contain_text("Hi Bob 1, c-0001")
+    shoot(page, "composer")
+    page.get_by_role("button", name="Send now").click()
+    page.wait_for_url(re.compile(r"/app/campaigns/[0-9a-f]{24}$"))
+    playwright_api.expect(page.locator("#campaign-status")).to_have_text(
+        "COMPLETED", timeout=30_000
+    )
+    campaign_id = page.url.rsplit("/", 1)[1]
+    settled = int(page.locator('[data-count="sent"]').inner_text()) + int(
+        page.locator('[data-count="failed"]').inner_text()
+    )
+    assert settled == customers
+    assert page.locator("#campaign-done").inner_text() == str(customers)
+    assert page.get_by_role("button", name="Pause").count() == 0
+    page.reload()
+    shoot(page, "campaign")
+
+    exported = page.request.get(f"{url}/app/campaigns/{campaign_id}/logs.csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text())))
+    assert len(rows) == CommunicationLog.objects(campaign_id=campaign_id).count() == customers
+    assert len({row["log_id"] for row in rows}) == customers
+    page.goto(f"{url}/app/campaigns")
+    shoot(page, "campaigns")
+
+
+def test_pause_and_resume_from_the_live_page(app, live, page, accounts, customers):
+    from crm.documents import Campaign
+    from crm.services import campaigns
+
+    campaign = campaigns.create(
+        {"name": "Slow", "audience_id": _audience().id, "message": "Hi", "rate_limit_per_second": 4}
+    )
+    url = live
+    sign_in(page, url, "marketer", accounts["marketer"])
+    page.goto(f"{url}/app/campaigns/{campaign.id}")
+    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Pause").click()
+    playwright_api.expect(page.locator("#campaign-status")).to_have_text("PAUSED")
+    assert Campaign.objects.get(id=campaign.id).status == "PAUSED"
+    page.get_by_role("button", name="Resume").click()
+    playwright_api.expect(page.locator("#campaign-status")).to_have_text(
+        "COMPLETED", timeout=30_000
+    )
+    assert (
+        Campaign.objects.get(id=campaign.id).counts.get("SENT", 0)
+        + Campaign.objects.get(id=campaign.id).counts.get("FAILED", 0)
+        == customers
+    )
+
+
+def test_a_viewer_sees_no_controls_and_a_forced_post_is_forbidden(app, page, accounts, customers):
+    from crm.services import campaigns
+
+    campaign = campaigns.create({"name": "Draft", "audience_id": _audience().id, "message": "Hi"})
+    with serve(app) as url:
+        sign_in(page, url, "viewer", accounts["viewer"])
+        page.goto(f"{url}/app/campaigns/{campaign.id}")
+        assert page.get_by_role("button", name="Send").count() == 0
+        assert page.get_by_role("button", name="Cancel").count() == 0
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        forced = page.request.post(
+            f"{url}/app/campaigns/{campaign.id}/send", form={"csrf_token": token}, max_redirects=0
+        )
+        assert forced.status == 403
+        assert campaigns.get(campaign.id).status == "DRAFT"
+        page.goto(f"{url}/app/customers")
+        shoot(page, "customers")
+        page.get_by_role("link", name="c-0002").click()
+        assert page.get_by_role("heading", name=re.compile("Anna 2")).is_visible()
+        shoot(page, "customer")
+        page.go_back()
+        page.get_by_label(re.compile("Search by")).fill("Ann")
+        page.get_by_role("button", name="Search").click()
+        names = page.locator("tbody tr td:nth-child(2)").all_inner_texts()
+        assert names and all(name.startswith("Anna") for name in names)
