@@ -2,7 +2,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev run test lint audit bench clean
+.PHONY: install install-dev run test lint browser audit bench clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -29,7 +29,11 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy crm workers vendor_simulator devstack
 
-test: lint
+# The browser tests drive Debian's chromium: Playwright's own browser download cannot work here.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: lint browser
 	$(BIN)/pytest
 
 # Known vulnerabilities in the pinned runtime dependencies (asks PyPI's advisory data).
@@ -40,6 +44,7 @@ bench: install-dev
 	$(PYTHON) -m bench.preview
 	$(PYTHON) -m bench.send
 	$(PYTHON) -m bench.ingest
+	$(PYTHON) -m bench.soak
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
