@@ -309,5 +309,6 @@ def test_a_viewer_sees_no_controls_and_a_forced_post_is_forbidden(app, page, acc
         page.go_back()
         page.get_by_label(re.compile("Search by")).fill("Ann")
         page.get_by_role("button", name="Search").click()
+        page.wait_for_url(re.compile(r"q=Ann"))
         names = page.locator("tbody tr td:nth-child(2)").all_inner_texts()
         assert names and all(name.startswith("Anna") for name in names)

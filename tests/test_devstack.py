@@ -86,11 +86,12 @@ def stack(tmp_path_factory):
 
 def test_the_banner_ends_with_the_url_the_docs_and_the_key(stack):
     url = f"http://127.0.0.1:{stack['env']['CRM_PORT']}"
-    last = stack["log"].read_text().splitlines()[-3:]
+    last = stack["log"].read_text().splitlines()[-4:]
     assert last[0].endswith(f"API on {url}")
     assert last[1].endswith(f"Swagger UI on {url}/docs")
     key_file = stack["var"] / "local-api-key"
     assert f"API key in {key_file}" in last[2]
+    assert f"Console on {url}/app" in last[3] and "local-admin-password" in last[3]
     headers = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
     assert requests.get(f"{url}/api/customers", headers=headers, timeout=5).status_code == 200
 

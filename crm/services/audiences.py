@@ -140,7 +140,7 @@ def first_members(audience_id: ObjectId | str, limit: int = 3) -> list[dict[str,
     message to them)."""
     tree = get(audience_id).rules
     found = Customer._get_collection().find(
-        segments.to_filter(tree, _now()), {"order_history": 0}, max_time_ms=db.query_timeout_ms()
+        segments.to_filter(tree, _now()), {"order_days": 0}, max_time_ms=db.query_timeout_ms()
     )
     with _time_limited():
         return list(found.sort("_id", 1).limit(limit))

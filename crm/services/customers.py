@@ -56,7 +56,7 @@ def search(request: pages.Request, prefix: str) -> pages.Page:
     """A page of customers whose customer_id, name or e-mail starts with ``prefix``
     (the name ignoring case; customer_id and e-mail use their indexes)."""
     start = re.escape(prefix.strip())
-    found = Customer.objects.exclude("order_history").filter(
+    found = Customer.objects.exclude("order_days").filter(
         Q(customer_id__startswith=prefix.strip())
         | Q(email__startswith=prefix.strip().lower())
         | Q(__raw__={"name": {"$regex": f"^{start}", "$options": "i"}})
