@@ -312,3 +312,62 @@ def test_a_viewer_sees_no_controls_and_a_forced_post_is_forbidden(app, page, acc
         page.wait_for_url(re.compile(r"q=Ann"))
         names = page.locator("tbody tr td:nth-child(2)").all_inner_texts()
         assert names and all(name.startswith("Anna") for name in names)
+
+
+IMPORT_CSV = (
+    "customer_id,name,email\n"
+    "i-1,Ines 1,i1@example.com\n"
+    "i-2,Ines 2,i2@example.com\n"
+    "i-3,Ines 3,not-an-email\n"
+    "i-4,Ines 4,i4@example.com\n"
+    "i-5,Ines 5,i5@example.com\n"
+)
+
+
+def test_an_uploaded_csv_is_imported_and_its_rejected_row_explained(app, worker, page, accounts):
+    from crm.documents import Customer
+
+    with serve(app) as url:
+        sign_in(page, url, "marketer", accounts["marketer"])
+        page.wait_for_url(HOME)
+        page.goto(f"{url}/app/imports")
+        shoot(page, "imports")
+        page.get_by_label(re.compile("^File")).set_input_files(
+            files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}]
+        )
+        page.get_by_label("Rows are").select_option("customers")
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_url(re.compile(r"/app/imports/[0-9a-f]{24}$"))
+        playwright_api.expect(page.locator("#import-status")).to_have_text("DONE", timeout=20_000)
+        playwright_api.expect(page.locator('[data-count="inserted"]')).to_have_text("4")
+        assert page.locator('[data-count="rejected"]').inner_text() == "1"
+        rejected = page.locator("#import-rejections tbody tr")
+        playwright_api.expect(rejected).to_have_count(1)
+        row, field, reason = rejected.first.locator("td").all_inner_texts()
+        assert (row, field) == ("4", "email") and reason
+        assert sorted(c.customer_id for c in Customer.objects) == ["i-1", "i-2", "i-4", "i-5"]
+        shoot(page, "import")
+
+
+def test_a_viewer_gets_no_upload_form_and_a_forced_upload_is_forbidden(app, page, accounts):
+    from crm.documents import Ingestion
+
+    with serve(app) as url:
+        sign_in(page, url, "viewer", accounts["viewer"])
+        page.wait_for_url(HOME)
+        page.goto(f"{url}/app/imports")
+        assert page.get_by_role("heading", name="Imports", exact=True).is_visible()
+        assert page.locator("#import-form").count() == 0
+        assert page.get_by_role("button", name="Upload").count() == 0
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        forced = page.request.post(
+            f"{url}/app/imports",
+            multipart={
+                "csrf_token": token,
+                "kind": "customers",
+                "file": {"name": "x.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()},
+            },
+            max_redirects=0,
+        )
+        assert forced.status == 403
+        assert Ingestion.objects.count() == 0

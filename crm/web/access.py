@@ -39,7 +39,7 @@ def guard(blp: Blueprint) -> None:
     """Every view of ``blp`` needs a signed-in user, and every POST the CSRF token."""
     blp.before_request(_check)
     blp.context_processor(lambda: {"user": g.get("user"), "csrf_token": csrf_token})
-    for status in (400, 403, 404, 409, 422):
+    for status in (400, 403, 404, 409, 413, 422):
         blp.register_error_handler(status, _error_page(status))
 
 

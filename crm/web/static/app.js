@@ -1,4 +1,5 @@
-// The console's behaviour: the segment builder, the composer's preview, the live campaign page.
+// The console's behaviour: the segment builder, the composer's preview, the live campaign page,
+// the import page.
 "use strict";
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
@@ -252,9 +253,45 @@ function startCampaign(page) {
   poll();
 }
 
+// ---- Import page ----------------------------------------------------------------------
+
+const IMPORT_SETTLED = ["DONE", "FAILED"];
+
+function startImport(page) {
+  const bar = page.querySelector(".progress-bar");
+  const meter = document.getElementById("import-progress");
+  const rejections = document.querySelector("#import-rejections tbody");
+  const problem = document.getElementById("import-error");
+  function show(data) {
+    bar.style.width = `${data.progress.percent}%`;
+    meter.setAttribute("aria-valuenow", data.progress.chunks_done);
+    meter.setAttribute("aria-valuemax", data.progress.chunks);
+    document.getElementById("import-status").textContent = data.status;
+    for (const [name, n] of Object.entries(data.counts)) {
+      const cell = page.querySelector(`[data-count="${name}"]`);
+      if (cell) cell.textContent = n;
+    }
+    problem.classList.toggle("d-none", !data.error);
+    problem.textContent = data.error || "";
+    const rows = data.rejections.flatMap((r) => r.errors.map((e) => el("tr", {}, [
+      el("td", { text: r.row }), el("td", { text: e.field }), el("td", { text: e.message })])));
+    rejections.replaceChildren(...(rows.length ? rows : [el("tr", {}, [el("td", { colspan: "3", text: "None." })])]));
+  }
+  function poll() {
+    fetch(page.dataset.progressUrl, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
+      show(data);
+      if (!IMPORT_SETTLED.includes(data.status)) setTimeout(poll, 2000);
+    });
+  }
+  bar.style.width = `${bar.dataset.percent}%`;
+  if (page.dataset.settled !== "true") poll();
+}
+
 const builder = document.getElementById("builder");
 if (builder) startBuilder(builder);
 const composer = document.getElementById("composer");
 if (composer) startComposer(composer);
 const campaign = document.getElementById("campaign");
 if (campaign) startCampaign(campaign);
+const importPage = document.getElementById("import");
+if (importPage) startImport(importPage);

@@ -1,0 +1,90 @@
+"""Bulk imports from the console: upload a file of customers or orders, then watch the job
+the same intake service as ``POST /api/customers/bulk`` creates."""
+
+from typing import Any
+
+from bson import ObjectId
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
+
+from crm.documents import Ingestion, IngestionStatus
+from crm.services.errors import DomainError
+from crm.services.ingestion import intake, jobs
+from crm.services.ingestion.formats import Upload, detect
+from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
+from crm.web.access import requires
+from crm.web.blueprint import blp, explain, flash_error, status_of
+from workers.ingestion import ingest_chunk
+
+KINDS = {"customers": CUSTOMERS, "orders": ORDERS}
+RECENT = 20
+SETTLED = (IngestionStatus.DONE, IngestionStatus.FAILED)
+
+
+@blp.before_request
+def _upload_limit() -> None:
+    # Set before the access check reads the form, so a large upload stops at the limit.
+    if request.endpoint == "console.import_upload":
+        request.max_content_length = current_app.config["CRM_SETTINGS"].max_upload_bytes
+
+
+@blp.route("/imports")
+def import_list():
+    recent = Ingestion.objects.order_by("-created_at").limit(RECENT)
+    return render_template("imports.html", imports=recent, kinds=list(KINDS))
+
+
+@blp.route("/imports", methods=["POST"])
+@requires("marketer")
+def import_upload():
+    kind = KINDS.get(request.form.get("kind", ""))
+    upload = request.files.get("file")
+    if kind is None or upload is None or not upload.filename:
+        flash("Pick what the file holds and a file to upload.", "danger")
+        return redirect(url_for("console.import_list"))
+    settings = current_app.config["CRM_SETTINGS"]
+    try:
+        job = intake.receive(
+            kind,
+            Upload(upload.stream, detect(upload.mimetype, upload.filename, None)),
+            ingest_chunk.send,
+            settings.ingest_chunk_size,
+            upload.filename,
+            chunk_bytes=settings.ingest_chunk_bytes,
+        )
+    except DomainError as error:
+        flash_error(error)
+        return redirect(url_for("console.import_list"))
+    except RedisError:
+        flash("The import queue is unreachable; upload again shortly.", "danger")
+        return redirect(url_for("console.import_list"))
+    return redirect(url_for("console.import_page", ingestion_id=job.id))
+
+
+@blp.route("/imports/<objectid:ingestion_id>")
+def import_page(ingestion_id: ObjectId):
+    report = _report(ingestion_id)
+    if isinstance(report, tuple):
+        return report
+    return render_template("import.html", job=report, settled=report["status"] in SETTLED)
+
+
+@blp.route("/imports/<objectid:ingestion_id>/progress")
+def import_progress(ingestion_id: ObjectId):
+    report = _report(ingestion_id)
+    if isinstance(report, tuple):
+        return report
+    return jsonify(
+        status=report["status"].value,
+        counts=report["counts"],
+        progress=report["progress"],
+        rejections=report["rejections"],
+        error=report["error"],
+    )
+
+
+def _report(ingestion_id: ObjectId) -> dict[str, Any] | tuple:
+    try:
+        return jobs.report(jobs.get(ingestion_id))
+    except DomainError as error:
+        return render_template("error.html", message=explain(error)), status_of(error)
