@@ -227,6 +227,7 @@ def test_a_campaign_composed_and_sent_reaches_completed_and_exports_one_row_per_
     app, live, page, accounts, customers
 ):
     from crm.documents import CommunicationLog
+    from crm.services import campaigns
 
     audience = _audience()
     url = live
@@ -250,6 +251,18 @@ def test_a_campaign_composed_and_sent_reaches_completed_and_exports_one_row_per_
     assert settled == customers
     assert page.locator("#campaign-done").inner_text() == str(customers)
     assert page.get_by_role("button", name="Pause").count() == 0
+    stats = campaigns.with_stats([campaigns.get(campaign_id)])[0]["stats"]
+    expected = {
+        "members": customers,
+        "accepted": stats["accepted"] + stats["sent"] + stats["failed"],
+        "sent": stats["sent"],
+        "failed": stats["failed"],
+    }
+    for cell in ("data-funnel", "data-funnel-cell"):
+        shown = {key: page.locator(f'[{cell}="{key}"]').text_content() for key in expected}
+        assert shown == {key: str(n) for key, n in expected.items()}, cell
+    sent_width = page.locator('[data-funnel-bar="sent"]').get_attribute("width")
+    assert float(sent_width.rstrip("%")) == round(100 * stats["sent"] / customers, 1)
     page.reload()
     shoot(page, "campaign")
 

@@ -23,6 +23,7 @@ from crm.services.errors import DomainError, InvalidInput
 from crm.services.sending import control
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
+from crm.web.charts import funnel
 from workers import sending
 
 LOG_PAGE = 50
@@ -115,6 +116,7 @@ def campaign_page(campaign_id: ObjectId):
         status=status.value if status else "",
         statuses=[s.value for s in MessageStatus],
         audience=audiences.get(campaign["audience_id"]),
+        funnel=funnel(campaign),
     )
 
 
@@ -127,6 +129,7 @@ def campaign_progress(campaign_id: ObjectId):
         status=campaign["status"].value,
         stats=campaign["stats"],
         progress=campaign["progress"],
+        funnel=funnel(campaign),
     )
 
 

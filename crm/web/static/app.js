@@ -241,6 +241,11 @@ function startCampaign(page) {
       const cell = page.querySelector(`[data-count="${name}"]`);
       if (cell) cell.textContent = n;
     }
+    for (const step of data.funnel) {
+      page.querySelector(`[data-funnel="${step.key}"]`).textContent = step.value;
+      page.querySelector(`[data-funnel-cell="${step.key}"]`).textContent = step.value;
+      page.querySelector(`[data-funnel-bar="${step.key}"]`).setAttribute("width", `${step.percent}%`);
+    }
     page.querySelectorAll("form[data-when]").forEach((f) => { f.hidden = !f.dataset.when.split(" ").includes(data.status); });
   }
   function poll() {
