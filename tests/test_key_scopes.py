@@ -1,10 +1,13 @@
 """API key scopes: admin ⊃ write ⊃ read, enforced on every operation and documented."""
 
+import mongoengine
 import pytest
+from pymongo.errors import OperationFailure
 
 from crm.documents.api_key import ApiKey
 from crm.services import api_keys
 from crm.services.errors import Forbidden
+from crm.store import api_keys as api_key_store
 from tests.helpers.database import database_contents
 from tests.helpers.http import assert_error
 
@@ -103,3 +106,23 @@ def test_every_operation_documents_its_scope_and_403(client):
             assert "403" in operation["responses"]
             checked += 1
     assert checked >= 35
+
+
+def test_revoking_the_last_two_admin_keys_at_once_leaves_one(anonymous, api_key):
+    first = ApiKey.objects.get(scope="admin")
+    second, second_text = api_keys.create("second", "admin")
+    connection = mongoengine.get_connection()
+    now = ApiKey.objects.get(id=first.id).created_at
+    with connection.start_session() as one, connection.start_session() as other:
+        one.start_transaction()
+        other.start_transaction()
+        api_key_store.revoke_admin(first.id, now, one)
+        with pytest.raises(OperationFailure) as conflict:
+            api_key_store.revoke_admin(second.id, now, other)
+        assert conflict.value.has_error_label("TransientTransactionError")
+        other.abort_transaction()
+        one.commit_transaction()
+    # The conflicting revocation, retried as the API retries it, finds itself the last.
+    response = anonymous.delete(f"/api/keys/{second.id}", headers=bearer(second_text))
+    assert_error(response, 409)
+    assert ApiKey.objects(revoked_at=None, scope="admin").count() == 1

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from bson import ObjectId
 from mongoengine import QuerySet
@@ -15,6 +16,8 @@ from mongoengine import QuerySet
 from crm.clock import utcnow
 from crm.documents.api_key import SCOPES, ApiKey
 from crm.services.errors import Conflict, Forbidden, NotFound
+from crm.store import api_keys as store
+from crm.store import transaction
 
 # Writing last_used_at on every request would double the writes; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -61,16 +64,15 @@ def revoke(key_id: ObjectId | str, by: ApiKey | None = None) -> ApiKey:
         raise Forbidden(
             f"A {by.effective_scope} key cannot revoke a key of scope {key.effective_scope}."
         )
-    if key.revoked_at is None and key.effective_scope == "admin" and _live_admins() == 1:
-        raise Conflict("This is the last admin key; create another admin key first.")
-    ApiKey.objects(id=key.id, revoked_at=None).update(set__revoked_at=utcnow())
+    if key.revoked_at is None and key.effective_scope == "admin":
+        try:
+            transaction.run(partial(store.revoke_admin, key.id, utcnow()))
+        except store.LastAdminKey:
+            raise Conflict("This is the last admin key; create another admin key first.") from None
+    else:
+        ApiKey.objects(id=key.id, revoked_at=None).update(set__revoked_at=utcnow())
     key.reload()
     return key
-
-
-def _live_admins() -> int:
-    admin = {"$or": [{"scope": "admin"}, {"scope": None}]}
-    return ApiKey.objects(revoked_at=None).filter(__raw__=admin).count()
 
 
 def exist() -> bool:
