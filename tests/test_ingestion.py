@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from crm.documents import Order
+from crm.documents.customer import MAX_MONEY
 from tests.helpers.ingestion import upload, wait_for
 
 CUSTOMERS_CSV = """customer_id,name,email,visit_count,city
@@ -103,3 +104,25 @@ def test_form_upload_takes_its_format_from_the_file_name(client, worker):
     job = wait_for(client, response)
     assert job["format"] == "csv" and job["filename"] == "export.csv"
     assert job["counts"]["inserted"] == 2
+
+
+def test_orders_that_would_pass_a_customers_spend_maximum_are_rejected(client, worker):
+    near_max = float(MAX_MONEY) - 10
+    rich = {"customer_id": "rich", "name": "R", "email": "r@x.io", "total_spends": near_max}
+    assert client.post("/api/customers", json=rich).status_code == 201
+    wait_for(client, upload(client, "customers", CUSTOMERS_CSV, "text/csv"))
+    orders = [
+        {"order_id": "r1", "customer_id": "rich", "order_amount": 6, "order_date": "2024-01-01"},
+        {"order_id": "r2", "customer_id": "rich", "order_amount": 6, "order_date": "2024-01-02"},
+        {"order_id": "a1", "customer_id": "c1", "order_amount": 7, "order_date": "2024-01-03"},
+    ]
+
+    job = wait_for(client, upload(client, "orders", json.dumps(orders), "application/json"))
+
+    assert job["status"] == "DONE", job
+    # Rows of a JSON array count from 1; the customer takes orders until one would not fit.
+    assert rejected_rows(job) == {2: {"order_amount"}}
+    assert job["counts"]["inserted"] == 2
+    assert customer(client, "rich")["total_spends"] == near_max + 6
+    assert customer(client, "c1")["total_spends"] == 7
+    assert [o.order_id for o in Order.objects(customer_id="rich")] == ["r1"]

@@ -23,6 +23,12 @@ from crm.services import order_facts, pages
 from crm.services.errors import Conflict, InvalidInput, NotFound
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")
+ROOM_FIELDS = {"customer_id": 1, "total_spends": 1, "visit_count": 1}
+MAX = Decimal128(MAX_MONEY)
+NO_ROOM = (
+    f"The customer cannot take this order: its total_spends would pass {MAX_MONEY} "
+    f"or its visit_count {MAX_VISITS}."
+)
 
 
 def record(data: dict[str, Any]) -> tuple[Order, bool]:
@@ -57,26 +63,55 @@ def _check_room(data: dict[str, Any], session: ClientSession) -> None:
     count passing the documented maximum (read in the order's transaction: a concurrent
     order to the same customer makes one of the two retry and see the other)."""
     customer = Customer._get_collection().find_one(
-        {"customer_id": data["customer_id"]},
-        {"total_spends": 1, "visit_count": 1},
-        session=session,
+        {"customer_id": data["customer_id"]}, ROOM_FIELDS, session=session
     )
     if customer is None:
         raise InvalidInput(
             "The order's customer does not exist; create the customer first.",
             {"json": {"customer_id": [f"Unknown customer {data['customer_id']!r}."]}},
         )
-    spend = customer.get("total_spends", Decimal128("0")).to_decimal()
-    if spend + Decimal(str(data["order_amount"])) > MAX_MONEY:
-        raise Conflict(
-            f"The order would take the customer's total_spends past {MAX_MONEY}.",
-            {"json": {"order_amount": [f"The customer's total_spends is already {spend}."]}},
-        )
-    if customer.get("visit_count", 0) + 1 > MAX_VISITS:
-        raise Conflict(
-            f"The customer already has the most visits counted ({MAX_VISITS}).",
-            {"json": {"customer_id": ["visit_count is at its maximum."]}},
-        )
+    if not _has_room(customer, Decimal(str(data["order_amount"])), 1):
+        raise Conflict(NO_ROOM, {"json": {"order_amount": [NO_ROOM]}})
+
+
+def without_room(documents: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The order ids, among stored-form orders in their given order, that their (existing)
+    customers cannot take: each customer takes its orders until the next would pass a
+    documented maximum."""
+    by_customer = _by_customer(documents)
+    found = Customer._get_collection().find(
+        {"customer_id": {"$in": list(by_customer)}}, ROOM_FIELDS
+    )
+    refused: set[str] = set()
+    for customer in found:
+        taken: list[Mapping[str, Any]] = []
+        for order in by_customer[customer["customer_id"]]:
+            if _has_room(customer, *_spend_and_visits([*taken, order])):
+                taken.append(order)
+            else:
+                refused.add(order["order_id"])
+    return refused
+
+
+def _has_room(customer: Mapping[str, Any], spend: Decimal, visits: int) -> bool:
+    spent = customer.get("total_spends", Decimal128("0")).to_decimal()
+    return spent + spend <= MAX_MONEY and customer.get("visit_count", 0) + visits <= MAX_VISITS
+
+
+def _room_filter(spend: Decimal, visits: int) -> dict[str, Any]:
+    """Matches a customer only if ``spend`` and ``visits`` more keep it within the maxima."""
+    return {
+        "$expr": {
+            "$and": [
+                {"$lte": [{"$add": [{"$ifNull": ["$total_spends", 0]}, Decimal128(spend)]}, MAX]},
+                {"$lte": [{"$add": [{"$ifNull": ["$visit_count", 0]}, visits]}, MAX_VISITS]},
+            ]
+        }
+    }
+
+
+def _spend_and_visits(placed: list[Mapping[str, Any]]) -> tuple[Decimal, int]:
+    return sum((order["order_amount"].to_decimal() for order in placed), Decimal(0)), len(placed)
 
 
 def get(order_id: str) -> Order:
@@ -99,7 +134,8 @@ def order_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 def apply_to_customers(documents: Iterable[Mapping[str, Any]], session: ClientSession) -> int:
     """Add stored-form orders to their customers; returns how many of those customers
-    exist (an order for a missing one changes nothing)."""
+    took them (an order for a missing customer, or one it has no room for, changes
+    nothing)."""
     updates = customer_updates(documents)
     if not updates:
         return 0
@@ -108,13 +144,20 @@ def apply_to_customers(documents: Iterable[Mapping[str, Any]], session: ClientSe
 
 
 def customer_updates(documents: Iterable[Mapping[str, Any]]) -> list[UpdateOne]:
-    """One update per customer adding its orders' effect: the one place that effect is
-    defined, for the single and the bulk path alike."""
+    """One update per customer adding its orders' effect if it has room for them: the one
+    place that effect is defined, for the single and the bulk path alike."""
+    now = utcnow()
+    return [
+        UpdateOne(
+            {"customer_id": customer_id, **_room_filter(*_spend_and_visits(placed))},
+            order_facts.update(placed, now),
+        )
+        for customer_id, placed in _by_customer(documents).items()
+    ]
+
+
+def _by_customer(documents: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
     by_customer: dict[str, list[Mapping[str, Any]]] = {}
     for document in documents:
         by_customer.setdefault(document["customer_id"], []).append(document)
-    now = utcnow()
-    return [
-        UpdateOne({"customer_id": customer_id}, order_facts.update(placed, now))
-        for customer_id, placed in by_customer.items()
-    ]
+    return by_customer

@@ -7,10 +7,12 @@ chunk stops at its key; the same order in two chunks is inserted by one of them;
 chunks moving the same customer at once conflict, and the loser's transaction is run
 again by ``with_transaction`` against the winner's result.
 
-The fast path assumes every order is new and every customer known. If not, the
-transaction fails, the orders or customers in question are looked up once, and the
-chunk is applied again: a known order is a duplicate (same details) or rejected (other
-details); an order whose customer is unknown is parked (see ``parking``).
+The fast path assumes every order is new and every customer known and able to take its
+orders. If not, the transaction fails, the orders or customers in question are looked up
+once, and the chunk is applied again: a known order is a duplicate (same details) or
+rejected (other details); an order whose customer is unknown is parked (see
+``parking``); an order that would take its customer past the documented spend or visit
+maximum is rejected.
 """
 
 from collections.abc import Sequence
@@ -27,13 +29,15 @@ from crm.store import bulk, parked_orders, transaction
 
 MAX_ATTEMPTS = 5
 CONFLICT = {"order_id": ["Already used by another order with other details."]}
+NO_ROOM = {"order_amount": [orders.NO_ROOM]}
 
 # (row, order in its stored form)
 RowOrder = tuple[int, dict[str, Any]]
 
 
-class _UnknownCustomers(Exception):
-    """Some orders' customers do not exist: look them up and apply again, parking those."""
+class _CustomersRefused(Exception):
+    """Some orders' customers do not exist or have no room for them: look them up and
+    apply again, parking or rejecting those orders."""
 
 
 class ParkingRaced(Exception):
@@ -57,9 +61,10 @@ def apply(
             return transaction.run(attempt)
         except bulk.KeysTaken:
             attempt.known = _recorded(list(attempt.unique), unparking)
-        except _UnknownCustomers:
+        except _CustomersRefused:
             wanted = {order["customer_id"] for _, order in attempt.unique.values()}
             attempt.missing = wanted - load_customers.existing(list(wanted))
+            attempt.no_room = orders.without_room(attempt.new_orders())
         except jobs.AlreadyApplied:
             return None
     raise RuntimeError(f"{key}: its orders or customers kept changing; retry it later")
@@ -84,7 +89,7 @@ def _dedupe(placed: Sequence[RowOrder]) -> tuple[jobs.Tally, dict[str, RowOrder]
 @dataclass
 class _Attempt:
     """The batch's transaction, given the orders known to be recorded or parked already,
-    and the customers known to be missing."""
+    and the customers known to be missing or unable to take their orders."""
 
     ingestion_id: ObjectId
     key: str
@@ -94,6 +99,14 @@ class _Attempt:
     unparking: Sequence[ObjectId] = ()
     known: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
+    no_room: set[str] = field(default_factory=set)
+
+    def new_orders(self) -> list[dict[str, Any]]:
+        return [
+            order
+            for order_id, (_, order) in self.unique.items()
+            if order_id not in self.known and order["customer_id"] not in self.missing
+        ]
 
     def __call__(self, session: ClientSession) -> jobs.Tally:
         if self.unparking and not parked_orders.unpark(list(self.unparking), session):
@@ -111,6 +124,8 @@ class _Attempt:
                     tally.reject(row, CONFLICT)
             elif order["customer_id"] in self.missing:
                 to_park.append((row, order))
+            elif order_id in self.no_room:
+                tally.reject(row, NO_ROOM)
             else:
                 fresh.append(order)
         tally.inserted, tally.parked = len(fresh), len(to_park) - len(self.unparking)
@@ -119,7 +134,7 @@ class _Attempt:
         parked_orders.park(self.ingestion_id, to_park, session)
         customers = {order["customer_id"] for order in fresh}
         if orders.apply_to_customers(fresh, session) < len(customers):
-            raise _UnknownCustomers
+            raise _CustomersRefused
         return tally
 
 
