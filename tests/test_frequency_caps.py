@@ -14,6 +14,7 @@ from crm.clock import utcnow
 from crm.documents import Campaign, CommunicationLog, ContactLedger, SendChunk
 from crm.services import campaigns
 from crm.services.sending import control, materialize
+from crm.store import contacts, transaction
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.http import assert_error
 from tests.helpers.materialisers import materialise_in_process
@@ -137,3 +138,22 @@ def test_two_processes_sending_overlapping_audiences_never_exceed_the_cap(
     assert sum(campaign["stats"]["skipped"] for campaign in finished) == 60
     for campaign_id in ids:
         assert campaigns.recount(ObjectId(campaign_id), repair=False)["consistent"]
+
+
+def test_a_ledger_written_since_it_was_read_makes_the_transaction_run_again(app):
+    ContactLedger(customer_id="c000", contacts=[], version=3).save()
+    attempts = []
+
+    def work(session):
+        # The first attempt writes as if it had read an older version, then as if it had
+        # read none at all (the ledger made meanwhile); the third reads it afresh.
+        stale = [2, 0, None][len(attempts)]
+        attempts.append(stale)
+        version = (
+            stale if stale is not None else contacts.ledgers(["c000"], session)["c000"]["version"]
+        )
+        contacts.write_ledgers([("c000", version, [utcnow()])], utcnow(), session)
+
+    transaction.run(work)
+    assert attempts == [2, 0, None]
+    assert ContactLedger.objects.get(customer_id="c000").version == 4
