@@ -52,6 +52,7 @@ class CustomerPatchSchema(CustomerSchema):
 
     class Meta(CustomerSchema.Meta):
         exclude = ("customer_id",)
+        openapi = {"minProperties": 1}
 
     def __init__(self, **kwargs):
         super().__init__(partial=True, **kwargs)

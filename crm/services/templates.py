@@ -74,6 +74,8 @@ class RenderTooLong(ValueError):
 def render(source: str, customer: dict[str, Any]) -> str:
     values = {name: customer.get(name) for name in VARIABLES}
     values["attributes"] = customer.get("attributes") or {}
+    # Made per campaign when it is sent; a preview before then shows where it goes.
+    values["unsubscribe_url"] = customer.get("unsubscribe_url") or "[unsubscribe link]"
     rendered = compile_template(source).render(values)
     if len(rendered) > MAX_RENDERED_CHARS:
         raise RenderTooLong(f"{len(rendered)} characters; at most {MAX_RENDERED_CHARS}")
