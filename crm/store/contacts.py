@@ -30,7 +30,11 @@ def suppressed_among(addresses: list[str], session: ClientSession) -> set[str]:
     if not addresses:
         return set()
     found = _suppressions().find(
-        {"_id": {"$in": addresses}}, {"_id": 1}, batch_size=len(addresses), session=session
+        {"_id": {"$in": addresses}},
+        {"_id": 1},
+        batch_size=len(addresses),
+        limit=len(addresses),
+        session=session,
     )
     return {entry["_id"] for entry in found}
 
@@ -43,6 +47,7 @@ def ledgers(customer_ids: list[str], session: ClientSession) -> dict[str, dict[s
         {"_id": {"$in": customer_ids}},
         {"contacts": 1, "version": 1},
         batch_size=len(customer_ids),
+        limit=len(customer_ids),
         session=session,
     )
     return {entry["_id"]: entry for entry in found}
