@@ -65,6 +65,15 @@ class Settings:
     ingest_chunk_size: int = 2000
     ingest_chunk_bytes: int = 4 * 1024 * 1024
     ingest_park_seconds: float = 86400.0
+    # Frequency cap: at most this many messages per customer in any frequency_cap_days
+    # days, across campaigns (0: no cap). A campaign may set its own or ignore it.
+    frequency_cap_messages: int = 0
+    frequency_cap_days: int = 7
+    # Unsubscribe links in messages: signed with this secret (default: one derived from
+    # receipt_signing_secret), pointing at link_base_url (default: public_url), the API's
+    # address as recipients see it.
+    unsubscribe_secret: str = ""
+    link_base_url: str = ""
     # Logs: "text" or "json" (one JSON object a line).
     log_format: str = "text"
     # When set, GET /metrics needs ``Authorization: Bearer <token>``; open otherwise.

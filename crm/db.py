@@ -17,6 +17,8 @@ DOCUMENTS = (
     documents.IngestionBatch,
     documents.ParkedOrder,
     documents.AttributeKey,
+    documents.Suppression,
+    documents.ContactLedger,
 )
 
 # Indexes an earlier version declared that a declared one now does the work of: dropped by

@@ -35,6 +35,17 @@ def test_every_operation_answers_as_documented(client, live):
     call("GET", "/api/customers?page_size=50", 200)
     call("GET", "/api/customers/cust010", 200)
     call("GET", "/api/customers/nobody", 404)
+    call("PATCH", "/api/customers/cust010", 200, json=EXAMPLES["updateCustomer"])
+    call("PATCH", "/api/customers/cust010", 200, json={"opted_out": False})
+    call("PATCH", "/api/customers/nobody", 404, json=EXAMPLES["updateCustomer"])
+
+    # The suppression list
+    call("POST", "/api/suppressions", 201, json=EXAMPLES["suppressAddress"])
+    call("POST", "/api/suppressions/bulk", 200, json=EXAMPLES["suppressAddresses"])
+    call("GET", "/api/suppressions", 200)
+    call("GET", "/api/suppressions/bounced@example.com", 200)
+    call("DELETE", "/api/suppressions/complained@example.com", 204)
+    call("GET", "/api/suppressions/complained@example.com", 404)
     call("POST", "/api/orders", 201, json=EXAMPLES["recordOrder"])
     call("GET", "/api/orders", 200)
     call("GET", "/api/orders/order001", 200)

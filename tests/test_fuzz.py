@@ -34,6 +34,7 @@ SEED = int(_GIVEN_SEED) if _GIVEN_SEED.isdigit() else random.randrange(2**32)
 # bounds for dates). Each answers 422 with the reason.
 DOMAIN_RULES = {
     "POST /api/customers",
+    "PATCH /api/customers/{customer_id}",
     "POST /api/audiences",
     "POST /api/audience",
     "POST /api/audiences/preview",
@@ -58,6 +59,7 @@ LISTS = {
     "GET /api/campaign",
     "GET /api/campaign/{campaign_id}/logs",
     "GET /api/keys",
+    "GET /api/suppressions",
 }
 
 

@@ -13,6 +13,7 @@ from dramatiq.middleware import CurrentMessage
 
 from crm import config, db, logs, metrics
 from crm.config import Settings
+from crm.services import consent
 from workers.metrics import WorkerMetrics
 
 _settings: Settings | None = None
@@ -33,6 +34,7 @@ def setup(settings: Settings) -> RedisBroker:
     URL cannot change afterwards: actors are bound to it)."""
     global _settings, _broker
     _settings = settings
+    consent.configure(settings)
     if _broker is None:
         # Timeouts, so a Redis that hangs fails a health check or a request instead of
         # holding it (a stopped one refuses at once).

@@ -17,6 +17,8 @@ from crm.api import (
     receipts,
     security,
     sending,
+    suppressions,
+    unsubscribe,
 )
 from crm.api.converters import ExternalIdConverter, ObjectIdConverter
 from crm.api.errors import CrmApi
@@ -59,10 +61,12 @@ def register(app: Flask, settings: Settings) -> None:
         sending,
         receipts,
         api_keys,
+        suppressions,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.blp)
     app.register_blueprint(metrics.blp)
+    app.register_blueprint(unsubscribe.blp)
     health.init_app(app)
 
 

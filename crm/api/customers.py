@@ -3,7 +3,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
 from crm.api.pagination import PAGE_HEADERS, respond
-from crm.schemas.customer import CustomerQuerySchema, CustomerSchema
+from crm.schemas.customer import CustomerPatchSchema, CustomerQuerySchema, CustomerSchema
 from crm.services import customers, pages
 
 blp = Blueprint("customers", __name__, url_prefix="/api/customers", description="Customers")
@@ -34,3 +34,11 @@ class CustomerById(MethodView):
     def get(self, customer_id):
         """Get one customer by customer_id."""
         return customers.get(customer_id)
+
+    @blp.arguments(CustomerPatchSchema)
+    @blp.response(200, CustomerSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No customer has that customer_id.")
+    def patch(self, data, customer_id):
+        """Change some of a customer's fields, e.g. `{"opted_out": true}` to opt them out of
+        campaigns (false opts them back in); `attributes`, if given, replaces them all."""
+        return customers.update(customer_id, data)

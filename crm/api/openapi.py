@@ -24,6 +24,7 @@ OPERATION_IDS = {
     "GET /api/customers": "listCustomers",
     "POST /api/customers": "upsertCustomer",
     "GET /api/customers/{customer_id}": "getCustomer",
+    "PATCH /api/customers/{customer_id}": "updateCustomer",
     "POST /api/customers/bulk": "importCustomers",
     "GET /api/orders": "listOrders",
     "POST /api/orders": "recordOrder",
@@ -52,6 +53,11 @@ OPERATION_IDS = {
     "GET /api/keys": "listApiKeys",
     "POST /api/keys": "createApiKey",
     "DELETE /api/keys/{key_id}": "revokeApiKey",
+    "GET /api/suppressions": "listSuppressions",
+    "POST /api/suppressions": "suppressAddress",
+    "POST /api/suppressions/bulk": "suppressAddresses",
+    "GET /api/suppressions/{address}": "getSuppression",
+    "DELETE /api/suppressions/{address}": "unsuppressAddress",
 }
 
 SEED_RULES = {
@@ -98,6 +104,12 @@ EXAMPLES: dict[str, Any] = {
         ]
     },
     "createApiKey": {"name": "reporting"},
+    "updateCustomer": {"opted_out": True},
+    "suppressAddress": {"address": "bounced@example.com", "reason": "bounced"},
+    "suppressAddresses": {
+        "addresses": ["bounced@example.com", "Complained@Example.com"],
+        "reason": "imported from the mail provider",
+    },
 }
 EXAMPLES["importCustomers"] = [EXAMPLES["upsertCustomer"]]
 EXAMPLES["importOrders"] = [EXAMPLES["recordOrder"]]

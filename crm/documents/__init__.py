@@ -3,6 +3,7 @@ from crm.documents.attribute_key import AttributeKey
 from crm.documents.audience import Audience
 from crm.documents.campaign import Campaign
 from crm.documents.communication_log import CommunicationLog
+from crm.documents.contact import ContactLedger, Suppression
 from crm.documents.customer import Customer
 from crm.documents.ingestion import (
     Ingestion,
@@ -25,6 +26,7 @@ __all__ = [
     "CampaignStatus",
     "ChunkState",
     "CommunicationLog",
+    "ContactLedger",
     "Customer",
     "Ingestion",
     "IngestionBatch",
@@ -34,5 +36,6 @@ __all__ = [
     "Order",
     "ParkedOrder",
     "SendChunk",
+    "Suppression",
     "User",
 ]

@@ -2,6 +2,8 @@ from mongoengine import (
     BooleanField,
     DateTimeField,
     Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
     EnumField,
     IntField,
     MapField,
@@ -11,6 +13,13 @@ from mongoengine import (
 
 from crm.clock import utcnow
 from crm.documents.status import CampaignStatus
+
+
+class FrequencyCap(EmbeddedDocument):
+    """At most ``messages`` per customer in any ``days`` days, across campaigns."""
+
+    messages = IntField(required=True, min_value=1)
+    days = IntField(required=True, min_value=1)
 
 
 class Campaign(Document):
@@ -35,6 +44,10 @@ class Campaign(Document):
     created_at = DateTimeField(default=utcnow)
     started_at = DateTimeField()
     completed_at = DateTimeField()
+    # Its own frequency cap instead of the setting's, or none at all (transactional
+    # messages): see crm/services/sending/exclusions.py.
+    frequency_cap = EmbeddedDocumentField(FrequencyCap)
+    ignore_frequency_cap = BooleanField(default=False)
 
     meta = {
         "collection": "campaigns",

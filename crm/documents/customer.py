@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     Decimal128Field,
     DictField,
@@ -29,6 +30,9 @@ class Customer(Document):
     last_visit_date = DateTimeField()
     visit_count = IntField(default=0, min_value=0)
     attributes = DictField()
+    # Opted out of campaigns (the API, an import column or an unsubscribe link): each
+    # campaign materialised while it is set gives the customer a SKIPPED log.
+    opted_out = BooleanField(default=False)
     # Maintained by crm.services.order_facts with each order, for audience rules: the
     # first and last order days, all-time order count and amount, and
     # {"YYYY-MM-DD": {count, amount}} for each order day of the last MAX_WINDOW_DAYS

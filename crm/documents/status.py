@@ -20,6 +20,9 @@ class MessageStatus(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    # Made at materialisation for a member never to be sent to (opted out, suppressed,
+    # over the frequency cap): final from the start, with its reason.
+    SKIPPED = "SKIPPED"
 
 
 CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
@@ -42,6 +45,7 @@ MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     MessageStatus.SENT: frozenset(),
     MessageStatus.FAILED: frozenset(),
     MessageStatus.CANCELLED: frozenset(),
+    MessageStatus.SKIPPED: frozenset(),
 }
 
 OPEN_MESSAGE_STATUSES = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]

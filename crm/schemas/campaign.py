@@ -1,6 +1,8 @@
 import marshmallow as ma
 
 from crm.documents import CampaignStatus, MessageStatus
+from crm.documents.campaign import FrequencyCap
+from crm.documents.contact import MAX_CAP_DAYS
 from crm.schemas.base import MULTILINE, BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp
 from crm.schemas.pagination import ListQuerySchema
@@ -13,13 +15,37 @@ class CampaignStatsSchema(BaseSchema):
     sent = ma.fields.Integer()
     failed = ma.fields.Integer()
     cancelled = ma.fields.Integer()
+    skipped = ma.fields.Integer(
+        metadata={"description": "Never sent: opted out, suppressed or over the frequency cap."}
+    )
 
 
 class CampaignProgressSchema(BaseSchema):
-    done = ma.fields.Integer(metadata={"description": "Messages SENT, FAILED or CANCELLED."})
+    done = ma.fields.Integer(
+        metadata={"description": "Messages SENT, FAILED, CANCELLED or SKIPPED."}
+    )
     total = ma.fields.Integer(metadata={"description": "Audience size (known once materialised)."})
     rate_per_second = ma.fields.Float(allow_none=True)
     eta_seconds = ma.fields.Float(allow_none=True)
+
+
+class FrequencyCapSchema(BaseSchema):
+    messages = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(1, 1000),
+        metadata={"description": "Most messages a customer may get within the window."},
+    )
+    days = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(1, MAX_CAP_DAYS),
+        metadata={"description": "The window, in days."},
+    )
+
+    @ma.post_load
+    def make(self, data, **kwargs):
+        return FrequencyCap(**data)
 
 
 class CampaignSchema(BaseSchema):
@@ -33,7 +59,8 @@ class CampaignSchema(BaseSchema):
             "description": "A template rendered per customer, e.g. "
             "`Hi {{name}}, here's 10% off on your next order!`. Variables: "
             "customer_id, name, email, total_spends, visit_count, last_visit_date, "
-            "attributes.<key>. May span lines.",
+            "attributes.<key>, unsubscribe_url (the customer's signed one-click "
+            "unsubscribe link). May span lines.",
             MULTILINE: True,
         },
     )
@@ -42,6 +69,22 @@ class CampaignSchema(BaseSchema):
         allow_none=True,
         validate=ma.validate.Range(1, 100_000),
         metadata={"description": "Most messages a second to the vendor; default: no limit."},
+    )
+    frequency_cap = ma.fields.Nested(
+        FrequencyCapSchema,
+        allow_none=True,
+        metadata={
+            "description": "This campaign's own frequency cap, instead of the setting's "
+            "(CRM_FREQUENCY_CAP_MESSAGES per CRM_FREQUENCY_CAP_DAYS). A member who already "
+            "had that many contacts within the window gets a SKIPPED log "
+            "(reason frequency_cap)."
+        },
+    )
+    ignore_frequency_cap = ma.fields.Boolean(
+        metadata={
+            "description": "Send regardless of any frequency cap, and count nothing "
+            "towards one (transactional messages). Opt-outs and suppressions still apply."
+        }
     )
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
@@ -62,6 +105,13 @@ class CampaignSchema(BaseSchema):
     started_at = Timestamp(dump_only=True, allow_none=True)
     completed_at = Timestamp(dump_only=True, allow_none=True)
 
+    @ma.validates_schema
+    def one_cap_rule(self, data, **kwargs):
+        if data.get("ignore_frequency_cap") and data.get("frequency_cap"):
+            raise ma.ValidationError(
+                "Give a frequency_cap or ignore_frequency_cap, not both.", "frequency_cap"
+            )
+
 
 class SendCampaignSchema(BaseSchema):
     campaign_id = ObjectIdString(required=True)
@@ -79,7 +129,15 @@ class CommunicationLogSchema(BaseSchema):
     to = ma.fields.String(dump_only=True)
     message = ma.fields.String(dump_only=True)
     status = ma.fields.Enum(MessageStatus, dump_only=True)
-    reason = ma.fields.String(dump_only=True, allow_none=True)
+    reason = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "Why a message FAILED (from the vendor, or render_error, "
+            "vendor_unavailable, receipt_timeout) or was SKIPPED (opted_out, suppressed, "
+            "frequency_cap)."
+        },
+    )
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
 

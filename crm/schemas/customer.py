@@ -34,8 +34,33 @@ class CustomerSchema(BaseSchema):
         values=AttributeValue(),
         validate=ma.validate.Length(max=50),
     )
+    opted_out = ma.fields.Boolean(
+        metadata={
+            "description": "Opted out of campaigns: every campaign materialised while it "
+            "is true gives the customer a SKIPPED log (reason opted_out) instead of a "
+            "message. Set by the API, an import's opted_out column (true/false) or the "
+            "customer's unsubscribe link; false opts back in.",
+            "example": False,
+        }
+    )
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
+
+
+class CustomerPatchSchema(CustomerSchema):
+    """Any of a customer's fields but its customer_id; at least one."""
+
+    class Meta(CustomerSchema.Meta):
+        exclude = ("customer_id",)
+        openapi = {"minProperties": 1}
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+    @ma.validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
 
 
 class CustomerQuerySchema(ListQuerySchema):

@@ -53,7 +53,7 @@ def _describe(campaign: Campaign) -> dict[str, Any]:
 
 
 def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:
-    done = stats["sent"] + stats["failed"] + stats["cancelled"]
+    done = stats["sent"] + stats["failed"] + stats["cancelled"] + stats["skipped"]
     total = campaign.audience_size if campaign.materialized else stats["total"]
     rate = eta = None
     if campaign.started_at and done:

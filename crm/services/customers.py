@@ -19,10 +19,8 @@ def upsert(data: dict[str, Any]) -> tuple[Customer, bool]:
     Only the fields given are changed. Returns the customer and whether it is new.
     """
     attribute_keys.record([data])
-    fields = dict(data)
+    fields = _stored(data)
     customer_id = fields.pop("customer_id")
-    if "total_spends" in fields:
-        fields["total_spends"] = Decimal128(fields["total_spends"])
     now = utcnow()
     on_insert = {key: value for key, value in DEFAULTS.items() if key not in fields}
     update = {
@@ -36,6 +34,23 @@ def upsert(data: dict[str, Any]) -> tuple[Customer, bool]:
         # Two first posts raced; the loser updates the winner's document.
         result = collection.update_one({"customer_id": customer_id}, update, upsert=True)
     return get(customer_id), result.upserted_id is not None
+
+
+def update(customer_id: str, data: dict[str, Any]) -> Customer:
+    """Change the fields given of an existing customer; NotFound if there is none."""
+    attribute_keys.record([data])
+    changes = {**_stored(data), "updated_at": utcnow()}
+    found = Customer._get_collection().update_one({"customer_id": customer_id}, {"$set": changes})
+    if found.matched_count == 0:
+        raise NotFound(f"No customer with customer_id {customer_id!r}.")
+    return get(customer_id)
+
+
+def _stored(data: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(data)
+    if "total_spends" in fields:
+        fields["total_spends"] = Decimal128(fields["total_spends"])
+    return fields
 
 
 def get(customer_id: str) -> Customer:

@@ -15,7 +15,16 @@ from crm.services.errors import InvalidInput
 # Longer than any SMS or e-mail body a vendor takes; a render past it is a render error.
 MAX_RENDERED_CHARS = 100_000
 VARIABLES = frozenset(
-    {"customer_id", "name", "email", "total_spends", "visit_count", "last_visit_date", "attributes"}
+    {
+        "customer_id",
+        "name",
+        "email",
+        "total_spends",
+        "visit_count",
+        "last_visit_date",
+        "attributes",
+        "unsubscribe_url",  # the customer's signed one-click link (crm/services/consent.py)
+    }
 )
 
 _environment = ImmutableSandboxedEnvironment(autoescape=False)
@@ -52,6 +61,12 @@ def compile_template(source: str) -> Template:
     return _environment.from_string(source)
 
 
+@lru_cache(maxsize=64)
+def uses(source: str, name: str) -> bool:
+    """Whether the template ``source`` refers to the variable ``name``."""
+    return name in meta.find_undeclared_variables(_environment.parse(source))
+
+
 class RenderTooLong(ValueError):
     pass
 
@@ -59,6 +74,8 @@ class RenderTooLong(ValueError):
 def render(source: str, customer: dict[str, Any]) -> str:
     values = {name: customer.get(name) for name in VARIABLES}
     values["attributes"] = customer.get("attributes") or {}
+    # Made per campaign when it is sent; a preview before then shows where it goes.
+    values["unsubscribe_url"] = customer.get("unsubscribe_url") or "[unsubscribe link]"
     rendered = compile_template(source).render(values)
     if len(rendered) > MAX_RENDERED_CHARS:
         raise RenderTooLong(f"{len(rendered)} characters; at most {MAX_RENDERED_CHARS}")

@@ -3,7 +3,9 @@
 ::
 
     control.start ──▶ materialize (a page at a time, one transaction per page):
-                        PENDING logs + a send chunk (ids only) + counts + position
+                        PENDING logs + a send chunk (ids only) + counts + position;
+                        SKIPPED logs for members ``exclusions`` rules out (opted out,
+                        suppressed, over the frequency cap) and their contacts
                      ──▶ queue message naming the chunk
     delivery ──▶ lease the chunk ─▶ read its PENDING logs ─▶ one vendor request
                  (after an unknown outcome, ``reconcile`` asks the vendor first)

@@ -20,13 +20,13 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, ChunkState, Customer, MessageStatus
-from crm.services import audiences, segments, templates
-from crm.services.sending import queue
+from crm.services import audiences, consent, segments, templates
+from crm.services.sending import exclusions, queue
 from crm.store import campaigns, chunks, logs, transaction
 
 log = logging.getLogger(__name__)
 
-RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES}
+RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES} | exclusions.FIELDS
 
 
 def materialize(
@@ -80,11 +80,13 @@ def _take_page(
 ) -> dict[str, Any] | None:
     now = utcnow()
     entries = [_log_entry(campaign, customer, now) for customer in page]
+    screening = exclusions.screen(campaign, page, entries, now, session)
     created = Counter(entry["status"] for entry in entries)
     seq = campaigns.take_page(campaign.id, cursor, page[-1]["_id"], created, session)
     if seq is None:
         return None
     logs.insert(entries, session)
+    screening.record(session)
     chunk = {
         "_id": ObjectId(),
         "campaign_id": campaign.id,
@@ -114,7 +116,8 @@ def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> d
         "updated_at": now,
     }
     try:
-        entry["message"] = templates.render(campaign.message, customer)
+        linked = consent.with_unsubscribe_url(customer, campaign.id, campaign.message)
+        entry["message"] = templates.render(campaign.message, linked)
     except Exception as error:  # a template that validated can still fail on odd data
         log.warning("campaign_id=%s render failed: %s", campaign.id, type(error).__name__)
         entry.update(message="", status=str(MessageStatus.FAILED), reason="render_error")

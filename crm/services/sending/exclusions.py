@@ -1,0 +1,96 @@
+"""Audience members a campaign does not send to, decided a page at a time inside the
+page's transaction: each gets a SKIPPED log with its reason instead of a message.
+
+- ``opted_out``: the customer opted out (a field read with the page, no query);
+- ``suppressed``: the customer's address is on the suppression list (one query a page,
+  on the list's key, for the page's addresses);
+- ``frequency_cap``: the customer already had the cap's number of contacts within its
+  window (one query a page on the contact ledger, and one write for those contacted).
+
+A contact is a PENDING log of a campaign the cap applies to: a message the CRM will try
+to send, counted when it is made (whatever the vendor later does with it). A campaign
+with no cap (``ignore_frequency_cap``, or none set) neither checks nor adds contacts.
+
+Correct under concurrent campaigns: each contacted customer's ledger is written with a
+condition on the version read, in the same transaction as the page's logs. Two pages
+contacting one customer at once cannot both commit: MongoDB fails one with a write
+conflict, or its condition finds the version moved; either way it runs again and reads
+the other's contact.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.client_session import ClientSession
+
+from crm.documents import Campaign, MessageStatus
+from crm.documents.contact import MAX_CAP_DAYS
+from crm.services import consent
+from crm.services.suppressions import normalise
+from crm.store import contacts
+
+# What screening reads of each customer, beside the template's variables.
+FIELDS = {"opted_out": 1}
+
+
+@dataclass
+class Screening:
+    """A page's decisions; ``record`` writes the contacts it made, after its logs."""
+
+    at: datetime
+    ledger_writes: list[contacts.LedgerWrite] = field(default_factory=list)
+
+    def record(self, session: ClientSession) -> None:
+        contacts.write_ledgers(self.ledger_writes, self.at, session)
+
+
+def cap_for(campaign: Campaign) -> consent.Cap | None:
+    if campaign.ignore_frequency_cap:
+        return None
+    own = campaign.frequency_cap
+    return consent.Cap(own.messages, own.days) if own else consent.policy().cap
+
+
+def screen(
+    campaign: Campaign,
+    page: list[dict[str, Any]],
+    entries: list[dict[str, Any]],
+    now: datetime,
+    session: ClientSession,
+) -> Screening:
+    """Turn the logs (``entries``, one per customer of ``page``) of members not to be
+    sent to into SKIPPED ones."""
+    addresses = sorted({normalise(customer["email"]) for customer in page})
+    suppressed = contacts.suppressed_among(addresses, session)
+    for customer, entry in zip(page, entries, strict=True):
+        if customer.get("opted_out"):
+            _skip(entry, "opted_out")
+        elif normalise(customer["email"]) in suppressed:
+            _skip(entry, "suppressed")
+    cap = cap_for(campaign)
+    if cap is None:
+        return Screening(now)
+    return Screening(now, _apply_cap(cap, entries, now, session))
+
+
+def _apply_cap(
+    cap: consent.Cap, entries: list[dict[str, Any]], now: datetime, session: ClientSession
+) -> list[contacts.LedgerWrite]:
+    to_send = [entry for entry in entries if entry["status"] == MessageStatus.PENDING]
+    ledgers = contacts.ledgers([entry["customer_id"] for entry in to_send], session)
+    window_start = now - timedelta(days=cap.days)
+    kept_since = now - timedelta(days=MAX_CAP_DAYS)
+    writes = []
+    for entry in to_send:
+        ledger = ledgers.get(entry["customer_id"], {})
+        kept = [at for at in ledger.get("contacts", []) if at > kept_since]
+        if sum(at > window_start for at in kept) >= cap.messages:
+            _skip(entry, "frequency_cap")
+        else:
+            writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, now]))
+    return writes
+
+
+def _skip(entry: dict[str, Any], reason: str) -> None:
+    entry.update(status=str(MessageStatus.SKIPPED), reason=reason, message="")

@@ -1,0 +1,78 @@
+"""Queries on who may be contacted: the suppression list and the contact ledger, read a
+page of customers at a time inside the materialising transaction."""
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from crm.documents import ContactLedger, Suppression
+from crm.store.bulk import DUPLICATE_KEY
+from crm.store.transaction import ReadChanged
+
+# (customer_id, the ledger version read, 0 for none, the contacts to keep)
+LedgerWrite = tuple[str, int, list[datetime]]
+
+
+def _suppressions() -> Collection:
+    return Suppression._get_collection()
+
+
+def _ledgers() -> Collection:
+    return ContactLedger._get_collection()
+
+
+def suppressed_among(addresses: list[str], session: ClientSession) -> set[str]:
+    """Which of ``addresses`` (normalised) are suppressed: one query on the key."""
+    if not addresses:
+        return set()
+    found = _suppressions().find(
+        {"_id": {"$in": addresses}},
+        {"_id": 1},
+        batch_size=len(addresses),
+        limit=len(addresses),
+        session=session,
+    )
+    return {entry["_id"] for entry in found}
+
+
+def ledgers(customer_ids: list[str], session: ClientSession) -> dict[str, dict[str, Any]]:
+    """The ledgers of those of ``customer_ids`` that have one, by customer_id."""
+    if not customer_ids:
+        return {}
+    found = _ledgers().find(
+        {"_id": {"$in": customer_ids}},
+        {"contacts": 1, "version": 1},
+        batch_size=len(customer_ids),
+        limit=len(customer_ids),
+        session=session,
+    )
+    return {entry["_id"]: entry for entry in found}
+
+
+def write_ledgers(writes: list[LedgerWrite], at: datetime, session: ClientSession) -> None:
+    """Replace each ledger's contacts if it is still at the version read (creating it if
+    there was none); ReadChanged if another writer got there first."""
+    if not writes:
+        return
+    statements = [
+        UpdateOne(
+            {"_id": customer_id, "version": version},
+            {"$set": {"contacts": contacts, "updated_at": at}, "$inc": {"version": 1}},
+            upsert=True,
+        )
+        for customer_id, version, contacts in writes
+    ]
+    try:
+        result = _ledgers().bulk_write(statements, ordered=False, session=session)
+    except BulkWriteError as error:
+        if error.has_error_label("TransientTransactionError"):
+            raise
+        if all(e["code"] == DUPLICATE_KEY for e in error.details["writeErrors"]):
+            raise ReadChanged from None  # a ledger made or moved on since it was read
+        raise
+    if result.matched_count + result.upserted_count != len(writes):
+        raise ReadChanged

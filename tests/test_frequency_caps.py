@@ -1,0 +1,159 @@
+"""Frequency caps: at most N messages per customer in D days across campaigns, also when
+campaigns materialise overlapping audiences at the same moment in separate processes."""
+
+import multiprocessing
+from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+import requests
+from bson import ObjectId
+
+from crm.clock import utcnow
+from crm.documents import Campaign, CommunicationLog, ContactLedger, SendChunk
+from crm.services import campaigns
+from crm.services.sending import control, materialize
+from crm.store import contacts, transaction
+from tests.helpers.factories import add_customers, new_campaign
+from tests.helpers.http import assert_error
+from tests.helpers.materialisers import materialise_in_process
+from tests.helpers.polling import wait_until_finished
+from workers import sending
+
+WEEKLY_TWICE = {"messages": 2, "days": 7}
+
+
+@pytest.fixture(name="settings")
+def capped(settings):
+    """The setting's cap: one message per customer per week."""
+    return replace(settings, frequency_cap_messages=1, frequency_cap_days=7)
+
+
+def materialise(campaign_id):
+    control.start(ObjectId(campaign_id), lambda _: None)
+    while materialize.materialize(ObjectId(campaign_id), 4, lambda *_: "", 60):
+        pass
+    return {log.customer_id: log for log in CommunicationLog.objects(campaign_id=campaign_id)}
+
+
+def statuses(logs):
+    return Counter(
+        f"{log.status}:{log.reason}" if log.reason else log.status for log in logs.values()
+    )
+
+
+def test_the_settings_cap_skips_a_second_campaign_within_the_window(client, app):
+    add_customers(client, 5)
+    first = materialise(new_campaign(client))
+    second = materialise(new_campaign(client))
+    assert statuses(first) == {"PENDING": 5}
+    assert statuses(second) == {"SKIPPED:frequency_cap": 5}
+    assert Campaign.objects.get(id=second["c000"].campaign_id).counts == {"SKIPPED": 5}
+
+
+def test_a_campaign_may_set_its_own_cap_or_ignore_caps(client, app):
+    add_customers(client, 3)
+    own = [materialise(new_campaign(client, frequency_cap=WEEKLY_TWICE)) for _ in range(3)]
+    assert [statuses(logs) for logs in own] == [
+        {"PENDING": 3},
+        {"PENDING": 3},
+        {"SKIPPED:frequency_cap": 3},
+    ]
+    ledgers_before = {doc.customer_id: doc.contacts for doc in ContactLedger.objects}
+
+    transactional = materialise(new_campaign(client, ignore_frequency_cap=True))
+    assert statuses(transactional) == {"PENDING": 3}
+    # Nothing it sends counts towards a cap.
+    assert {doc.customer_id: doc.contacts for doc in ContactLedger.objects} == ledgers_before
+
+    shown = client.get(f"/api/campaign/{own[0]['c000'].campaign_id}").json
+    assert shown["frequency_cap"] == WEEKLY_TWICE and shown["ignore_frequency_cap"] is False
+
+
+def test_contacts_older_than_the_window_do_not_count(client, app):
+    add_customers(client, 2)
+    eight_days_ago = utcnow() - timedelta(days=8)
+    ContactLedger(customer_id="c000", contacts=[eight_days_ago], version=1).save()
+    ContactLedger(customer_id="c001", contacts=[utcnow() - timedelta(days=6)], version=1).save()
+
+    logs = materialise(new_campaign(client))
+
+    assert logs["c000"].status == "PENDING"
+    assert (logs["c001"].status, logs["c001"].reason) == ("SKIPPED", "frequency_cap")
+    assert ContactLedger.objects.get(customer_id="c000").contacts[-1] > eight_days_ago
+
+
+def test_a_campaign_cap_must_be_whole_and_bounded(client, app):
+    add_customers(client, 1)
+    audience = client.post(
+        "/api/audiences",
+        json={"logic": "AND", "rules": [{"field": "visit_count", "operator": ">=", "value": 0}]},
+    ).json["id"]
+    body = {"audience_id": audience, "message": "Hi"}
+    for cap in ({"messages": 0, "days": 7}, {"messages": 1, "days": 91}, {"messages": 1}):
+        assert_error(client.post("/api/campaign", json={**body, "frequency_cap": cap}), 422)
+    both = {**body, "frequency_cap": WEEKLY_TWICE, "ignore_frequency_cap": True}
+    assert_error(client.post("/api/campaign", json=both), 422, "json", "frequency_cap")
+    assert Campaign.objects.count() == 0
+
+
+def test_two_processes_sending_overlapping_audiences_never_exceed_the_cap(
+    client, live, vendor, settings
+):
+    # Given 60 customers in both campaigns' audiences, and a cap of one a week.
+    add_customers(client, 60)
+    ids = [new_campaign(client, f"Campaign {n}, {{{{name}}}}") for n in (1, 2)]
+    for campaign_id in ids:
+        control.start(ObjectId(campaign_id), lambda _: None)
+
+    # When two processes materialise them at the same moment, five members a page.
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(2)
+    runs = [
+        spawn.Process(target=materialise_in_process, args=(settings, campaign_id, start, 5))
+        for campaign_id in ids
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(120)
+    assert [run.exitcode for run in runs] == [0, 0]
+    # ... and the workers deliver every chunk they made.
+    for chunk in SendChunk.objects(campaign_id__in=[ObjectId(i) for i in ids]):
+        sending.enqueue_chunk(str(chunk.id))
+    finished = [wait_until_finished(client, campaign_id) for campaign_id in ids]
+
+    # Then the vendor got exactly one message per customer, whichever campaign it came from.
+    logs = list(CommunicationLog.objects(campaign_id__in=[ObjectId(i) for i in ids]))
+    assert len(logs) == 120
+    at_vendor: Counter[str] = Counter()
+    for log in logs:
+        found = requests.get(f"{vendor}/admin/deliveries/{log.id}", timeout=5).json()
+        at_vendor[log.customer_id] += found["deliveries"]
+    over_cap = [customer for customer, n in at_vendor.items() if n > 1]
+    assert over_cap == [] and sum(at_vendor.values()) == 60 and len(at_vendor) == 60
+    skipped = [log for log in logs if log.status == "SKIPPED"]
+    assert len(skipped) == 60 and {log.reason for log in skipped} == {"frequency_cap"}
+    assert sum(campaign["stats"]["skipped"] for campaign in finished) == 60
+    for campaign_id in ids:
+        assert campaigns.recount(ObjectId(campaign_id), repair=False)["consistent"]
+
+
+def test_a_ledger_written_since_it_was_read_makes_the_transaction_run_again(app):
+    ContactLedger(customer_id="c000", contacts=[], version=3).save()
+    attempts = []
+
+    def work(session):
+        # The first attempt writes as if it had read an older version, then as if it had
+        # read none at all (the ledger made meanwhile); the third reads it afresh.
+        stale = [2, 0, None][len(attempts)]
+        attempts.append(stale)
+        version = (
+            stale if stale is not None else contacts.ledgers(["c000"], session)["c000"]["version"]
+        )
+        contacts.write_ledgers([("c000", version, [utcnow()])], utcnow(), session)
+
+    transaction.run(work)
+    assert attempts == [2, 0, None]
+    assert ContactLedger.objects.get(customer_id="c000").version == 4
