@@ -44,6 +44,15 @@ class Settings:
     sweep_interval_seconds: float = 30.0
     receipt_timeout_seconds: float = 900.0
     orphan_after_seconds: float = 300.0
+    # Scheduled campaigns (crm/services/sending/schedule.py): one that fires this late is
+    # still on time; a later one follows its missed_schedule policy, and none is sent
+    # later than schedule_max_late_seconds. Members without a time zone use
+    # default_timezone; quiet_hours ("21:00-08:00", recipient-local) applies to campaigns
+    # without their own; empty: none.
+    schedule_grace_seconds: float = 300.0
+    schedule_max_late_seconds: float = 3600.0
+    default_timezone: str = "UTC"
+    quiet_hours: str = ""
     max_content_length: int = 1_000_000
     # Delivery receipts must carry an HMAC-SHA256 signature made with this secret
     # (shared with the vendor); unsigned seed-style receipts only when explicitly off.

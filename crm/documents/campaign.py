@@ -2,6 +2,7 @@ from mongoengine import (
     BooleanField,
     DateTimeField,
     Document,
+    EmbeddedDocumentField,
     EnumField,
     IntField,
     MapField,
@@ -10,6 +11,7 @@ from mongoengine import (
 )
 
 from crm.clock import utcnow
+from crm.documents.schedule import CampaignSchedule
 from crm.documents.status import CampaignStatus
 
 
@@ -32,11 +34,18 @@ class Campaign(Document):
     reconciliation = MapField(IntField(), default=dict)
     # Last sign of life from the worker materialising it; the sweep restarts a stale one.
     heartbeat_at = DateTimeField()
+    schedule = EmbeddedDocumentField(CampaignSchedule)
     created_at = DateTimeField(default=utcnow)
     started_at = DateTimeField()
     completed_at = DateTimeField()
 
     meta = {
         "collection": "campaigns",
-        "indexes": [("-created_at", "-_id"), "audience_id", "status"],
+        "indexes": [
+            ("-created_at", "-_id"),
+            "audience_id",
+            "status",
+            # The sweep's due scheduled campaigns.
+            ("status", "schedule.send_at"),
+        ],
     }

@@ -29,6 +29,8 @@ class Customer(Document):
     last_visit_date = DateTimeField()
     visit_count = IntField(default=0, min_value=0)
     attributes = DictField()
+    # An IANA time zone name (Europe/Berlin), for local send times and quiet hours.
+    timezone = StringField(max_length=64)
     # Maintained by crm.services.order_facts with each order, for audience rules: the
     # first and last order days, all-time order count and amount, and
     # {"YYYY-MM-DD": {count, amount}} for each order day of the last MAX_WINDOW_DAYS

@@ -4,6 +4,12 @@ from crm.documents import CampaignStatus, MessageStatus
 from crm.schemas.base import MULTILINE, BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp
 from crm.schemas.pagination import ListQuerySchema
+from crm.schemas.schedule import ScheduleSchema
+
+SCHEDULE_DESCRIPTION = (
+    "When it is sent (see Scheduling in the README): a start time, or a local send "
+    "time per member, quiet hours and what to do if the start is missed."
+)
 
 
 class CampaignStatsSchema(BaseSchema):
@@ -43,6 +49,9 @@ class CampaignSchema(BaseSchema):
         validate=ma.validate.Range(1, 100_000),
         metadata={"description": "Most messages a second to the vendor; default: no limit."},
     )
+    schedule = ma.fields.Nested(
+        ScheduleSchema, allow_none=True, metadata={"description": SCHEDULE_DESCRIPTION}
+    )
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
     stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)
@@ -65,11 +74,21 @@ class CampaignSchema(BaseSchema):
 
 class SendCampaignSchema(BaseSchema):
     campaign_id = ObjectIdString(required=True)
+    schedule = ma.fields.Nested(
+        ScheduleSchema,
+        metadata={
+            "description": "Replaces the campaign's schedule. A start in the future makes "
+            "the campaign SCHEDULED; otherwise it starts SENDING at once."
+        },
+    )
 
 
 class SendAcceptedSchema(BaseSchema):
     campaign_id = ObjectIdString()
     status = ma.fields.Enum(CampaignStatus)
+    send_at = Timestamp(
+        allow_none=True, metadata={"description": "When a SCHEDULED campaign will start."}
+    )
 
 
 class CommunicationLogSchema(BaseSchema):
