@@ -29,8 +29,7 @@ def oracle(day: date, wall: time, zone: str) -> list[datetime]:
     return [
         moment.replace(tzinfo=None)
         for moment in minutes
-        if (local := moment.astimezone(ZoneInfo(zone))).date() == day
-        and local.time() == wall
+        if (local := moment.astimezone(ZoneInfo(zone))).date() == day and local.time() == wall
     ]
 
 
