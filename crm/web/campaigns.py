@@ -21,7 +21,7 @@ from flask import (
 from crm.documents import MessageStatus
 from crm.services import audiences, campaigns, pages, templates
 from crm.services.errors import DomainError, InvalidInput
-from crm.services.sending import control
+from crm.services.sending import control, schedule
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
 from crm.web.charts import funnel
@@ -36,6 +36,7 @@ CONTROLS: dict[str, Callable[[ObjectId], Any]] = {
     "pause": control.pause,
     "resume": lambda campaign_id: control.resume(campaign_id, sending.resume_campaign.send),
     "cancel": lambda campaign_id: control.cancel(campaign_id, sending.cancel_campaign.send),
+    "unschedule": schedule.unschedule,
 }
 
 
@@ -137,7 +138,8 @@ def campaign_progress(campaign_id: ObjectId):
 
 
 @blp.route(
-    "/campaigns/<objectid:campaign_id>/<any(send,pause,resume,cancel):action>", methods=["POST"]
+    "/campaigns/<objectid:campaign_id>/<any(send,pause,resume,cancel,unschedule):action>",
+    methods=["POST"],
 )
 @requires("marketer")
 def campaign_control(campaign_id: ObjectId, action: str):
