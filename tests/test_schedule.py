@@ -2,10 +2,12 @@
 start follows its policy and is never sent silently late."""
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from crm import config
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus
 from crm.services.sending import schedule
@@ -262,3 +264,14 @@ def test_an_import_takes_a_timezone_column(client, worker):
     ]
     assert client.get("/api/customers/t1").json["timezone"] == "America/Sao_Paulo"
     assert client.get("/api/customers/t3").json.get("timezone") is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("default_timezone", "Mars/Base"), ("quiet_hours", "9pm-8am"), ("quiet_hours", "21:00")],
+)
+def test_a_process_refuses_a_bad_schedule_setting_in_one_line(setting, value):
+    settings = replace(config.load(), **{setting: value}, secret_key="k")
+    with pytest.raises(SystemExit) as stopped:
+        config.require(settings, "api")
+    assert str(stopped.value).startswith(f"CRM_{setting.upper()} is invalid: expected")

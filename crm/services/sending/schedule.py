@@ -58,7 +58,7 @@ class Defaults:
     def of(cls, settings: Settings) -> "Defaults":
         quiet = None
         if settings.quiet_hours:
-            start, end = (part.strip() for part in settings.quiet_hours.split("-"))
+            start, end = settings.quiet_hours.replace(" ", "").split("-")
             quiet = {"start": start, "end": end}
         return cls(
             settings.default_timezone,
