@@ -15,6 +15,7 @@ from tests.helpers.database import database_contents
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.http import assert_error
 from tests.helpers.ingestion import upload, wait_for
+from tests.helpers.polling import wait_until_finished
 
 DEFAULTS = schedule.Defaults(
     timezone="UTC", quiet_hours=None, grace=timedelta(minutes=5), max_late=timedelta(hours=1)
@@ -275,3 +276,15 @@ def test_a_process_refuses_a_bad_schedule_setting_in_one_line(setting, value):
     with pytest.raises(SystemExit) as stopped:
         config.require(settings, "api")
     assert str(stopped.value).startswith(f"CRM_{setting.upper()} is invalid: expected")
+
+
+def test_the_queue_fires_a_campaign_on_time_without_the_sweep(client, live):
+    # The sweeps are off in tests: only the delayed queue message can start it.
+    send_at = (utcnow() + timedelta(seconds=3)).replace(microsecond=0)
+    campaign_id = scheduled(client, send_at)
+
+    campaign = wait_until_finished(client, campaign_id, 30)
+
+    fired_at = datetime.fromisoformat(campaign["schedule"]["fired_at"]).replace(tzinfo=None)
+    assert send_at <= fired_at < send_at + timedelta(seconds=1)
+    assert campaign["stats"]["sent"] + campaign["stats"]["failed"] == 3
