@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Campaign, ChunkState, CommunicationLog, SendChunk
 from crm.services.sending import materialize, schedule, sweeps
 from tests.helpers.factories import new_campaign
 from tests.helpers.polling import eventually
-from workers import sending
+from workers import scheduling, sending
 
 ZONES = ["America/New_York", "Europe/Berlin", "Asia/Tokyo", "Australia/Lord_Howe", None]
 CAMPAIGN_ZONE = "America/Sao_Paulo"  # for the member with no zone of their own
@@ -168,3 +169,30 @@ def test_a_chunk_handed_out_early_goes_back_to_wait_and_is_sent_when_due(client,
     assert utcnow() >= due
     others = [log_id for chunk in chunks[1:] for log_id in chunk.log_ids]
     assert vendor_deliveries(vendor, others) == 0
+
+
+def test_a_chunk_still_in_the_delay_queue_after_its_time_is_handed_out_afresh(app, broker):
+    campaign = Campaign(audience_id=ObjectId(), message="Hi", status="SENDING").save()
+    now = utcnow()
+
+    def chunk(seq, due, delay_ms):
+        made = SendChunk(campaign_id=campaign.id, seq=seq, log_ids=[ObjectId()], not_before=due)
+        made.save()
+        made.update(message_id=sending.enqueue_chunk(str(made.id), delay_ms))
+        return made.reload()
+
+    # No worker runs: each message stays where it was put.
+    stuck = chunk(0, now - timedelta(minutes=5), 60_000)  # due, yet its message waits
+    waiting = chunk(1, now + timedelta(minutes=5), 60_000)  # not yet due
+    queued = chunk(2, now - timedelta(minutes=5), 0)  # due, in the queue proper
+    released = []
+
+    def enqueue(chunk_id, delay_ms):
+        released.append((chunk_id, delay_ms))
+        return "fresh"
+
+    assert schedule.release_overdue(now, scheduling.in_delay_queue, enqueue) == 1
+    assert released == [(str(stuck.id), 0)] and stuck.reload().message_id == "fresh"
+    assert [c.message_id for c in (waiting, queued)] == [
+        c.reload().message_id for c in (waiting, queued)
+    ]

@@ -46,5 +46,17 @@ def enqueue_fire(campaign_id: str, send_at: str, delay_ms: int) -> None:
 
 
 def fire_due() -> dict[str, int]:
-    fired = schedule.fire_due(utcnow(), defaults(), sending.materialize_campaign.send)
-    return {f"schedule_{outcome}": n for outcome, n in fired.items()}
+    """The sweep's part: start due campaigns, and hand out chunks stuck in the delay queue."""
+    now = utcnow()
+    fired = schedule.fire_due(now, defaults(), sending.materialize_campaign.send)
+    actions = {f"schedule_{outcome}": n for outcome, n in fired.items()}
+    actions["delayed_chunk_released"] = schedule.release_overdue(
+        now, in_delay_queue, sending.enqueue_chunk
+    )
+    return actions
+
+
+def in_delay_queue(message_ids: list[str]) -> set[str]:
+    """Which of ``message_ids`` are still in the deliveries' delay queue (``<queue>.DQ``,
+    a queue of its own to Redis)."""
+    return broker.in_queue(f"{sending.DELIVERIES}.DQ", message_ids)

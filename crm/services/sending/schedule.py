@@ -27,11 +27,11 @@ from typing import Any
 from bson import ObjectId
 
 from crm.config import Settings
-from crm.documents import Audience, Campaign, CampaignStatus
+from crm.documents import Audience, Campaign, CampaignStatus, ChunkState
 from crm.services import local_time
 from crm.services.errors import InvalidInput, InvalidTransition
-from crm.services.sending import control
-from crm.store import campaigns
+from crm.services.sending import control, queue
+from crm.store import campaigns, chunks
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 EARLIEST_OFFSET = timedelta(hours=14)
 # A start this little in the past is taken as "now" (clocks and round trips).
 PAST_TOLERANCE = timedelta(seconds=60)
+# A chunk whose delayed queue message is still waiting this long after its time is
+# handed out afresh (a worker holds only so many delayed messages; the rest wait in Redis).
+OVERDUE = timedelta(seconds=30)
 PAGE = 100
 
 # (campaign id, the send_at it fires for as ISO text, delay in ms)
@@ -308,6 +311,28 @@ def hold_until(chunk: dict[str, Any], now: datetime) -> datetime | None:
             if end is not None and (until is None or end > until):
                 until = end
     return until if until is not None and until > now else None
+
+
+def release_overdue(
+    now: datetime,
+    in_delay_queue: Callable[[list[str]], set[str]],
+    enqueue_chunk: queue.EnqueueChunk,
+) -> int:
+    """Hand out afresh the QUEUED chunks due more than ``OVERDUE`` ago whose queue message
+    is still in the delay queue; returns how many. The old message, when it comes, finds
+    the chunk taken or sent."""
+    query = {"state": str(ChunkState.QUEUED), "not_before": {"$lte": now - OVERDUE}}
+    released, after = 0, None
+    while page := chunks.find({**query, **({"_id": {"$gt": after}} if after else {})}, PAGE):
+        after = page[-1]["_id"]
+        waiting = in_delay_queue([c["message_id"] for c in page if c.get("message_id")])
+        for chunk in page:
+            if chunk.get("message_id") in waiting and chunks.requeue(chunk):
+                queue.hand_out(chunk["_id"], enqueue_chunk)
+                released += 1
+    if released:
+        log.warning("%d chunks past their time were still in the delay queue; handed out", released)
+    return released
 
 
 def delay_ms(until: datetime, now: datetime) -> int:
