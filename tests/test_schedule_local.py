@@ -160,6 +160,7 @@ def test_a_chunk_handed_out_early_goes_back_to_wait_and_is_sent_when_due(client,
     sending.enqueue_chunk(str(early.id))
     held = eventually(lambda: early.reload().attempts == 1 and early.message_id and early, 10)
     assert held.state == ChunkState.QUEUED and sending.in_queue([held.message_id])
+    assert abs(held.not_before - due) < timedelta(milliseconds=50)  # what it waits for
     assert vendor_deliveries(vendor, held.log_ids) == 0
 
     while utcnow() < due - timedelta(milliseconds=200):

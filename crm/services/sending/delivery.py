@@ -81,7 +81,7 @@ def _deliver(chunk: dict[str, Any], owner: str, outlet: Outlet) -> None:
     while pending:
         if (until := schedule.hold_until(chunk, utcnow())) is not None:
             # Early (a local send time, quiet hours): back to the queue until then.
-            _hand_on(chunk, owner, outlet, schedule.delay_ms(until, utcnow()), not_before=until)
+            _hand_on(chunk, owner, outlet, schedule.delay_ms(until, utcnow()))
             return
         if time.monotonic() - started > outlet.time_budget_seconds:
             _hand_on(chunk, owner, outlet, 0)
@@ -232,7 +232,13 @@ def _give_up(chunk: dict[str, Any], owner: str) -> None:
 def _hand_on(
     chunk: dict[str, Any], owner: str, outlet: Outlet, delay_ms: int, **fields: Any
 ) -> None:
-    changes = {"state": str(ChunkState.QUEUED), "message_id": None, "lease_owner": None}
+    changes: dict[str, Any] = {
+        "state": str(ChunkState.QUEUED),
+        "message_id": None,
+        "lease_owner": None,
+    }
+    if delay_ms:  # what the delayed message stands for, should Redis hold it up or lose it
+        changes["not_before"] = utcnow() + timedelta(milliseconds=delay_ms)
     if not chunks.update_leased(chunk["_id"], owner, {**changes, **fields}):
         raise LeaseLost
     queue.hand_out(chunk["_id"], outlet.enqueue_chunk, delay_ms)
