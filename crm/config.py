@@ -7,10 +7,12 @@ flask CLI in a second terminal finds the servers the local stack started.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,15 @@ class Settings:
     sweep_interval_seconds: float = 30.0
     receipt_timeout_seconds: float = 900.0
     orphan_after_seconds: float = 300.0
+    # Scheduled campaigns (crm/services/sending/schedule.py): one that fires this late is
+    # still on time; a later one follows its missed_schedule policy, and none is sent
+    # later than schedule_max_late_seconds. Members without a time zone use
+    # default_timezone; quiet_hours ("21:00-08:00", recipient-local) applies to campaigns
+    # without their own; empty: none.
+    schedule_grace_seconds: float = 300.0
+    schedule_max_late_seconds: float = 3600.0
+    default_timezone: str = "UTC"
+    quiet_hours: str = ""
     max_content_length: int = 1_000_000
     # Delivery receipts must carry an HMAC-SHA256 signature made with this secret
     # (shared with the vendor); unsigned seed-style receipts only when explicitly off.
@@ -93,6 +104,16 @@ class MissingSetting(SystemExit):
 
     def __init__(self, field: str, why: str):
         super().__init__(f"{env_name(field)} is not set: {why}")
+
+
+class InvalidSetting(SystemExit):
+    """A process started with a setting it cannot use; exits with one line."""
+
+    def __init__(self, field: str, why: str):
+        super().__init__(f"{env_name(field)} is invalid: {why}")
+
+
+QUIET_HOURS = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 def env_name(field: str) -> str:
@@ -157,11 +178,24 @@ def require(settings: Settings, process: str) -> None:
         )
     if process == "api" and not settings.secret_key:
         raise MissingSetting("secret_key", "the console at /app signs its session cookies with it")
+    if process in ("api", "worker"):
+        _check_schedule_settings(settings)
     if process == "worker":
         if not settings.public_url:
             raise MissingSetting("public_url", "the API's address, where the vendor sends receipts")
         if not settings.vendor_url:
             raise MissingSetting("vendor_url", "where workers send messages")
+
+
+def _check_schedule_settings(settings: Settings) -> None:
+    try:
+        ZoneInfo(settings.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidSetting(
+            "default_timezone", "expected an IANA time zone name such as Europe/Berlin"
+        ) from None
+    if settings.quiet_hours and not QUIET_HOURS.fullmatch(settings.quiet_hours.replace(" ", "")):
+        raise InvalidSetting("quiet_hours", "expected HH:MM-HH:MM, such as 21:00-08:00")
 
 
 def given(environ: Mapping[str, str] | None = None) -> set[str]:

@@ -384,3 +384,30 @@ def test_a_viewer_gets_no_upload_form_and_a_forced_upload_is_forbidden(app, page
         )
         assert forced.status == 403
         assert Ingestion.objects.count() == 0
+
+
+def test_a_scheduled_campaign_shows_its_start_and_can_be_unscheduled(app, page, accounts):
+    from datetime import UTC, timedelta
+
+    from crm.clock import utcnow
+    from crm.services import campaigns
+
+    send_at = (utcnow() + timedelta(days=1)).replace(second=0, microsecond=0)
+    campaign = campaigns.create(
+        {
+            "name": "Later",
+            "audience_id": _audience().id,
+            "message": "Hi",
+            "schedule": {"send_at": send_at.replace(tzinfo=UTC)},
+        }
+    )
+    with serve(app) as url:
+        sign_in(page, url, "marketer", accounts["marketer"])
+        page.goto(f"{url}/app/campaigns/{campaign.id}")
+        page.get_by_role("button", name="Send").click()
+        playwright_api.expect(page.locator("#campaign-status")).to_have_text("SCHEDULED")
+        start = send_at.strftime("%Y-%m-%d %H:%M")
+        playwright_api.expect(page.locator("#campaign-schedule")).to_contain_text(start)
+        page.get_by_role("button", name="Unschedule").click()
+        playwright_api.expect(page.locator("#campaign-status")).to_have_text("DRAFT")
+    assert campaigns.get(campaign.id).status == "DRAFT"

@@ -78,6 +78,17 @@ def test_every_operation_answers_as_documented(client, live):
     call("POST", f"/api/campaign/{slow_id}/cancel", 200)
     call("POST", f"/api/campaign/{slow_id}/cancel", 409)
 
+    # A scheduled campaign, taken back to a draft
+    later = {
+        "send_at": "2099-01-01T09:00:00+01:00",
+        "quiet_hours": {"start": "21:00", "end": "08:00"},
+    }
+    later_id = call("POST", "/api/campaign", 201, json={**slow, "schedule": later}).json["id"]
+    call("POST", "/api/sendCampaign", 202, json={"campaign_id": later_id})
+    call("GET", f"/api/campaign/{later_id}", 200)
+    call("POST", f"/api/campaign/{later_id}/unschedule", 200)
+    call("POST", f"/api/campaign/{later_id}/unschedule", 409)
+
     # A campaign sent to the end, then its logs, receipts and recount
     body = {"audience_id": audience_id, "message": "Hi {{name}}"}
     campaign_id = call("POST", "/api/campaign", 201, json=body).json["id"]

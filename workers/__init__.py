@@ -7,7 +7,7 @@ def boot() -> None:
     from workers import broker
 
     dramatiq_broker = broker.setup(config.load())
-    from workers import ingestion, receipts, sending  # noqa: F401  (declares the actors)
+    from workers import ingestion, receipts, scheduling, sending  # noqa: F401  (the actors)
     from workers.sweeper import Sweeper
 
     dramatiq_broker.add_middleware(Sweeper())

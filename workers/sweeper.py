@@ -15,7 +15,7 @@ import dramatiq
 from crm import metrics
 from crm.services.ingestion import sweep as ingestion_sweep
 from crm.services.sending import sweeps
-from workers import broker, ingestion, sending
+from workers import broker, ingestion, scheduling, sending
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def sweep_once() -> None:
             idle_for, ingestion.ingest_chunk.send
         ),
     }
+    actions.update(scheduling.fire_due())
     sweeps.resume_and_cancel(sending.enqueue_chunk, vendor)
     looked_up = sweeps.look_up_silent(timedelta(seconds=settings.receipt_timeout_seconds), vendor)
     sweeps.complete_finished()

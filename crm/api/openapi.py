@@ -46,6 +46,7 @@ OPERATION_IDS = {
     "POST /api/campaign/{campaign_id}/pause": "pauseCampaign",
     "POST /api/campaign/{campaign_id}/resume": "resumeCampaign",
     "POST /api/campaign/{campaign_id}/cancel": "cancelCampaign",
+    "POST /api/campaign/{campaign_id}/unschedule": "unscheduleCampaign",
     "POST /api/campaign/{campaign_id}/recount": "recountCampaign",
     "POST /api/sendCampaign": "sendCampaign",
     "POST /api/sendCampaign/deliveryReceipt": "applyDeliveryReceipt",

@@ -1,12 +1,13 @@
 """Sending a campaign and controlling it while it sends (``crm.services.sending.control``)."""
 
+from flask import current_app
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
 from crm.schemas.campaign import CampaignSchema, SendAcceptedSchema, SendCampaignSchema
 from crm.services import campaigns
-from crm.services.sending import control
-from workers import sending
+from crm.services.sending import control, schedule
+from workers import scheduling, sending
 
 blp = Blueprint("sending", __name__, url_prefix="/api", description="Sending")
 
@@ -16,12 +17,28 @@ blp = Blueprint("sending", __name__, url_prefix="/api", description="Sending")
 @blp.response(202, SendAcceptedSchema, description="Queued; watch GET /api/campaign/{id}.")
 @blp.alt_response(409, schema=ErrorSchema, description="The campaign is not a DRAFT.")
 @blp.alt_response(
+    422, schema=ErrorSchema, description="The schedule is invalid, or its start has passed."
+)
+@blp.alt_response(
     503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays a DRAFT."
 )
 def send_campaign(data):
-    """Send a DRAFT campaign: returns at once, workers deliver in the background."""
-    campaign = control.start(data["campaign_id"], sending.materialize_campaign.send)
-    return {"campaign_id": campaign.id, "status": campaign.status}
+    """Send a DRAFT campaign: at once (SENDING) or at its schedule's start (SCHEDULED).
+    Returns at once; workers deliver in the background."""
+    settings = current_app.config["CRM_SETTINGS"]
+    campaign = scheduling.start(data["campaign_id"], data.get("schedule"), settings)
+    send_at = campaign.schedule.send_at if campaign.schedule else None
+    return {"campaign_id": campaign.id, "status": campaign.status, "send_at": send_at}
+
+
+@blp.route("/campaign/<objectid:campaign_id>/unschedule", methods=["POST"])
+@blp.response(200, CampaignSchema)
+@blp.alt_response(
+    409, schema=ErrorSchema, description="Only a SCHEDULED campaign can be unscheduled."
+)
+def unschedule(campaign_id):
+    """Take a SCHEDULED campaign back to a DRAFT, before it starts (its schedule is kept)."""
+    return campaigns.with_stats([schedule.unschedule(campaign_id)])[0]
 
 
 @blp.route("/campaign/<objectid:campaign_id>/pause", methods=["POST"])
@@ -49,6 +66,7 @@ def resume(campaign_id):
     409, schema=ErrorSchema, description="The campaign is already COMPLETED or CANCELLED."
 )
 def cancel(campaign_id):
-    """Cancel a campaign for good: messages not yet handed to the vendor end CANCELLED
-    (in the background); those the vendor may hold still get their receipts."""
+    """Cancel a campaign for good (a SCHEDULED one never starts): messages not yet handed
+    to the vendor end CANCELLED (in the background); those the vendor may hold still get
+    their receipts."""
     return campaigns.with_stats([control.cancel(campaign_id, sending.cancel_campaign.send)])[0]

@@ -12,6 +12,7 @@ from mongoengine import (
 )
 
 from crm.clock import utcnow
+from crm.documents.schedule import CampaignSchedule
 from crm.documents.status import CampaignStatus
 
 
@@ -41,6 +42,7 @@ class Campaign(Document):
     reconciliation = MapField(IntField(), default=dict)
     # Last sign of life from the worker materialising it; the sweep restarts a stale one.
     heartbeat_at = DateTimeField()
+    schedule = EmbeddedDocumentField(CampaignSchedule)
     created_at = DateTimeField(default=utcnow)
     started_at = DateTimeField()
     completed_at = DateTimeField()
@@ -51,5 +53,11 @@ class Campaign(Document):
 
     meta = {
         "collection": "campaigns",
-        "indexes": [("-created_at", "-_id"), "audience_id", "status"],
+        "indexes": [
+            ("-created_at", "-_id"),
+            "audience_id",
+            "status",
+            # The sweep's due scheduled campaigns.
+            ("status", "schedule.send_at"),
+        ],
     }

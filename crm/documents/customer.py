@@ -33,6 +33,8 @@ class Customer(Document):
     # Opted out of campaigns (the API, an import column or an unsubscribe link): each
     # campaign materialised while it is set gives the customer a SKIPPED log.
     opted_out = BooleanField(default=False)
+    # An IANA time zone name (Europe/Berlin), for local send times and quiet hours.
+    timezone = StringField(max_length=64)
     # Maintained by crm.services.order_facts with each order, for audience rules: the
     # first and last order days, all-time order count and amount, and
     # {"YYYY-MM-DD": {count, amount}} for each order day of the last MAX_WINDOW_DAYS

@@ -1,6 +1,7 @@
 from mongoengine import (
     BooleanField,
     DateTimeField,
+    DictField,
     Document,
     EnumField,
     IntField,
@@ -36,6 +37,13 @@ class SendChunk(Document):
     ambiguous = BooleanField(default=False)
     # When the vendor first failed to take it, for the outage budget.
     failing_since = DateTimeField()
+    # Not sent before this (its members' local send time, the end of their quiet hours):
+    # a worker handed it earlier puts it back in the queue, delayed.
+    not_before = DateTimeField()
+    # Its members' time zones and the campaign's quiet hours, checked again before each
+    # request, so a chunk held up (an outage, a rate limit) never sends inside them.
+    zones = ListField(StringField())
+    quiet_hours = DictField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 

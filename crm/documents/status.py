@@ -8,6 +8,7 @@ S = TypeVar("S", bound=StrEnum)
 
 class CampaignStatus(StrEnum):
     DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
     SENDING = "SENDING"
     PAUSED = "PAUSED"
     COMPLETED = "COMPLETED"
@@ -26,7 +27,14 @@ class MessageStatus(StrEnum):
 
 
 CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
-    CampaignStatus.DRAFT: frozenset({CampaignStatus.SENDING, CampaignStatus.CANCELLED}),
+    CampaignStatus.DRAFT: frozenset(
+        {CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.CANCELLED}
+    ),
+    # Fired at its time (or late: sent, or cancelled by its missed-schedule policy), or
+    # taken back to a DRAFT.
+    CampaignStatus.SCHEDULED: frozenset(
+        {CampaignStatus.SENDING, CampaignStatus.CANCELLED, CampaignStatus.DRAFT}
+    ),
     CampaignStatus.SENDING: frozenset(
         {CampaignStatus.PAUSED, CampaignStatus.COMPLETED, CampaignStatus.CANCELLED}
     ),

@@ -6,6 +6,12 @@ from crm.documents.contact import MAX_CAP_DAYS
 from crm.schemas.base import MULTILINE, BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp
 from crm.schemas.pagination import ListQuerySchema
+from crm.schemas.schedule import ScheduleSchema
+
+SCHEDULE_DESCRIPTION = (
+    "When it is sent (see Scheduling in the README): a start time, or a local send "
+    "time per member, quiet hours and what to do if the start is missed."
+)
 
 
 class CampaignStatsSchema(BaseSchema):
@@ -84,7 +90,10 @@ class CampaignSchema(BaseSchema):
         metadata={
             "description": "Send regardless of any frequency cap, and count nothing "
             "towards one (transactional messages). Opt-outs and suppressions still apply."
-        }
+        },
+    )
+    schedule = ma.fields.Nested(
+        ScheduleSchema, allow_none=True, metadata={"description": SCHEDULE_DESCRIPTION}
     )
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
@@ -115,11 +124,21 @@ class CampaignSchema(BaseSchema):
 
 class SendCampaignSchema(BaseSchema):
     campaign_id = ObjectIdString(required=True)
+    schedule = ma.fields.Nested(
+        ScheduleSchema,
+        metadata={
+            "description": "Replaces the campaign's schedule. A start in the future makes "
+            "the campaign SCHEDULED; otherwise it starts SENDING at once."
+        },
+    )
 
 
 class SendAcceptedSchema(BaseSchema):
     campaign_id = ObjectIdString()
     status = ma.fields.Enum(CampaignStatus)
+    send_at = Timestamp(
+        allow_none=True, metadata={"description": "When a SCHEDULED campaign will start."}
+    )
 
 
 class CommunicationLogSchema(BaseSchema):

@@ -4,6 +4,7 @@ from crm.documents.customer import MAX_VISITS
 from crm.schemas.base import BaseSchema
 from crm.schemas.fields import Day, Money, Timestamp, external_id
 from crm.schemas.pagination import ListQuerySchema
+from crm.schemas.schedule import TimeZoneName
 
 ATTRIBUTE_KEY = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 
@@ -41,7 +42,14 @@ class CustomerSchema(BaseSchema):
             "message. Set by the API, an import's opted_out column (true/false) or the "
             "customer's unsubscribe link; false opts back in.",
             "example": False,
-        }
+        },
+    )
+    timezone = TimeZoneName(
+        allow_none=True,
+        metadata={
+            "description": "IANA time zone name, for local send times and quiet hours "
+            "(campaigns use their default zone for customers without one)."
+        },
     )
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)

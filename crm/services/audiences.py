@@ -17,7 +17,7 @@ from crm.services import attribute_keys, pages, segments
 from crm.services.errors import Conflict, NotFound, QueryTooSlow
 
 SAMPLE_SIZE = 10
-IN_FLIGHT = [CampaignStatus.SENDING, CampaignStatus.PAUSED]
+IN_FLIGHT = [CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED]
 
 
 def create(data: dict[str, Any]) -> Audience:

@@ -7,8 +7,10 @@ from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
+from crm.documents.schedule import CampaignSchedule
 from crm.services import pages, templates
 from crm.services.errors import InvalidInput, NotFound
+from crm.services.sending import schedule
 from crm.store import campaigns as campaign_store
 from crm.store import logs as log_store
 
@@ -23,6 +25,10 @@ def create(data: dict[str, Any]) -> Campaign:
             "The campaign's audience does not exist.",
             {"json": {"audience_id": [f"Unknown audience {data['audience_id']}."]}},
         )
+    if data.get("schedule") is not None:
+        given = schedule.resolve(data["schedule"], None)
+        schedule.check_not_past(given, utcnow())
+        data = {**data, "schedule": CampaignSchedule._from_son(given)}
     return Campaign(**data).save()
 
 

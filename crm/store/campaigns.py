@@ -81,15 +81,16 @@ def take_page(
     last: ObjectId,
     created: Counter[str],
     session: ClientSession,
+    chunk_count: int = 1,
 ) -> int | None:
     """Move the materialisation position from ``cursor`` to ``last`` and count the page's
     logs, only if the campaign still sends and nobody moved the position meanwhile;
-    returns the page's chunk number, or None."""
+    returns the number of the page's first chunk (it takes ``chunk_count``), or None."""
     before = _campaigns().find_one_and_update(
         {"_id": campaign_id, "cursor": cursor, "status": str(CampaignStatus.SENDING)},
         {
             "$set": {"cursor": last, "heartbeat_at": utcnow()},
-            "$inc": {"chunks": 1, **{f"counts.{s}": n for s, n in created.items() if n}},
+            "$inc": {"chunks": chunk_count, **{f"counts.{s}": n for s, n in created.items() if n}},
         },
         {"chunks": 1},
         return_document=ReturnDocument.BEFORE,
@@ -125,3 +126,10 @@ def cancelled_since(since: Any) -> list[ObjectId]:
 
 def set_counts(campaign_id: ObjectId, counts: dict[str, int]) -> None:
     _campaigns().update_one({"_id": campaign_id}, {"$set": {"counts": counts}})
+
+
+def due_scheduled(now: Any, limit: int) -> list[dict[str, Any]]:
+    """SCHEDULED campaigns whose start has come, earliest first (the status + send_at index)."""
+    query = {"status": str(CampaignStatus.SCHEDULED), "schedule.send_at": {"$lte": now}}
+    found = _campaigns().find(query, {"status": 1, "schedule": 1}, limit=limit)
+    return list(found.sort("schedule.send_at", 1))

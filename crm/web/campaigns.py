@@ -8,6 +8,7 @@ from typing import Any
 from bson import ObjectId
 from flask import (
     Response,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -20,19 +21,22 @@ from flask import (
 from crm.documents import MessageStatus
 from crm.services import audiences, campaigns, pages, templates
 from crm.services.errors import DomainError, InvalidInput
-from crm.services.sending import control
+from crm.services.sending import control, schedule
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
 from crm.web.charts import funnel
-from workers import sending
+from workers import scheduling, sending
 
 LOG_PAGE = 50
 CSV_PAGE = 1000
 CONTROLS: dict[str, Callable[[ObjectId], Any]] = {
-    "send": lambda campaign_id: control.start(campaign_id, sending.materialize_campaign.send),
+    "send": lambda campaign_id: scheduling.start(
+        campaign_id, None, current_app.config["CRM_SETTINGS"]
+    ),
     "pause": control.pause,
     "resume": lambda campaign_id: control.resume(campaign_id, sending.resume_campaign.send),
     "cancel": lambda campaign_id: control.cancel(campaign_id, sending.cancel_campaign.send),
+    "unschedule": schedule.unschedule,
 }
 
 
@@ -134,7 +138,8 @@ def campaign_progress(campaign_id: ObjectId):
 
 
 @blp.route(
-    "/campaigns/<objectid:campaign_id>/<any(send,pause,resume,cancel):action>", methods=["POST"]
+    "/campaigns/<objectid:campaign_id>/<any(send,pause,resume,cancel,unschedule):action>",
+    methods=["POST"],
 )
 @requires("marketer")
 def campaign_control(campaign_id: ObjectId, action: str):

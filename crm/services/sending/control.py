@@ -29,12 +29,14 @@ Enqueue = Callable[[str], object]
 BATCH = 100
 
 
-def start(campaign_id: ObjectId, enqueue_materialize: Enqueue) -> Campaign:
-    """DRAFT → SENDING, then the workers materialise and send it."""
+def start(campaign_id: ObjectId, enqueue_materialize: Enqueue, **fields: Any) -> Campaign:
+    """DRAFT → SENDING (setting ``fields`` too), then the workers materialise and send it."""
     campaign = _get(campaign_id)
     if not Audience.objects(id=campaign.audience_id).only("id").first():
         raise InvalidTransition("The campaign's audience was deleted; it cannot be sent.")
-    _move(campaign_id, [CampaignStatus.DRAFT], CampaignStatus.SENDING, started_at=utcnow())
+    _move(
+        campaign_id, [CampaignStatus.DRAFT], CampaignStatus.SENDING, started_at=utcnow(), **fields
+    )
     try:
         enqueue_materialize(str(campaign_id))
     except Exception as error:
@@ -73,7 +75,12 @@ def resume(campaign_id: ObjectId, enqueue_resume: Enqueue) -> Campaign:
 def cancel(campaign_id: ObjectId, enqueue_cancel: Enqueue) -> Campaign:
     """Stop the campaign for good. Chunks not being sent are cancelled now and their
     messages in the background; a chunk being sent stops after its current request."""
-    waiting = [CampaignStatus.DRAFT, CampaignStatus.SENDING, CampaignStatus.PAUSED]
+    waiting = [
+        CampaignStatus.DRAFT,
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.SENDING,
+        CampaignStatus.PAUSED,
+    ]
     _move(campaign_id, waiting, CampaignStatus.CANCELLED, completed_at=utcnow())
     idle = [str(ChunkState.QUEUED), str(ChunkState.PAUSED)]
     chunks.set_state({"campaign_id": campaign_id, "state": {"$in": idle}}, ChunkState.CANCELLED)

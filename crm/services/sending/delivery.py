@@ -23,7 +23,7 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
-from crm.services.sending import control, queue, reconcile
+from crm.services.sending import control, queue, reconcile, schedule
 from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
 from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import (
@@ -79,6 +79,10 @@ def _deliver(chunk: dict[str, Any], owner: str, outlet: Outlet) -> None:
     if not pending:
         chunks.update_leased(chunk["_id"], owner, {"state": str(ChunkState.DONE)})
     while pending:
+        if (until := schedule.hold_until(chunk, utcnow())) is not None:
+            # Early (a local send time, quiet hours): back to the queue until then.
+            _hand_on(chunk, owner, outlet, schedule.delay_ms(until, utcnow()))
+            return
         if time.monotonic() - started > outlet.time_budget_seconds:
             _hand_on(chunk, owner, outlet, 0)
             return
@@ -228,7 +232,13 @@ def _give_up(chunk: dict[str, Any], owner: str) -> None:
 def _hand_on(
     chunk: dict[str, Any], owner: str, outlet: Outlet, delay_ms: int, **fields: Any
 ) -> None:
-    changes = {"state": str(ChunkState.QUEUED), "message_id": None, "lease_owner": None}
+    changes: dict[str, Any] = {
+        "state": str(ChunkState.QUEUED),
+        "message_id": None,
+        "lease_owner": None,
+    }
+    if delay_ms:  # what the delayed message stands for, should Redis hold it up or lose it
+        changes["not_before"] = utcnow() + timedelta(milliseconds=delay_ms)
     if not chunks.update_leased(chunk["_id"], owner, {**changes, **fields}):
         raise LeaseLost
     queue.hand_out(chunk["_id"], outlet.enqueue_chunk, delay_ms)

@@ -21,12 +21,12 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, ChunkState, Customer, MessageStatus
 from crm.services import audiences, consent, segments, templates
-from crm.services.sending import exclusions, queue
+from crm.services.sending import exclusions, queue, schedule
 from crm.store import campaigns, chunks, logs, transaction
 
 log = logging.getLogger(__name__)
 
-RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES} | exclusions.FIELDS
+RENDERED_FIELDS = {name: 1 for name in templates.VARIABLES} | exclusions.FIELDS | {"timezone": 1}
 
 
 def materialize(
@@ -52,12 +52,14 @@ def materialize(
     )
     with audience_in_order:
         for page in _pages(audience_in_order, chunk_size):
-            chunk = transaction.run(partial(_take_page, campaign, cursor, page))
-            if chunk is None:
+            made = transaction.run(partial(_take_page, campaign, cursor, page))
+            if made is None:
                 log.info("campaign_id=%s stopped materialising (paused or taken)", campaign_id)
                 return False
-            if chunk["log_ids"]:
-                queue.hand_out(chunk["_id"], enqueue_chunk)
+            for chunk in made:
+                due = chunk.get("not_before")
+                delay = schedule.delay_ms(due, utcnow()) if due else 0
+                queue.hand_out(chunk["_id"], enqueue_chunk, delay)
             cursor = page[-1]["_id"]
             if time.monotonic() - started > time_budget:
                 return True
@@ -77,21 +79,44 @@ def _take_page(
     cursor: ObjectId | None,
     page: list[dict[str, Any]],
     session: ClientSession,
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]] | None:
+    """The page's logs, and a chunk for each instant some of them are due (one chunk
+    unless the campaign has local send times or quiet hours)."""
     now = utcnow()
     entries = [_log_entry(campaign, customer, now) for customer in page]
     screening = exclusions.screen(campaign, page, entries, now, session)
     created = Counter(entry["status"] for entry in entries)
-    seq = campaigns.take_page(campaign.id, cursor, page[-1]["_id"], created, session)
+    pending = [
+        (customer, entry["_id"])
+        for customer, entry in zip(page, entries, strict=True)
+        if entry["status"] == MessageStatus.PENDING
+    ]
+    due_groups = schedule.groups(campaign, pending, now)
+    last = page[-1]["_id"]
+    seq = campaigns.take_page(campaign.id, cursor, last, created, session, len(due_groups) or 1)
     if seq is None:
         return None
     logs.insert(entries, session)
     screening.record(session)
+    return [
+        _chunk(campaign, seq + n, ids, timing, now, session)
+        for n, (ids, timing) in enumerate(due_groups)
+    ]
+
+
+def _chunk(
+    campaign: Campaign,
+    seq: int,
+    log_ids: list[ObjectId],
+    timing: dict[str, Any],
+    now: datetime,
+    session: ClientSession,
+) -> dict[str, Any]:
     chunk = {
         "_id": ObjectId(),
         "campaign_id": campaign.id,
         "seq": seq,
-        "log_ids": [e["_id"] for e in entries if e["status"] == MessageStatus.PENDING],
+        "log_ids": log_ids,
         "rate_limit_per_second": campaign.rate_limit_per_second,
         "state": str(ChunkState.QUEUED),
         "message_id": None,
@@ -99,9 +124,9 @@ def _take_page(
         "ambiguous": False,
         "created_at": now,
         "updated_at": now,
+        **timing,
     }
-    if chunk["log_ids"]:
-        chunks.insert(chunk, session)
+    chunks.insert(chunk, session)
     return chunk
 
 
