@@ -15,6 +15,7 @@ from crm.api import (
     orders,
     query,
     receipts,
+    results,
     security,
     sending,
 )
@@ -56,6 +57,7 @@ def register(app: Flask, settings: Settings) -> None:
         ingestions,
         audiences,
         campaigns,
+        results,
         sending,
         receipts,
         api_keys,

@@ -46,6 +46,7 @@ OPERATION_IDS = {
     "POST /api/campaign/{campaign_id}/resume": "resumeCampaign",
     "POST /api/campaign/{campaign_id}/cancel": "cancelCampaign",
     "POST /api/campaign/{campaign_id}/recount": "recountCampaign",
+    "GET /api/campaign/{campaign_id}/results": "getCampaignResults",
     "POST /api/sendCampaign": "sendCampaign",
     "POST /api/sendCampaign/deliveryReceipt": "applyDeliveryReceipt",
     "POST /api/sendCampaign/deliveryReceipts": "queueDeliveryReceipts",

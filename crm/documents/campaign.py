@@ -2,7 +2,10 @@ from mongoengine import (
     BooleanField,
     DateTimeField,
     Document,
+    EmbeddedDocument,
+    EmbeddedDocumentListField,
     EnumField,
+    FloatField,
     IntField,
     MapField,
     ObjectIdField,
@@ -13,6 +16,14 @@ from crm.clock import utcnow
 from crm.documents.status import CampaignStatus
 
 
+class Variant(EmbeddedDocument):
+    """One message of an A/B test; members are split by ``weight``."""
+
+    name = StringField(required=True)
+    message = StringField(required=True, max_length=2000)
+    weight = IntField(default=1, min_value=1)
+
+
 class Campaign(Document):
     name = StringField(max_length=200)
     audience_id = ObjectIdField(required=True)
@@ -20,6 +31,11 @@ class Campaign(Document):
     status = EnumField(CampaignStatus, default=CampaignStatus.DRAFT)
     audience_size = IntField(default=0)
     rate_limit_per_second = IntField(min_value=1)
+    # Results: the control share never messaged, the message variants, and how long after
+    # a message an order counts as its conversion (crm/services/attribution.py).
+    holdout_percent = FloatField(default=0, min_value=0, max_value=50)
+    variants = EmbeddedDocumentListField(Variant, default=list)
+    attribution_window_days = IntField(default=7, min_value=1)
     # Materialisation position: the last customer _id given a log, so a restarted
     # worker carries on where it stopped.
     cursor = ObjectIdField()

@@ -20,6 +20,8 @@ class MessageStatus(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    # A member of the campaign's control group: created final, never sent.
+    HELD_OUT = "HELD_OUT"
 
 
 CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
@@ -42,6 +44,7 @@ MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     MessageStatus.SENT: frozenset(),
     MessageStatus.FAILED: frozenset(),
     MessageStatus.CANCELLED: frozenset(),
+    MessageStatus.HELD_OUT: frozenset(),
 }
 
 OPEN_MESSAGE_STATUSES = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]

@@ -21,7 +21,7 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, ChunkState, Customer, MessageStatus
 from crm.services import audiences, segments, templates
-from crm.services.sending import queue
+from crm.services.sending import assignment, queue
 from crm.store import campaigns, chunks, logs, transaction
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def _take_page(
 
 
 def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
+    arm = assignment.assign(campaign, customer["customer_id"])
     entry = {
         "_id": ObjectId(),
         "campaign_id": campaign.id,
@@ -113,8 +114,12 @@ def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> d
         "created_at": now,
         "updated_at": now,
     }
+    if arm.variant is not None:
+        entry["variant"] = arm.variant
+    if arm.held_out:
+        return entry | {"message": "", "status": str(MessageStatus.HELD_OUT)}
     try:
-        entry["message"] = templates.render(campaign.message, customer)
+        entry["message"] = templates.render(arm.message, customer)
     except Exception as error:  # a template that validated can still fail on odd data
         log.warning("campaign_id=%s render failed: %s", campaign.id, type(error).__name__)
         entry.update(message="", status=str(MessageStatus.FAILED), reason="render_error")
