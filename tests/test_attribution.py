@@ -2,6 +2,7 @@
 and orders, and the confidence intervals against published figures and simulation."""
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -179,6 +180,14 @@ def test_a_report_is_two_commands_whatever_the_orders(client, settings):
     assert listener.names == ["find", "aggregate"]
 
 
+def test_results_past_their_time_limit_are_a_422(client, settings):
+    made = campaign()
+    store([Touch(made.id, f"c{i}", "SENT", START) for i in range(1000)], [])
+    db.connect(replace(settings, results_timeout_ms=1))
+    errors = assert_error(client.get(f"/api/campaign/{made.id}/results"), 422)
+    assert errors == {}
+
+
 def test_the_lookups_have_their_indexes(client):
     client.get("/api/campaign")  # declares the indexes
     orders = Order._get_collection().index_information()
@@ -201,12 +210,12 @@ def test_newcombe_and_wilson_match_the_published_examples():
 
 
 def test_lift_on_data_with_a_known_effect_covers_it(client):
-    # Given 4,500 messaged members converting at 12% and 500 held out at 8%
+    # Given 1,000 messaged members converting at 12% and 1,000 held out at 8%
     rng = random.Random(11)
-    made = campaign(holdout_percent=10)
+    made = campaign(holdout_percent=50)
     touches, orders = [], []
-    for i in range(5000):
-        held_out = i < 500
+    for i in range(2000):
+        held_out = i < 1000
         touches.append(Touch(made.id, f"c{i}", "HELD_OUT" if held_out else "SENT", START))
         if rng.random() < (0.08 if held_out else 0.12):
             orders.append((f"c{i}", day(START) + timedelta(days=2), Decimal("20.00")))

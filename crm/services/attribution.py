@@ -25,10 +25,13 @@ from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128, ObjectId
+from pymongo.errors import ExecutionTimeout
 
+from crm import db
 from crm.clock import utcnow
 from crm.documents import Campaign, CommunicationLog, MessageStatus, Order
 from crm.services import campaigns, lift
+from crm.services.errors import QueryTooSlow
 
 SENT, HELD_OUT = str(MessageStatus.SENT), str(MessageStatus.HELD_OUT)
 CENT = Decimal("0.01")
@@ -36,7 +39,15 @@ CENT = Decimal("0.01")
 
 def report(campaign_id: ObjectId) -> dict[str, Any]:
     campaign = campaigns.get(campaign_id)
-    [found] = CommunicationLog._get_collection().aggregate(_pipeline(campaign))
+    logs = CommunicationLog._get_collection()
+    limit = db.results_timeout_ms()
+    try:
+        [found] = logs.aggregate(_pipeline(campaign), maxTimeMS=limit)
+    except ExecutionTimeout:
+        raise QueryTooSlow(
+            f"The campaign's results took longer than the {limit:,} ms limit "
+            "(CRM_RESULTS_TIMEOUT_MS)."
+        ) from None
     groups = {(row["_id"]["held_out"], row["_id"].get("variant")): row for row in found["groups"]}
     holdout = _sum(row for (held_out, _), row in groups.items() if held_out)
     messaged = _sum(row for (held_out, _), row in groups.items() if not held_out)
