@@ -23,6 +23,8 @@ class Settings:
     # The longest a query a user triggers may run (list pages, counts, audience previews,
     # saves and refreshes): past it the request is a 422 asking to narrow the query.
     query_timeout_ms: int = 5000
+    # The longest a campaign's results may take (one aggregation over all its logs).
+    results_timeout_ms: int = 60_000
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Where workers reach the vendor, and where the vendor sends receipts back: no
     # default can be right for both a laptop and a deployment, so workers require both.

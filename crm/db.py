@@ -32,6 +32,7 @@ SUPERSEDED = {
 
 _indexes_declared = False
 _query_timeout_ms = Settings.query_timeout_ms
+_results_timeout_ms = Settings.results_timeout_ms
 
 
 def query_timeout_ms() -> int:
@@ -39,13 +40,19 @@ def query_timeout_ms() -> int:
     return _query_timeout_ms
 
 
+def results_timeout_ms() -> int:
+    """``maxTimeMS`` for a campaign's results (``CRM_RESULTS_TIMEOUT_MS``)."""
+    return _results_timeout_ms
+
+
 def connect(settings: Settings, event_listeners: list[monitoring.CommandListener] | None = None):
     """(Re)point MongoEngine at ``settings.mongodb_uri`` without touching the network: the
     first command connects, and waits at most ``mongodb_timeout_ms`` for a server."""
-    global _indexes_declared, _query_timeout_ms
+    global _indexes_declared, _query_timeout_ms, _results_timeout_ms
     mongoengine.disconnect()
     _indexes_declared = False
     _query_timeout_ms = settings.query_timeout_ms
+    _results_timeout_ms = settings.results_timeout_ms
     for document in DOCUMENTS:
         # MongoEngine caches the collection on the class; drop it so a new database is used.
         document._collection = None

@@ -89,8 +89,13 @@ def test_every_operation_answers_as_documented(client, live):
     call("POST", f"/api/campaign/{later_id}/unschedule", 200)
     call("POST", f"/api/campaign/{later_id}/unschedule", 409)
 
-    # A campaign sent to the end, then its logs, receipts and recount
-    body = {"audience_id": audience_id, "message": "Hi {{name}}"}
+    # A campaign sent to the end, then its logs, receipts, recount and results
+    body = {
+        "audience_id": audience_id,
+        "message": "Hi {{name}}",
+        "holdout_percent": 30,
+        "variants": [{"message": "Hi {{name}}"}, {"message": "Hello", "weight": 2}],
+    }
     campaign_id = call("POST", "/api/campaign", 201, json=body).json["id"]
     call("POST", "/api/sendCampaign", 202, json={"campaign_id": campaign_id})
     eventually(lambda: client.get(f"/api/campaign/{campaign_id}").json["status"] == "COMPLETED", 60)
@@ -101,6 +106,7 @@ def test_every_operation_answers_as_documented(client, live):
     call("POST", "/api/sendCampaign/deliveryReceipt", 200, **signed(receipt))
     call("POST", "/api/sendCampaign/deliveryReceipts", 202, **signed({"receipts": [receipt]}))
     call("POST", f"/api/campaign/{campaign_id}/recount", 200)
+    call("GET", f"/api/campaign/{campaign_id}/results", 200)
 
     # Errors every operation may meet before its view runs
     call("POST", "/api/orders", 400, data="{not json", content_type="application/json")

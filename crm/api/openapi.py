@@ -48,6 +48,7 @@ OPERATION_IDS = {
     "POST /api/campaign/{campaign_id}/cancel": "cancelCampaign",
     "POST /api/campaign/{campaign_id}/unschedule": "unscheduleCampaign",
     "POST /api/campaign/{campaign_id}/recount": "recountCampaign",
+    "GET /api/campaign/{campaign_id}/results": "getCampaignResults",
     "POST /api/sendCampaign": "sendCampaign",
     "POST /api/sendCampaign/deliveryReceipt": "applyDeliveryReceipt",
     "POST /api/sendCampaign/deliveryReceipts": "queueDeliveryReceipts",

@@ -4,7 +4,9 @@ from mongoengine import (
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
+    EmbeddedDocumentListField,
     EnumField,
+    FloatField,
     IntField,
     MapField,
     ObjectIdField,
@@ -23,6 +25,14 @@ class FrequencyCap(EmbeddedDocument):
     days = IntField(required=True, min_value=1)
 
 
+class Variant(EmbeddedDocument):
+    """One message of an A/B test; members are split by ``weight``."""
+
+    name = StringField(required=True)
+    message = StringField(required=True, max_length=2000)
+    weight = IntField(default=1, min_value=1)
+
+
 class Campaign(Document):
     name = StringField(max_length=200)
     audience_id = ObjectIdField(required=True)
@@ -30,6 +40,11 @@ class Campaign(Document):
     status = EnumField(CampaignStatus, default=CampaignStatus.DRAFT)
     audience_size = IntField(default=0)
     rate_limit_per_second = IntField(min_value=1)
+    # Results: the control share never messaged, the message variants, and how long after
+    # a message an order counts as its conversion (crm/services/attribution.py).
+    holdout_percent = FloatField(default=0, min_value=0, max_value=50)
+    variants = EmbeddedDocumentListField(Variant, default=list)
+    attribution_window_days = IntField(default=7, min_value=1)
     # Materialisation position: the last customer _id given a log, so a restarted
     # worker carries on where it stopped.
     cursor = ObjectIdField()

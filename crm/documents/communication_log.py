@@ -11,8 +11,12 @@ class CommunicationLog(Document):
     message = StringField(required=True)
     status = EnumField(MessageStatus, default=MessageStatus.PENDING)
     reason = StringField()
+    # The message variant this member got (A, B, …), for a campaign with variants.
+    variant = StringField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # When the vendor took the message (the touch time attribution counts from).
+    accepted_at = DateTimeField()
 
     meta = {
         "collection": "communication_logs",
@@ -22,5 +26,7 @@ class CommunicationLog(Document):
             ("campaign_id", "status", "updated_at"),
             ("campaign_id", "_id"),
             ("campaign_id", "status", "_id"),  # a page of one status
+            # Attribution: a customer's later touches, from any campaign.
+            ("customer_id", "accepted_at"),
         ],
     }

@@ -24,6 +24,8 @@ class MessageStatus(StrEnum):
     # Made at materialisation for a member never to be sent to (opted out, suppressed,
     # over the frequency cap): final from the start, with its reason.
     SKIPPED = "SKIPPED"
+    # A member of the campaign's control group: created final, never sent.
+    HELD_OUT = "HELD_OUT"
 
 
 CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
@@ -54,6 +56,7 @@ MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     MessageStatus.FAILED: frozenset(),
     MessageStatus.CANCELLED: frozenset(),
     MessageStatus.SKIPPED: frozenset(),
+    MessageStatus.HELD_OUT: frozenset(),
 }
 
 OPEN_MESSAGE_STATUSES = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]

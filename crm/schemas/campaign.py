@@ -24,11 +24,12 @@ class CampaignStatsSchema(BaseSchema):
     skipped = ma.fields.Integer(
         metadata={"description": "Never sent: opted out, suppressed or over the frequency cap."}
     )
+    held_out = ma.fields.Integer(metadata={"description": "Control group members, never sent."})
 
 
 class CampaignProgressSchema(BaseSchema):
     done = ma.fields.Integer(
-        metadata={"description": "Messages SENT, FAILED, CANCELLED or SKIPPED."}
+        metadata={"description": "Messages SENT, FAILED, CANCELLED, SKIPPED or HELD_OUT."}
     )
     total = ma.fields.Integer(metadata={"description": "Audience size (known once materialised)."})
     rate_per_second = ma.fields.Float(allow_none=True)
@@ -54,6 +55,30 @@ class FrequencyCapSchema(BaseSchema):
         return FrequencyCap(**data)
 
 
+MESSAGE_DESCRIPTION = (
+    "A template rendered per customer, e.g. "
+    "`Hi {{name}}, here's 10% off on your next order!`. Variables: "
+    "customer_id, name, email, total_spends, visit_count, last_visit_date, "
+    "attributes.<key>, unsubscribe_url (the customer's signed one-click unsubscribe link). "
+    "May span lines."
+)
+
+
+class VariantSchema(BaseSchema):
+    name = ma.fields.String(dump_only=True, metadata={"description": "A, B, C or D, in order."})
+    message = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(1, 2000),
+        metadata={"description": MESSAGE_DESCRIPTION, MULTILINE: True},
+    )
+    weight = ma.fields.Integer(
+        strict=True,
+        load_default=1,
+        validate=ma.validate.Range(1, 100),
+        metadata={"description": "Share of the messaged members, relative to the others."},
+    )
+
+
 class CampaignSchema(BaseSchema):
     id = ObjectIdString(dump_only=True)
     name = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
@@ -62,11 +87,8 @@ class CampaignSchema(BaseSchema):
         required=True,
         validate=ma.validate.Length(1, 2000),
         metadata={
-            "description": "A template rendered per customer, e.g. "
-            "`Hi {{name}}, here's 10% off on your next order!`. Variables: "
-            "customer_id, name, email, total_spends, visit_count, last_visit_date, "
-            "attributes.<key>, unsubscribe_url (the customer's signed one-click "
-            "unsubscribe link). May span lines.",
+            "description": MESSAGE_DESCRIPTION + " With `variants`, the variants' messages "
+            "are sent instead; this one names the campaign's message in lists.",
             MULTILINE: True,
         },
     )
@@ -94,6 +116,32 @@ class CampaignSchema(BaseSchema):
     )
     schedule = ma.fields.Nested(
         ScheduleSchema, allow_none=True, metadata={"description": SCHEDULE_DESCRIPTION}
+    )
+    holdout_percent = ma.fields.Float(
+        load_default=0,
+        allow_nan=False,
+        validate=ma.validate.Range(0, 50),
+        metadata={
+            "description": "Share of the audience (percent) held out as a control group: "
+            "their logs are HELD_OUT and nothing is sent to them. Drawn by a hash of "
+            "campaign and customer, so the same member is always in or out.",
+            "example": 10,
+        },
+    )
+    variants = ma.fields.List(
+        ma.fields.Nested(VariantSchema),
+        load_default=list,
+        validate=ma.validate.Length(max=4),
+        metadata={
+            "description": "Up to 4 messages (A/B test); each messaged member gets one, "
+            "drawn in proportion to the weights. Empty: everyone gets `message`."
+        },
+    )
+    attribution_window_days = ma.fields.Integer(
+        strict=True,
+        load_default=7,
+        validate=ma.validate.Range(1, 90),
+        metadata={"description": "Days from a message in which an order counts as its conversion."},
     )
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
@@ -157,8 +205,10 @@ class CommunicationLogSchema(BaseSchema):
             "frequency_cap)."
         },
     )
+    variant = ma.fields.String(dump_only=True, allow_none=True)
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
+    accepted_at = Timestamp(dump_only=True, allow_none=True)
 
 
 class LogQuerySchema(ListQuerySchema):

@@ -8,7 +8,7 @@ from bson import ObjectId
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.schedule import CampaignSchedule
-from crm.services import pages, templates
+from crm.services import pages, templates, variants
 from crm.services.errors import InvalidInput, NotFound
 from crm.services.sending import schedule
 from crm.store import campaigns as campaign_store
@@ -20,6 +20,7 @@ OPEN = (MessageStatus.PENDING, MessageStatus.ACCEPTED)
 
 def create(data: dict[str, Any]) -> Campaign:
     templates.validate(data["message"])
+    data = {**data, "variants": variants.named(data.get("variants", []))}
     if not Audience.objects(id=data["audience_id"]).only("id").first():
         raise InvalidInput(
             "The campaign's audience does not exist.",
@@ -59,7 +60,7 @@ def _describe(campaign: Campaign) -> dict[str, Any]:
 
 
 def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:
-    done = stats["sent"] + stats["failed"] + stats["cancelled"] + stats["skipped"]
+    done = sum(stats[status] for status in ("sent", "failed", "cancelled", "skipped", "held_out"))
     total = campaign.audience_size if campaign.materialized else stats["total"]
     rate = eta = None
     if campaign.started_at and done:

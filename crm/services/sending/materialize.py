@@ -21,7 +21,7 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, ChunkState, Customer, MessageStatus
 from crm.services import audiences, consent, segments, templates
-from crm.services.sending import exclusions, queue, schedule
+from crm.services.sending import assignment, exclusions, queue, schedule
 from crm.store import campaigns, chunks, logs, transaction
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def _chunk(
 
 
 def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> dict[str, Any]:
+    arm = assignment.assign(campaign, customer["customer_id"])
     entry = {
         "_id": ObjectId(),
         "campaign_id": campaign.id,
@@ -140,9 +141,13 @@ def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> d
         "created_at": now,
         "updated_at": now,
     }
+    if arm.variant is not None:
+        entry["variant"] = arm.variant
+    if arm.held_out:
+        return entry | {"message": "", "status": str(MessageStatus.HELD_OUT)}
     try:
-        linked = consent.with_unsubscribe_url(customer, campaign.id, campaign.message)
-        entry["message"] = templates.render(campaign.message, linked)
+        linked = consent.with_unsubscribe_url(customer, campaign.id, arm.message)
+        entry["message"] = templates.render(arm.message, linked)
     except Exception as error:  # a template that validated can still fail on odd data
         log.warning("campaign_id=%s render failed: %s", campaign.id, type(error).__name__)
         entry.update(message="", status=str(MessageStatus.FAILED), reason="render_error")

@@ -20,6 +20,8 @@ from crm.documents import MessageStatus
 from crm.documents.status import MESSAGE_TRANSITIONS
 from crm.store import campaigns, logs, transaction
 
+TAKEN_BY_VENDOR = (MessageStatus.ACCEPTED, MessageStatus.SENT)
+
 
 @dataclass(frozen=True)
 class Move:
@@ -38,6 +40,8 @@ class Move:
         changes: dict[str, Any] = {"status": str(self.target), "updated_at": at}
         if self.reason is not None:
             changes["reason"] = self.reason
+        if self.source == MessageStatus.PENDING and self.target in TAKEN_BY_VENDOR:
+            changes["accepted_at"] = at
         return changes
 
     def delta(self, n: int) -> Counter[str]:
