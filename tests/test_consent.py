@@ -1,19 +1,22 @@
 """Opt-outs, the signed unsubscribe link and the suppression list: members a campaign must
 not reach get SKIPPED logs, and the vendor never hears of them."""
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from bson import ObjectId
 
-from crm.documents import Campaign, CommunicationLog, Customer
+from crm.clock import utcnow
+from crm.documents import Campaign, CommunicationLog, Customer, SendChunk
 from crm.services import campaigns
 from crm.services.sending import control, materialize
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.http import assert_error
 from tests.helpers.ingestion import upload, wait_for
 from tests.helpers.polling import wait_until_finished
+from workers import sending
 
 LINKED = "Hi {{name}}. Unsubscribe: {{ unsubscribe_url }}"
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
@@ -203,3 +206,31 @@ def test_a_campaign_of_only_skipped_members_completes(client, app):
     materialise(campaign_id)
     campaign = Campaign.objects.get(id=campaign_id)
     assert campaign.status == "COMPLETED" and campaign.counts == {"SKIPPED": 3}
+
+
+def test_an_opt_out_while_a_message_waits_is_honoured_when_it_is_sent(client, live, vendor):
+    # Given a campaign materialised for 10 customers whose chunks have waited a while
+    # (a local send time, quiet hours or a backlog).
+    add_customers(client, 10)
+    campaign_id = new_campaign(client)
+    materialise(ObjectId(campaign_id))
+    waited = utcnow() - timedelta(minutes=5)
+    SendChunk.objects(campaign_id=ObjectId(campaign_id)).update(set__created_at=waited)
+
+    # When one customer opts out and another's address is suppressed meanwhile.
+    client.patch("/api/customers/c001", json={"opted_out": True})
+    client.post("/api/suppressions", json={"address": "c2@example.com"})
+    for chunk in SendChunk.objects(campaign_id=ObjectId(campaign_id)):
+        sending.enqueue_chunk(str(chunk.id))
+    campaign = wait_until_finished(client, campaign_id)
+
+    # Then their messages are SKIPPED, not sent, and counted.
+    logs = {log.customer_id: log for log in CommunicationLog.objects(campaign_id=campaign_id)}
+    skipped = {cid: log.reason for cid, log in logs.items() if log.status == "SKIPPED"}
+    assert skipped == {"c001": "opted_out", "c002": "suppressed"}
+    assert campaign["stats"]["skipped"] == 2 and campaign["stats"]["sent"] == 8
+    assert campaigns.recount(ObjectId(campaign_id), repair=False)["consistent"]
+    for cid in skipped:
+        found = requests.get(f"{vendor}/admin/deliveries/{logs[cid].id}", timeout=5).json()
+        assert found["deliveries"] == 0, cid
+    assert requests.get(f"{vendor}/admin/stats", timeout=5).json()["deliveries"] == 8

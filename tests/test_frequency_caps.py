@@ -84,6 +84,22 @@ def test_contacts_older_than_the_window_do_not_count(client, app):
     assert ContactLedger.objects.get(customer_id="c000").contacts[-1] > eight_days_ago
 
 
+def test_the_holdout_is_drawn_from_members_the_cap_allows_and_adds_no_contacts(client, app):
+    add_customers(client, 40)
+    for n in range(20):  # half the audience was messaged yesterday
+        ContactLedger(customer_id=f"c{n:03}", contacts=[utcnow() - timedelta(days=1)]).save()
+
+    logs = materialise(new_campaign(client, holdout_percent=50))
+
+    over_cap = {f"c{n:03}" for n in range(20)}
+    assert {cid for cid, log in logs.items() if log.reason == "frequency_cap"} == over_cap
+    held_out = {cid for cid, log in logs.items() if log.status == "HELD_OUT"}
+    assert held_out and not held_out & over_cap
+    contacted = {doc.customer_id for doc in ContactLedger.objects if len(doc.contacts) == 1}
+    fresh = {cid for cid in logs if cid not in over_cap}
+    assert contacted - over_cap == fresh - held_out
+
+
 def test_a_campaign_cap_must_be_whole_and_bounded(client, app):
     add_customers(client, 1)
     audience = client.post(

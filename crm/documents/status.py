@@ -21,8 +21,9 @@ class MessageStatus(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
-    # Made at materialisation for a member never to be sent to (opted out, suppressed,
-    # over the frequency cap): final from the start, with its reason.
+    # A member not to be sent to (opted out, suppressed, over the frequency cap), with
+    # its reason: made so at materialisation, or moved from PENDING by a later opt-out or
+    # suppression found just before sending.
     SKIPPED = "SKIPPED"
     # A member of the campaign's control group: created final, never sent.
     HELD_OUT = "HELD_OUT"
@@ -49,7 +50,13 @@ CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
 # SENT or FAILED; nothing ever moves back, and SENT, FAILED and CANCELLED are final.
 MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     MessageStatus.PENDING: frozenset(
-        {MessageStatus.ACCEPTED, MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED}
+        {
+            MessageStatus.ACCEPTED,
+            MessageStatus.SENT,
+            MessageStatus.FAILED,
+            MessageStatus.CANCELLED,
+            MessageStatus.SKIPPED,
+        }
     ),
     MessageStatus.ACCEPTED: frozenset({MessageStatus.SENT, MessageStatus.FAILED}),
     MessageStatus.SENT: frozenset(),

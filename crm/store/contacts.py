@@ -9,7 +9,7 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from crm.documents import ContactLedger, Suppression
+from crm.documents import ContactLedger, Customer, Suppression
 from crm.store.bulk import DUPLICATE_KEY
 from crm.store.transaction import ReadChanged
 
@@ -25,7 +25,7 @@ def _ledgers() -> Collection:
     return ContactLedger._get_collection()
 
 
-def suppressed_among(addresses: list[str], session: ClientSession) -> set[str]:
+def suppressed_among(addresses: list[str], session: ClientSession | None = None) -> set[str]:
     """Which of ``addresses`` (normalised) are suppressed: one query on the key."""
     if not addresses:
         return set()
@@ -37,6 +37,19 @@ def suppressed_among(addresses: list[str], session: ClientSession) -> set[str]:
         session=session,
     )
     return {entry["_id"] for entry in found}
+
+
+def opted_out_among(customer_ids: list[str]) -> set[str]:
+    """Which of ``customer_ids`` have opted out: one query on the unique key."""
+    if not customer_ids:
+        return set()
+    found = Customer._get_collection().find(
+        {"customer_id": {"$in": customer_ids}, "opted_out": True},
+        {"customer_id": 1},
+        batch_size=len(customer_ids),
+        limit=len(customer_ids),
+    )
+    return {customer["customer_id"] for customer in found}
 
 
 def ledgers(customer_ids: list[str], session: ClientSession) -> dict[str, dict[str, Any]]:

@@ -12,6 +12,9 @@ from crm.documents import CommunicationLog, MessageStatus
 LogUpdate = tuple[ObjectId, MessageStatus, dict[str, Any]]
 
 
+RECIPIENT_FIELDS = {"customer_id": 1, "to": 1, "message": 1}
+
+
 def _logs() -> Collection:
     return CommunicationLog._get_collection()
 
@@ -22,14 +25,12 @@ def insert(entries: list[dict[str, Any]], session: ClientSession) -> None:
 
 
 def pending(log_ids: list[ObjectId]) -> list[dict[str, Any]]:
-    """The logs among ``log_ids`` still PENDING, with what is sent to their recipient."""
+    """The logs among ``log_ids`` still PENDING, with their recipient and what is sent."""
     if not log_ids:
         return []
     query = {"_id": {"$in": log_ids}, "status": str(MessageStatus.PENDING)}
     size = len(log_ids)
-    return list(
-        _logs().find(query, {"to": 1, "message": 1}, batch_size=size, limit=size).sort("_id", 1)
-    )
+    return list(_logs().find(query, RECIPIENT_FIELDS, batch_size=size, limit=size).sort("_id", 1))
 
 
 def statuses(log_ids: list[ObjectId], session: ClientSession | None = None) -> dict[ObjectId, dict]:

@@ -23,7 +23,7 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
-from crm.services.sending import control, queue, reconcile, schedule
+from crm.services.sending import control, exclusions, queue, reconcile, schedule
 from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
 from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import (
@@ -76,6 +76,7 @@ def _deliver(chunk: dict[str, Any], owner: str, outlet: Outlet) -> None:
         except VendorUnavailable as error:
             _retry_later(chunk, owner, outlet, error)
             return
+    pending = _screen_again(chunk, pending)
     if not pending:
         chunks.update_leased(chunk["_id"], owner, {"state": str(ChunkState.DONE)})
     while pending:
@@ -105,6 +106,23 @@ def _deliver(chunk: dict[str, Any], owner: str, outlet: Outlet) -> None:
             results = [VendorResult(str(m["_id"]), False, reason) for m in batch]
         if not _record(chunk, owner, results, pending, outlet.lease):
             return
+
+
+def _screen_again(chunk: dict[str, Any], pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``pending`` without the messages whose recipients became unreachable while the
+    chunk waited, which are SKIPPED (conditional moves: a second holder skips nothing)."""
+    unreachable = exclusions.unreachable_now(chunk, pending, utcnow())
+    if not unreachable:
+        return pending
+    campaign_id = chunk["campaign_id"]
+    record(
+        {
+            Move(campaign_id, MessageStatus.PENDING, MessageStatus.SKIPPED, reason): ids
+            for reason, ids in unreachable.items()
+        }
+    )
+    skipped = {log_id for ids in unreachable.values() for log_id in ids}
+    return [message for message in pending if message["_id"] not in skipped]
 
 
 def _outbound(batch: list[dict[str, Any]]) -> list[OutboundMessage]:

@@ -7,6 +7,13 @@ page's transaction: each gets a SKIPPED log with its reason instead of a message
 - ``frequency_cap``: the customer already had the cap's number of contacts within its
   window (one query a page on the contact ledger, and one write for those contacted).
 
+A message that waits after its page was screened (a local send time, quiet hours, a
+backlog, a vendor outage) is screened again for opt-outs and suppressions just before it
+is sent (``unreachable_now``): its PENDING log becomes SKIPPED.
+
+A held-out member over the cap is SKIPPED as a messaged one would be, so that the holdout
+and the messaged members are drawn from the same eligible audience; it adds no contact.
+
 A contact is a PENDING log of a campaign the cap applies to: a message the CRM will try
 to send, counted when it is made (whatever the vendor later does with it). A campaign
 with no cap (``ignore_frequency_cap``, or none set) neither checks nor adds contacts.
@@ -22,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
 from pymongo.client_session import ClientSession
 
 from crm.documents import Campaign, MessageStatus
@@ -32,6 +40,8 @@ from crm.store import contacts
 
 # What screening reads of each customer, beside the template's variables.
 FIELDS = {"opted_out": 1}
+CAPPED = (MessageStatus.PENDING, MessageStatus.HELD_OUT)
+RESCREEN_AFTER = timedelta(minutes=1)
 
 
 @dataclass
@@ -77,19 +87,37 @@ def screen(
 def _apply_cap(
     cap: consent.Cap, entries: list[dict[str, Any]], now: datetime, session: ClientSession
 ) -> list[contacts.LedgerWrite]:
-    to_send = [entry for entry in entries if entry["status"] == MessageStatus.PENDING]
-    ledgers = contacts.ledgers([entry["customer_id"] for entry in to_send], session)
+    eligible = [entry for entry in entries if entry["status"] in CAPPED]
+    ledgers = contacts.ledgers([entry["customer_id"] for entry in eligible], session)
     window_start = now - timedelta(days=cap.days)
     kept_since = now - timedelta(days=MAX_CAP_DAYS)
     writes = []
-    for entry in to_send:
+    for entry in eligible:
         ledger = ledgers.get(entry["customer_id"], {})
         kept = [at for at in ledger.get("contacts", []) if at > kept_since]
         if sum(at > window_start for at in kept) >= cap.messages:
             _skip(entry, "frequency_cap")
-        else:
+        elif entry["status"] == MessageStatus.PENDING:
             writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, now]))
     return writes
+
+
+def unreachable_now(
+    chunk: dict[str, Any], pending: list[dict[str, Any]], now: datetime
+) -> dict[str, list[ObjectId]]:
+    """Of a chunk's PENDING logs about to be sent, those whose customer opted out or whose
+    address was suppressed since, by reason; none if the chunk has not waited."""
+    if now - chunk["created_at"] < RESCREEN_AFTER or not pending:
+        return {}
+    opted_out = contacts.opted_out_among(sorted({log["customer_id"] for log in pending}))
+    suppressed = contacts.suppressed_among(sorted({normalise(log["to"]) for log in pending}))
+    unreachable: dict[str, list[ObjectId]] = {}
+    for log in pending:
+        if log["customer_id"] in opted_out:
+            unreachable.setdefault("opted_out", []).append(log["_id"])
+        elif normalise(log["to"]) in suppressed:
+            unreachable.setdefault("suppressed", []).append(log["_id"])
+    return unreachable
 
 
 def _skip(entry: dict[str, Any], reason: str) -> None:
