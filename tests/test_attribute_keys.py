@@ -2,32 +2,14 @@
 
 import time
 
-from pymongo import monitoring
-
-from crm import db
 from crm.documents import AttributeKey, Customer
 from crm.services.attribute_keys import REBUILD_ID, REBUILDS
+from tests.helpers.commands import listen
 
 BULK_CSV = """customer_id,name,email,tier,joined
 b1,Asha Rao,asha@example.com,gold,2023-04-01
 b2,Ben Ito,ben@example.com,silver,2022-11-30
 """
-
-
-class Commands(monitoring.CommandListener):
-    def __init__(self):
-        self.collections = []
-
-    def started(self, event):
-        # Reconnecting declares the indexes again: createIndexes commands, not reads.
-        if event.command_name != "createIndexes":
-            self.collections.append(event.command.get(event.command_name))
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
 
 
 def attributes(client):
@@ -51,8 +33,7 @@ def test_keys_written_by_post_and_by_import_are_listed_without_reading_customers
     client.post("/api/customers", json={**one, "attributes": {"city": "Pune", "vip": True}})
     client.post("/api/customers", json={**one, "attributes": {"city": 7, "since": "2024-01-02"}})
     import_customers(client, BULK_CSV)
-    commands = Commands()
-    db.connect(settings, [commands])
+    commands = listen(settings)
 
     # When the catalogue is asked for
     listed = attributes(client)

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 from bson import ObjectId
-from pymongo import monitoring
 
 from crm import db
 from crm.documents import CommunicationLog, Order
 from crm.services import lift
 from tests.helpers.attribution import Touch, campaign, day, oracle, store
+from tests.helpers.commands import listen
 from tests.helpers.http import assert_error
 
 START = datetime(2026, 3, 1)
@@ -147,32 +147,13 @@ def test_results_of_a_campaign_not_sent_are_empty_and_unknown_ids_are_404(client
     assert_error(client.get(f"/api/campaign/{ObjectId()}/results"), 404)
 
 
-class Commands(monitoring.CommandListener):
-    def __init__(self):
-        self.names = []
-
-    def started(self, event):
-        # Authenticating the request reads its API key; only the report's commands count.
-        if event.command.get(event.command_name) != "api_keys":
-            self.names.append(event.command_name)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
 def test_a_report_is_two_commands_whatever_the_orders(client, settings):
     made = campaign()
     rng = random.Random(3)
     touches = [Touch(made.id, f"c{i}", "SENT", START) for i in range(200)]
     orders = [(f"c{rng.randrange(200)}", day(START), Decimal("1.00")) for _ in range(1000)]
     store(touches, orders)
-    listener = Commands()
-    db.connect(settings, event_listeners=[listener])
-    db.ensure_indexes()
-    listener.names.clear()
+    listener = listen(settings)
 
     response = client.get(f"/api/campaign/{made.id}/results")
 

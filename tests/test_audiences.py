@@ -3,10 +3,9 @@
 from datetime import date, timedelta
 
 import pytest
-from pymongo import monitoring
 
-from crm import db
 from crm.documents import Campaign, CampaignStatus
+from tests.helpers.commands import listen
 from tests.helpers.http import assert_error
 
 SEED = {
@@ -18,28 +17,9 @@ SEED = {
 }
 
 
-class Commands(monitoring.CommandListener):
-    def __init__(self):
-        self.names = []
-
-    def started(self, event):
-        # Authenticating the request reads its API key; only the audience's commands count.
-        if event.command.get(event.command_name) != "api_keys":
-            self.names.append(event.command_name)
-
-    def succeeded(self, event):
-        pass
-
-    def failed(self, event):
-        pass
-
-
 @pytest.fixture
 def commands(app, settings):
-    listener = Commands()
-    db.connect(settings, event_listeners=[listener])
-    db.ensure_indexes()
-    listener.names.clear()
+    listener = listen(settings)
     return listener
 
 
