@@ -69,11 +69,10 @@ def running(env: dict[str, str] | None = None) -> Iterator[Running]:
         except BaseException as error:
             error.add_note(f"the stack's logs: {workdir}")
             raise
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
         finally:
             client.close()
             embedded.stop(list(processes.values()))
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Reads(monitoring.CommandListener):
