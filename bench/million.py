@@ -250,9 +250,12 @@ def send_campaign(stack: Running, timeout: float) -> dict[str, Any]:
         )
         response.raise_for_status()
         deadline = time.monotonic() + timeout
-        while (
-            found := http.get(f"{stack.api_url}/api/campaign/{campaign['id']}", timeout=60).json()
-        )["status"] not in ("COMPLETED", "CANCELLED"):
+        # A connection of its own each time: gunicorn closes idle keep-alive ones after 2 s.
+        url = f"{stack.api_url}/api/campaign/{campaign['id']}"
+        while True:
+            found = requests.get(url, headers=stack.auth, timeout=60).json()
+            if found["status"] in ("COMPLETED", "CANCELLED"):
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"campaign still {found['status']}: {found['stats']}")
             time.sleep(2)
