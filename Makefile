@@ -2,7 +2,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev run test lint browser audit bench clean
+.PHONY: install install-dev run test lint browser audit bench bench-million clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: install-dev
 	$(PYTHON) -m bench.send
 	$(PYTHON) -m bench.ingest
 	$(PYTHON) -m bench.soak
+	$(PYTHON) -m bench.load
+
+# Hours on a small machine: 1,000,000 customers and 2,000,000 orders through the bulk import.
+bench-million: install-dev
+	$(PYTHON) -m bench.million
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

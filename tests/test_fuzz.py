@@ -30,9 +30,9 @@ SEED = int(_GIVEN_SEED) if _GIVEN_SEED.isdigit() else random.randrange(2**32)
 
 # Valid by the schema, refused by a rule JSON Schema cannot state: a rule tree's leaves
 # (field, operator and value must agree), a template's variables, an order's customer
-# existing, an upload's content, a customer's dates from 1900 on (JSON Schema has no
-# bounds for dates), a time zone's name being a real one, a schedule's start being in the
-# future. Each answers 422 with the reason.
+# existing and its day no later than tomorrow, an upload's content, a customer's dates from
+# 1900 on (JSON Schema has no bounds for dates), a time zone's name being a real one, a
+# schedule's start being in the future. Each answers 422 with the reason.
 DOMAIN_RULES = {
     "POST /api/customers",
     "PATCH /api/customers/{customer_id}",

@@ -106,6 +106,25 @@ def test_a_customer_with_400k_orders_keeps_accepting_orders(client):
     label = f"orders.count (last {MAX_WINDOW_DAYS} days)"
     assert preview["sample"][0][label] == PER_DAY * (len(window) - 1) + 2 + len(many)
 
+    # And every window's count and total are what a plain reading of the orders gives
+    now = utcnow()
+    placed = [(day, PER_DAY, Decimal("5000.00")) for day in window + stale]
+    placed += [(day, 1, Decimal(amount)) for day, amount in posted]
+    placed += [(order["order_date"], 1, Decimal("1.00")) for order in many]
+    for days in (1, 2, 30, 365, 1999, 2000, MAX_WINDOW_DAYS - 1, MAX_WINDOW_DAYS):
+        kept = [(n, amount) for day, n, amount in placed if day >= now - timedelta(days=days)]
+        expected = {
+            "orders.count": sum(n for n, _ in kept),
+            "orders.total": sum((amount for _, amount in kept), Decimal(0)),
+        }
+        for name, value in expected.items():
+            measure = compiler.measure(fields.FIELDS[name], days, now)
+            (found,) = customers.aggregate(
+                [{"$match": {"customer_id": BIG}}, {"$project": {"m": measure}}]
+            )
+            found = found["m"].to_decimal() if name == "orders.total" else found["m"]
+            assert found == value, (days, name)
+
 
 NOW = datetime(2025, 1, 1, 9, 30)
 TODAY = datetime(2025, 1, 1)

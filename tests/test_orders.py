@@ -1,6 +1,12 @@
+import json
+from datetime import timedelta
+
 import pytest
 
+from crm.clock import utcnow
+from crm.documents import Customer, Order
 from tests.helpers.http import assert_error
+from tests.helpers.ingestion import upload, wait_for
 
 ORDER = {
     "order_id": "order001",
@@ -68,3 +74,47 @@ def test_orders_list_filters_by_customer(client, customer):
     listed = client.get("/api/orders?customer_id=other").json
     assert [o["order_id"] for o in listed] == ["o2"]
     assert client.get("/api/orders/o2").json["customer_id"] == "other"
+
+
+def test_an_order_dated_after_tomorrow_is_refused_and_writes_nothing(client, customer):
+    # Given the customer as stored before any order
+    today = utcnow().date()
+    stored = Customer._get_collection().find_one({"customer_id": "cust001"})
+
+    # When orders are dated two days ahead, and far ahead
+    for n, ahead in enumerate((2, 3000)):
+        day = (today + timedelta(days=ahead)).isoformat()
+        response = client.post(
+            "/api/orders", json={**ORDER, "order_id": f"f{n}", "order_date": day}
+        )
+
+        # Then each is a 422 at order_date, and neither the order nor its day is kept
+        errors = assert_error(response, 422, "json", "order_date")
+        latest = (today + timedelta(days=1)).isoformat()
+        assert errors["json"]["order_date"][0].startswith(f"Must be on or before {latest}")
+    assert Order.objects.count() == 0
+    assert Customer._get_collection().find_one({"customer_id": "cust001"}) == stored
+
+    # And tomorrow is still accepted (a customer ahead of UTC), as its own order day
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert client.post("/api/orders", json={**ORDER, "order_date": tomorrow}).status_code == 201
+    days = Customer._get_collection().find_one({"customer_id": "cust001"})["order_days"]
+    assert list(days) == [tomorrow]
+
+
+def test_an_import_rejects_rows_dated_after_tomorrow_and_takes_the_rest(client, customer, worker):
+    far, today = "9999-12-31", utcnow().date().isoformat()
+    rows = [
+        {**ORDER, "order_id": "now", "order_date": today},
+        {**ORDER, "order_id": "later", "order_date": far},
+    ]
+    body = "\n".join(json.dumps(row) for row in rows)
+
+    job = wait_for(client, upload(client, "orders", body, "application/x-ndjson"))
+
+    assert (job["counts"]["inserted"], job["counts"]["rejected"]) == (1, 1)
+    (rejected,) = job["rejections"]
+    assert rejected["row"] == 2 and [e["field"] for e in rejected["errors"]] == ["order_date"]
+    assert [o.order_id for o in Order.objects] == ["now"]
+    days = Customer._get_collection().find_one({"customer_id": "cust001"})["order_days"]
+    assert list(days) == [today]

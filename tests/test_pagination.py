@@ -1,6 +1,7 @@
 """Lists page by cursor: every item once, in order, at a cost that does not grow with depth."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import mongoengine
@@ -179,8 +180,9 @@ def test_a_deep_page_of_a_large_list_reads_one_page(app, client, settings):
         )
     depth = DEEP_LIST * 3 // 4
     deep = Customer.objects(customer_id=f"c{depth:07}").first()
-    assert client.get("/api/customers?page_size=1").status_code == 200  # indexes declared
-    commands = listen(settings)
+    # SecantusDB reads every key after a cursor (mongod stops at the limit), which on a busy
+    # machine can pass the 5 s limit: what this test counts is reads, not time.
+    commands = listen(replace(settings, query_timeout_ms=120_000))
 
     # When the page after customer #depth is asked for by its cursor
     response = client.get(f"/api/customers?page_size=50&after={BY_CUSTOMER_ID.cursor(deep)}")

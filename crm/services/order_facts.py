@@ -3,8 +3,9 @@
 Orders are dated by day (midnight UTC), so one ``{count, amount}`` per order day, under
 the day's ``YYYY-MM-DD`` key (which sorts as the days do), answers "orders in the last N
 days" exactly: a day is in the window exactly when each of its orders is. Days older
-than the longest window a rule may name are dropped as new orders arrive, so a customer
-holds at most one entry per day of that window (plus any later day), whatever it buys;
+than the longest window a rule may name are dropped as new orders arrive, and orders
+dated later than tomorrow are refused (``crm.schemas.order``), so a customer holds at most
+one entry per day of that window plus tomorrow, whatever it buys;
 ``order_count`` and ``order_total`` count all time. Keys make adding a chunk's days to a
 customer's linear in both (an array would need a search per new day).
 """
