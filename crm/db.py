@@ -17,6 +17,7 @@ DOCUMENTS = (
     documents.IngestionBatch,
     documents.ParkedOrder,
     documents.AttributeKey,
+    documents.TestMessage,
 )
 
 # Indexes an earlier version declared that a declared one now does the work of: dropped by

@@ -74,7 +74,7 @@ def accounts(app):
     from crm.services import users
 
     return {
-        role: users.create(f"{role}@example.com", role)[1]
+        role: users.create(f"{role}@example.com", role, temporary=False)[1]
         for role in ("admin", "marketer", "viewer")
     }
 
@@ -349,7 +349,7 @@ def test_an_uploaded_csv_is_imported_and_its_rejected_row_explained(app, worker,
             files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}]
         )
         page.get_by_label("Rows are").select_option("customers")
-        page.get_by_role("button", name="Upload").click()
+        page.get_by_role("button", name="Start import").click()
         page.wait_for_url(re.compile(r"/app/imports/[0-9a-f]{24}$"))
         playwright_api.expect(page.locator("#import-status")).to_have_text("DONE", timeout=20_000)
         playwright_api.expect(page.locator('[data-count="inserted"]')).to_have_text("4")
@@ -371,7 +371,7 @@ def test_a_viewer_gets_no_upload_form_and_a_forced_upload_is_forbidden(app, page
         page.goto(f"{url}/app/imports")
         assert page.get_by_role("heading", name="Imports", exact=True).is_visible()
         assert page.locator("#import-form").count() == 0
-        assert page.get_by_role("button", name="Upload").count() == 0
+        assert page.get_by_role("button", name="Start import").count() == 0
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
         forced = page.request.post(
             f"{url}/app/imports",
