@@ -5,16 +5,26 @@ Buckets follow ``$dateTrunc``'s bins (aligned on 2000-01-01), so the empty ones 
 the counted ones are filled in here the same way.
 """
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bson import ObjectId
 from pymongo.errors import ExecutionTimeout
 
 from crm import db
 from crm.clock import utcnow
-from crm.documents import Campaign, CommunicationLog, Customer, MessageStatus, Order
+from crm.documents import (
+    Campaign,
+    CampaignStatus,
+    CommunicationLog,
+    Customer,
+    MessageStatus,
+    Order,
+)
 from crm.services.errors import QueryTooSlow
 
 # Bucket sizes a chart may use, smallest first: the first giving at most MAX_BUCKETS.
@@ -33,8 +43,14 @@ STEPS = (
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 MAX_BUCKETS = 60
 DASHBOARD_DAYS = 90
+# A move's updated_at is taken inside its transaction, which may commit up to MongoDB's
+# transaction lifetime (60 s by default) later: buckets older than that are final.
+OPEN_TRANSACTIONS = timedelta(seconds=75)
+KEPT_CAMPAIGNS = 256
 BIN_ORIGIN = datetime(2000, 1, 1)
 SETTLED = (MessageStatus.SENT.value, MessageStatus.FAILED.value)
+# The logs' index holding all the deliveries chart reads: its aggregation reads no document.
+COVERING = {"campaign_id": 1, "status": 1, "updated_at": 1}
 
 
 @dataclass(frozen=True)
@@ -70,28 +86,31 @@ def deliveries(campaign: Campaign) -> dict[str, Any]:
     """The campaign's messages settled (SENT or FAILED) per bucket, from when it started
     until it completed (or now): ``{"step", "buckets": [{"at", "sent", "failed"}]}``.
 
-    A message's bucket is that of its ``updated_at``, the moment it settled. The match is
-    a range of the ``(campaign_id, status, updated_at)`` index, and the grouping reads only
-    that index's keys."""
+    A message's bucket is that of its ``updated_at``, the moment it settled: final, since
+    SENT and FAILED are. So buckets older than any transaction still open are kept
+    (``_Settled``), and each refresh counts only the messages settled since, through a
+    range of the ``(campaign_id, status, updated_at)`` index whose keys hold all it reads."""
     start = campaign.started_at
     if start is None:
         return {"step": None, "buckets": []}
     end = max(campaign.completed_at or utcnow(), start)
     step = step_for(end - start)
-    pipeline = [
-        {"$match": {"campaign_id": campaign.id, "status": {"$in": list(SETTLED)}}},
-        {"$project": {"_id": 0, "status": 1, "updated_at": 1}},
-        {
-            "$group": {
-                "_id": {"at": step.truncate("$updated_at"), "status": "$status"},
-                "n": {"$sum": 1},
-            }
-        },
-    ]
-    counted: dict[datetime, dict[str, int]] = {}
-    for row in _aggregate(CommunicationLog, pipeline, "deliveries"):
-        at = _naive(row["_id"]["at"])
-        counted.setdefault(at, {})[row["_id"]["status"].lower()] = row["n"]
+    kept = _settled.take(campaign.id, step)
+    counted = kept.counts
+    if not kept.whole:
+        fresh = _count_settled(campaign.id, step, kept.before)
+        for at, got in fresh.items():
+            bucket = counted.setdefault(at, {})
+            for status, n in got.items():
+                bucket[status] = bucket.get(status, 0) + n
+        if campaign.status == CampaignStatus.COMPLETED:
+            # Completed in the transaction of its last move: nothing settles any more.
+            _settled.keep(campaign.id, step, counted, None, whole=True)
+        else:
+            before = step.floor(utcnow() - OPEN_TRANSACTIONS)
+            if kept.before is None or before > kept.before:
+                final = {at: got for at, got in counted.items() if at + step.delta <= before}
+                _settled.keep(campaign.id, step, final, before)
     first = step.floor(min([start, *counted]))
     last = step.floor(max([end, *counted]))
     buckets = []
@@ -101,6 +120,78 @@ def deliveries(campaign: Campaign) -> dict[str, Any]:
         buckets.append({"at": at, "sent": got.get("sent", 0), "failed": got.get("failed", 0)})
         at += step.delta
     return {"step": step.label, "buckets": buckets}
+
+
+def _count_settled(
+    campaign_id: ObjectId, step: Step, since: datetime | None
+) -> dict[datetime, dict[str, int]]:
+    match: dict[str, Any] = {"campaign_id": campaign_id, "status": {"$in": list(SETTLED)}}
+    if since is not None:
+        match["updated_at"] = {"$gte": since}
+    pipeline = [
+        {"$match": match},
+        {"$project": {"_id": 0, "status": 1, "updated_at": 1}},
+        {
+            "$group": {
+                "_id": {"at": step.truncate("$updated_at"), "status": "$status"},
+                "n": {"$sum": 1},
+            }
+        },
+    ]
+    counted: dict[datetime, dict[str, int]] = {}
+    for row in _aggregate(CommunicationLog, pipeline, "deliveries", hint=COVERING):
+        at = _naive(row["_id"]["at"])
+        counted.setdefault(at, {})[row["_id"]["status"].lower()] = row["n"]
+    return counted
+
+
+@dataclass
+class _Kept:
+    counts: dict[datetime, dict[str, int]]
+    before: datetime | None  # the counts hold every message settled before this
+    whole: bool = False  # the counts are the campaign's for good
+
+
+class _Settled:
+    """Per process, the final buckets of the campaigns charted lately (a bounded LRU)."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._kept: OrderedDict[ObjectId, tuple[Step, _Kept]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, campaign_id: ObjectId, step: Step) -> _Kept:
+        """A copy of what is kept, in buckets of ``step`` (each a whole number of the
+        kept ones: every step is a multiple of the smaller, on the same origin)."""
+        with self._lock:
+            found = self._kept.get(campaign_id)
+            if found is None or found[0].delta > step.delta:
+                return _Kept({}, None)
+            self._kept.move_to_end(campaign_id)
+            kept = found[1]
+        counts: dict[datetime, dict[str, int]] = {}
+        for at, got in kept.counts.items():
+            bucket = counts.setdefault(step.floor(at), {})
+            for status, n in got.items():
+                bucket[status] = bucket.get(status, 0) + n
+        return _Kept(counts, kept.before, kept.whole)
+
+    def keep(
+        self,
+        campaign_id: ObjectId,
+        step: Step,
+        counts: dict[datetime, dict[str, int]],
+        before: datetime | None,
+        whole: bool = False,
+    ) -> None:
+        with self._lock:
+            self._kept[campaign_id] = (step, _Kept(counts, before, whole))
+            self._kept.move_to_end(campaign_id)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+
+_settled = _Settled(KEPT_CAMPAIGNS)
 
 
 def orders_by_day(today: datetime | None = None) -> list[dict[str, Any]]:
@@ -162,10 +253,12 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _aggregate(document: Any, pipeline: list[dict[str, Any]], what: str) -> list[dict]:
+def _aggregate(
+    document: Any, pipeline: list[dict[str, Any]], what: str, **options: Any
+) -> list[dict]:
     collection = document._get_collection()
     try:
-        return list(collection.aggregate(pipeline, maxTimeMS=db.query_timeout_ms()))
+        return list(collection.aggregate(pipeline, maxTimeMS=db.query_timeout_ms(), **options))
     except ExecutionTimeout:
         raise QueryTooSlow(
             f"Counting the {what} over time took past the {db.query_timeout_ms():,} ms limit."
