@@ -29,9 +29,9 @@ _GIVEN_SEED = os.environ.get("CRM_FUZZ_SEED", "7")
 SEED = int(_GIVEN_SEED) if _GIVEN_SEED.isdigit() else random.randrange(2**32)
 
 # Valid by the schema, refused by a rule JSON Schema cannot state: a rule tree's leaves
-# (field, operator and value must agree), a template's variables, an order's customer
-# existing, an upload's content, a customer's dates from 1900 on (JSON Schema has no
-# bounds for dates). Each answers 422 with the reason.
+# (field, operator and value must agree), a template's variables, an order's (or a test
+# message's) customer existing, an upload's content, a customer's dates from 1900 on (JSON
+# Schema has no bounds for dates). Each answers 422 with the reason.
 DOMAIN_RULES = {
     "POST /api/customers",
     "POST /api/audiences",
@@ -44,6 +44,7 @@ DOMAIN_RULES = {
     "POST /api/orders",
     "POST /api/customers/bulk",
     "POST /api/orders/bulk",
+    "POST /api/testMessages",
 }
 # A bulk upload with invalid rows is accepted (202) and reports them as rejected rows:
 # an invalid row never blocks the valid ones.

@@ -17,6 +17,7 @@ from crm.api import (
     receipts,
     security,
     sending,
+    test_messages,
 )
 from crm.api.converters import ExternalIdConverter, ObjectIdConverter
 from crm.api.errors import CrmApi
@@ -57,6 +58,7 @@ def register(app: Flask, settings: Settings) -> None:
         audiences,
         campaigns,
         sending,
+        test_messages,
         receipts,
         api_keys,
     ):

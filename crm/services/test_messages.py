@@ -19,7 +19,7 @@ from mongoengine import NotUniqueError
 from crm.clock import utcnow
 from crm.documents import Customer, TestMessage, TestMessageStatus
 from crm.services import templates
-from crm.services.errors import Conflict, InvalidInput, NotFound, Unavailable
+from crm.services.errors import Conflict, InvalidInput, Unavailable
 from crm.vendor import OutboundMessage, VendorClient, VendorRejected, VendorUnavailable
 
 RECEIPTS_PATH = "/api/sendCampaign/deliveryReceipts"
@@ -50,7 +50,7 @@ def send(
         return _same_request(existing, customer_id, message)
     customer = Customer._get_collection().find_one({"customer_id": customer_id}, {"order_days": 0})
     if customer is None:
-        raise NotFound(
+        raise InvalidInput(
             f"No customer with id {customer_id}.",
             {"json": {"customer_id": [f"Unknown customer {customer_id}."]}},
         )
