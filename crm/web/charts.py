@@ -4,8 +4,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# The bar charts' drawing area, in SVG user units (scaled to the page's width).
-WIDTH, HEIGHT, TOP, BOTTOM = 640, 180, 18, 22
+# A bar chart's height in SVG units: each bar is one unit wide, and the drawing is
+# stretched to the page's width at a fixed height, its labels written around it in HTML.
+HEIGHT = 100
+GAP = 0.15
 
 
 def funnel(campaign: dict[str, Any]) -> list[dict[str, Any]]:
@@ -41,21 +43,19 @@ class Bars:
     def __post_init__(self) -> None:
         totals = [sum(row[key] for key, _ in self.series) for row in self.rows]
         self.top = max(totals, default=0)
-        scale = (HEIGHT - TOP - BOTTOM) / (float(self.top) or 1)
-        slot = WIDTH / max(len(self.rows), 1)
-        gap = min(slot * 0.15, 2)
+        scale = HEIGHT / (float(self.top) or 1)
         for index, row in enumerate(self.rows):
-            base = float(HEIGHT - BOTTOM)
+            base = float(HEIGHT)
             for key, _ in self.series:
                 height = float(row[key]) * scale
                 if height > 0:
                     self.rects.append(
                         {
                             "key": key,
-                            "x": round(index * slot + gap, 2),
-                            "y": round(base - height, 2),
-                            "width": round(max(slot - 2 * gap, 0.5), 2),
-                            "height": round(height, 2),
+                            "x": round(index + GAP, 3),
+                            "y": round(base - height, 3),
+                            "width": 1 - 2 * GAP,
+                            "height": round(height, 3),
                         }
                     )
                 base -= height
@@ -65,8 +65,8 @@ class Bars:
         return sum(sum(row[key] for key, _ in self.series) for row in self.rows)
 
     @property
-    def geometry(self) -> dict[str, Any]:
-        return {"width": WIDTH, "height": HEIGHT, "top": TOP, "bottom": HEIGHT - BOTTOM}
+    def width(self) -> int:
+        return len(self.rows)
 
 
 def deliveries(timeline: dict[str, Any]) -> Bars:

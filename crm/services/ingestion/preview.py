@@ -22,6 +22,7 @@ from crm.services.ingestion.kinds import Kind
 ROWS = 10
 # The most of a file a preview reads: its first rows, not the whole upload.
 MAX_BYTES = 64 * 1024
+MAX_ATTRIBUTE_COLUMNS = 20
 
 
 @dataclass
@@ -38,7 +39,8 @@ class Preview:
     format: str
     columns: list[Column]
     fields: list[str]  # what the stored rows hold, in the kind's order, then attributes
-    rows: list[dict[str, Any]] = field(default_factory=list)  # {"row", "values", "errors"}
+    # {"row", "values", "errors"}: a rejected row's values as the file gave them
+    rows: list[dict[str, Any]] = field(default_factory=list)
     problem: str = ""  # why the import would refuse the whole file
 
 
@@ -76,13 +78,14 @@ def preview(kind: Kind, stream: Readable, fmt: str | None, complete: bool) -> Pr
             values = kind.to_message(kind.schema.load(record))
         except ma.ValidationError as error:
             tally.reject(row, error.normalized_messages())
+            values = dict(record) if isinstance(record, dict) else {}  # as given
         extras = values.pop(kind.extra_columns, None) if kind.extra_columns else None
-        for name, value in (extras or {}).items():
+        for name, value in (extras if isinstance(extras, dict) else {}).items():
             values[f"attributes.{name}"] = value
             attributes[f"attributes.{name}"] = None
         errors = tally.rejections[0]["errors"] if tally.rejections else []
         found.rows.append({"row": row, "values": values, "errors": errors})
-    found.fields = [*kind.columns, *attributes]
+    found.fields = [*kind.columns, *list(attributes)[:MAX_ATTRIBUTE_COLUMNS]]
     return found
 
 
