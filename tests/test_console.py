@@ -94,9 +94,10 @@ def sign_in(page, url, role, password):
     page.get_by_role("button", name="Sign in").click()
 
 
-def shoot(page, name):
+def shoot(page, name, focus=None):
     """Check ``page`` with axe-core (no serious or critical violation), then capture it
-    at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png when that is set."""
+    at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png when that is set, scrolled
+    to ``focus`` (a locator) when given."""
     found = axe_api.Axe().run(page).response["violations"]
     serious = [
         f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
@@ -109,6 +110,8 @@ def shoot(page, name):
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
+        if focus is not None:
+            focus.scroll_into_view_if_needed()
         page.screenshot(path=str(Path(SHOTS) / f"{name}-{size}.png"))
     page.set_viewport_size({"width": 1366, "height": 768})
 
@@ -417,7 +420,7 @@ def test_an_uploaded_csv_is_previewed_then_imported_and_its_rejected_row_explain
             "—",
         )  # fmt: skip
         assert Ingestion.objects.count() == 0 and Customer.objects.count() == 0
-        shoot(page, "import-preview")
+        shoot(page, "import-preview", focus=page.locator("#preview-rows"))
 
         start.click()
         page.wait_for_url(re.compile(r"/app/imports/[0-9a-f]{24}$"))
@@ -496,7 +499,7 @@ def test_a_test_message_reaches_the_vendor_once_and_touches_no_campaign(
         result = page.locator("#test-result")
         playwright_api.expect(result).to_contain_text("ACCEPTED: to c3@example.com")
         playwright_api.expect(result).to_contain_text("Hello Carl 3, your code is c-0003")
-        shoot(page, "composer-test-message")
+        shoot(page, "composer-test-message", focus=result)
         sent = TestMessage.objects.get()
         assert deliveries(vendor_http, vendor, str(sent.id))["submissions"] == 1
 

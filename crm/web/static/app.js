@@ -336,11 +336,11 @@ function startImportForm(form) {
     body.append("file", chosen.slice(0, limit, chosen.type), chosen.name);
     box.replaceChildren(el("p", { class: "text-body-secondary", text: "Reading the file…" }));
     fetch(form.dataset.previewUrl, { method: "POST", body, credentials: "same-origin" })
-      .then((r) => r.text())
-      .then((html) => {
+      .then((r) => r.text().then((html) => ({ ok: r.ok, html })))
+      .then(({ ok, html }) => {
         if (ask !== asked) return;
         box.innerHTML = html;
-        start.disabled = box.querySelector("#preview-problem") !== null;
+        start.disabled = !ok || box.querySelector("#preview-problem") !== null;
       });
   }
   file.addEventListener("change", preview);
