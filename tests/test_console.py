@@ -10,7 +10,6 @@ import io
 import json
 import os
 import re
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, time, timedelta
@@ -277,21 +276,11 @@ def test_a_campaign_composed_and_sent_reaches_completed_and_exports_one_row_per_
     playwright_api.expect(page.locator("#deliveries-chart")).to_have_attribute(
         "data-total", str(customers)
     )
-    campaign = campaigns.get(campaign_id)
-    step = timelines.step_for(campaign.completed_at - campaign.started_at)
-    expected_buckets = Counter(
-        (step.floor(log.updated_at).strftime("%H:%M:%S"), log.status.value.lower())
-        for log in CommunicationLog.objects(campaign_id=campaign_id)
-    )
-    shown_buckets = Counter(
-        {
-            (at, status): int(n)
-            for at, row in _figures(page, "deliveries-chart").items()
-            for status, n in row.items()
-            if n != "0"
-        }
-    )
-    assert shown_buckets == expected_buckets
+    # (which bucket each message is in: tests/test_timelines.py)
+    buckets = _figures(page, "deliveries-chart").values()
+    assert 0 < len(buckets) <= timelines.MAX_BUCKETS
+    for status in ("sent", "failed"):
+        assert sum(int(row[status]) for row in buckets) == stats[status]
     page.reload()
     shoot(page, "campaign")
 
