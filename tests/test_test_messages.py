@@ -35,6 +35,7 @@ def test_a_key_is_sent_once_and_answers_alike_after(client, served, http):
     assert (first.json["status"], first.json["to"]) == ("ACCEPTED", "s@example.com")
     assert first.json["body"] == "Hi Shubh, your code is cust010"
     assert first.json["requested_by"] == "API key tests"
+    assert first.json["idempotency_key"] == "key-0001"
     again = client.post("/api/testMessages", json=_body())
     assert again.status_code == 200 and again.json == first.json
     assert deliveries(http, served, first.json["id"])["submissions"] == 1

@@ -31,4 +31,4 @@ def send_test_message(data):
         vendor,
         f"API key {g.api_key.name}",
     )
-    return {name: sent[name] for name in sent._fields}
+    return {name: sent[name] for name in sent._fields} | {"idempotency_key": sent.key}
