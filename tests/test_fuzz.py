@@ -63,10 +63,16 @@ LISTS = {
 
 
 @pytest.fixture(name="settings")
-def unthrottled(settings):
+def unthrottled(settings, vendor):
     # Each case is also sent without a key, expecting 401: more than the throttle lets
     # through in a minute (past it, failing attempts get 429, tested in test_security).
-    return replace(settings, auth_failures_per_minute=1_000_000)
+    # Test messages go to the simulator (their receipts to a closed port, unread).
+    return replace(
+        settings,
+        auth_failures_per_minute=1_000_000,
+        vendor_url=vendor,
+        public_url="http://127.0.0.1:9",
+    )
 
 
 def all_checks():
