@@ -69,6 +69,9 @@ class Settings:
     # Failed authentications a client address may make per minute before its failing
     # attempts get 429s (a valid key is always let through).
     auth_failures_per_minute: int = 20
+    # Failed console sign-ins one client address may make in a quarter of an hour, across
+    # all accounts; past it, its sign-ins are refused (429) until the quarter ends.
+    sign_in_failures_per_address: int = 30
     # Reverse proxies in front of the API whose X-Forwarded-* headers are trusted.
     trusted_proxy_hops: int = 0
     # Bulk imports: the largest upload (streamed, never held in memory), records per

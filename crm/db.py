@@ -19,6 +19,7 @@ DOCUMENTS = (
     documents.AttributeKey,
     documents.Suppression,
     documents.ContactLedger,
+    documents.TestMessage,
 )
 
 # Indexes an earlier version declared that a declared one now does the work of: dropped by

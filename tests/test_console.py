@@ -10,11 +10,18 @@ import io
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 
 from devstack.embedded import serve
+from tests.helpers.vendors import deliveries
+from tests.helpers.vendors import stats as vendor_stats
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 axe_api = pytest.importorskip("axe_playwright_python.sync_playwright")
@@ -74,7 +81,7 @@ def accounts(app):
     from crm.services import users
 
     return {
-        role: users.create(f"{role}@example.com", role)[1]
+        role: users.create(f"{role}@example.com", role, temporary=False)[1]
         for role in ("admin", "marketer", "viewer")
     }
 
@@ -86,9 +93,10 @@ def sign_in(page, url, role, password):
     page.get_by_role("button", name="Sign in").click()
 
 
-def shoot(page, name):
+def shoot(page, name, focus=None):
     """Check ``page`` with axe-core (no serious or critical violation), then capture it
-    at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png when that is set."""
+    at each size into <CONSOLE_SCREENSHOTS>/<name>-<size>.png when that is set, scrolled
+    to ``focus`` (a locator) when given."""
     found = axe_api.Axe().run(page).response["violations"]
     serious = [
         f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
@@ -101,6 +109,8 @@ def shoot(page, name):
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
     for size, (width, height) in SIZES.items():
         page.set_viewport_size({"width": width, "height": height})
+        if focus is not None:
+            focus.scroll_into_view_if_needed()
         page.screenshot(path=str(Path(SHOTS) / f"{name}-{size}.png"))
     page.set_viewport_size({"width": 1366, "height": 768})
 
@@ -121,7 +131,6 @@ def test_sign_in_lands_on_the_dashboard_and_five_failures_lock_the_account(app, 
         sign_in(page, url, "admin", accounts["admin"])
         page.wait_for_url(HOME)
         assert page.get_by_role("heading", name="Dashboard").is_visible()
-        shoot(page, "dashboard")
         page.goto(f"{url}/app/users")
         shoot(page, "users")
         page.get_by_role("button", name="Sign out").click()
@@ -227,7 +236,7 @@ def test_a_campaign_composed_and_sent_reaches_completed_and_exports_one_row_per_
     app, live, page, accounts, customers
 ):
     from crm.documents import CommunicationLog
-    from crm.services import campaigns
+    from crm.services import campaigns, timelines
 
     audience = _audience()
     url = live
@@ -263,6 +272,15 @@ def test_a_campaign_composed_and_sent_reaches_completed_and_exports_one_row_per_
         assert shown == {key: str(n) for key, n in expected.items()}, cell
     sent_width = page.locator('[data-funnel-bar="sent"]').get_attribute("width")
     assert float(sent_width.rstrip("%")) == round(100 * stats["sent"] / customers, 1)
+    # The deliveries chart was empty when the page opened: it is redrawn as messages settle.
+    playwright_api.expect(page.locator("#deliveries-chart")).to_have_attribute(
+        "data-total", str(customers)
+    )
+    # (which bucket each message is in: tests/test_timelines.py)
+    buckets = _figures(page, "deliveries-chart").values()
+    assert 0 < len(buckets) <= timelines.MAX_BUCKETS
+    for status in ("sent", "failed"):
+        assert sum(int(row[status]) for row in buckets) == stats[status]
     page.reload()
     shoot(page, "campaign")
 
@@ -328,28 +346,72 @@ def test_a_viewer_sees_no_controls_and_a_forced_post_is_forbidden(app, page, acc
 
 
 IMPORT_CSV = (
-    "customer_id,name,email\n"
-    "i-1,Ines 1,i1@example.com\n"
-    "i-2,Ines 2,i2@example.com\n"
-    "i-3,Ines 3,not-an-email\n"
-    "i-4,Ines 4,i4@example.com\n"
-    "i-5,Ines 5,i5@example.com\n"
+    "customer_id,name,email,tier,\n"
+    "i-1,Ines 1,i1@example.com,gold,\n"
+    "i-2,Ines 2,i2@example.com,,\n"
+    "i-3,Ines 3,not-an-email,silver,\n"
+    "i-4,Ines 4,i4@example.com,gold,\n"
+    "i-5,Ines 5,i5@example.com,,\n"
 )
 
 
-def test_an_uploaded_csv_is_imported_and_its_rejected_row_explained(app, worker, page, accounts):
-    from crm.documents import Customer
+def test_an_uploaded_csv_is_previewed_then_imported_and_its_rejected_row_explained(
+    app, worker, page, accounts
+):
+    from crm.documents import Customer, Ingestion
 
     with serve(app) as url:
         sign_in(page, url, "marketer", accounts["marketer"])
         page.wait_for_url(HOME)
         page.goto(f"{url}/app/imports")
         shoot(page, "imports")
+        start = page.get_by_role("button", name="Start import")
+        assert start.is_disabled()
+        page.get_by_label("Rows are").select_option("orders")
         page.get_by_label(re.compile("^File")).set_input_files(
             files=[{"name": "spring.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}]
         )
+        # As orders, the header is refused: said before anything starts.
+        playwright_api.expect(page.locator("#preview-problem")).to_contain_text("order_id")
+        assert start.is_disabled()
         page.get_by_label("Rows are").select_option("customers")
-        page.get_by_role("button", name="Upload").click()
+        playwright_api.expect(page.locator("#preview-rows")).to_be_visible()
+        assert not start.is_disabled()
+        becomes = dict(
+            zip(
+                page.locator("#preview-columns tbody td:first-child").all_inner_texts(),
+                page.locator("#preview-columns tbody td:nth-child(2)").all_inner_texts(),
+                strict=True,
+            )
+        )
+        assert becomes == {
+            "customer_id": "customer_id",
+            "name": "name",
+            "email": "email",
+            "tier": "attributes.tier attribute",
+            "(unnamed)": "ignored",
+        }
+        previewed = {}
+        for row in page.locator("#preview-rows tbody tr").all():
+            cells = row.locator("td[data-field]")
+            values = {c.get_attribute("data-field"): c.inner_text() for c in cells.all()}
+            previewed[row.get_attribute("data-row")] = (
+                values,
+                row.locator(".problems").inner_text(),
+            )
+        assert set(previewed) == {"2", "3", "4", "5", "6"}
+        assert previewed["4"][1].startswith("email: ")
+        assert previewed["4"][0]["email"] == "not-an-email"  # a rejected row as it was given
+        assert previewed["2"] == (
+            {"customer_id": "i-1", "name": "Ines 1", "email": "i1@example.com",
+             "phone": "", "total_spends": "", "last_visit_date": "", "visit_count": "",
+             "attributes.tier": "gold"},
+            "—",
+        )  # fmt: skip
+        assert Ingestion.objects.count() == 0 and Customer.objects.count() == 0
+        shoot(page, "import-preview", focus=page.locator("#preview-rows"))
+
+        start.click()
         page.wait_for_url(re.compile(r"/app/imports/[0-9a-f]{24}$"))
         playwright_api.expect(page.locator("#import-status")).to_have_text("DONE", timeout=20_000)
         playwright_api.expect(page.locator('[data-count="inserted"]')).to_have_text("4")
@@ -357,8 +419,15 @@ def test_an_uploaded_csv_is_imported_and_its_rejected_row_explained(app, worker,
         rejected = page.locator("#import-rejections tbody tr")
         playwright_api.expect(rejected).to_have_count(1)
         row, field, reason = rejected.first.locator("td").all_inner_texts()
-        assert (row, field) == ("4", "email") and reason
-        assert sorted(c.customer_id for c in Customer.objects) == ["i-1", "i-2", "i-4", "i-5"]
+        assert (row, field) == ("4", "email") and reason in previewed["4"][1]
+        stored = {c.customer_id: c for c in Customer.objects}
+        assert sorted(stored) == ["i-1", "i-2", "i-4", "i-5"]
+        for number, (values, _) in previewed.items():
+            if number != "4":
+                customer = stored[values["customer_id"]]
+                assert (customer.name, customer.email) == (values["name"], values["email"])
+                tier = values["attributes.tier"]
+                assert customer.attributes == ({"tier": tier} if tier else {})
         shoot(page, "import")
 
 
@@ -371,7 +440,7 @@ def test_a_viewer_gets_no_upload_form_and_a_forced_upload_is_forbidden(app, page
         page.goto(f"{url}/app/imports")
         assert page.get_by_role("heading", name="Imports", exact=True).is_visible()
         assert page.locator("#import-form").count() == 0
-        assert page.get_by_role("button", name="Upload").count() == 0
+        assert page.get_by_role("button", name="Start import").count() == 0
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
         forced = page.request.post(
             f"{url}/app/imports",
@@ -411,3 +480,176 @@ def test_a_scheduled_campaign_shows_its_start_and_can_be_unscheduled(app, page, 
         page.get_by_role("button", name="Unschedule").click()
         playwright_api.expect(page.locator("#campaign-status")).to_have_text("DRAFT")
     assert campaigns.get(campaign.id).status == "DRAFT"
+
+
+def _csrf(page):
+    return page.locator('meta[name="csrf-token"]').get_attribute("content")
+
+
+def _cookies(page):
+    """A requests session signed in as ``page`` is, for requests at the same moment."""
+    http = requests.Session()
+    for cookie in page.context.cookies():
+        http.cookies.set(cookie["name"], cookie["value"])
+    return http
+
+
+def test_a_test_message_reaches_the_vendor_once_and_touches_no_campaign(
+    app, vendor, page, accounts, customers
+):
+    from crm.documents import Campaign, CommunicationLog, TestMessage
+    from crm.services import campaigns
+
+    audience = _audience()
+    campaign = campaigns.create({"name": "Draft", "audience_id": audience.id, "message": "Hi"})
+    text = "Hello {{ name }}, your code is {{ customer_id }}"
+    with serve(app) as url, requests.Session() as vendor_http:
+        app.config["CRM_SETTINGS"] = replace(
+            app.config["CRM_SETTINGS"], vendor_url=vendor, public_url=url
+        )
+        sign_in(page, url, "marketer", accounts["marketer"])
+        page.goto(f"{url}/app/campaigns/new?audience_id={audience.id}")
+        page.get_by_label("Message").fill(text)
+        page.get_by_label("Customer id").fill("c-0003")
+        page.get_by_role("button", name="Send test").click()
+        result = page.locator("#test-result")
+        playwright_api.expect(result).to_contain_text("ACCEPTED: to c3@example.com")
+        playwright_api.expect(result).to_contain_text("Hello Carl 3, your code is c-0003")
+        shoot(page, "composer-test-message", focus=result)
+        sent = TestMessage.objects.get()
+        assert deliveries(vendor_http, vendor, str(sent.id))["submissions"] == 1
+
+        # The same key twice at once (a double click, a retry): one answer, nothing re-sent.
+        body = {"idempotency_key": sent.key, "customer_id": "c-0003", "message": text}
+        http, headers = _cookies(page), {"X-CSRF-Token": _csrf(page)}
+        endpoint = f"{url}/app/campaigns/test-message"
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(
+                pool.map(lambda _: http.post(endpoint, json=body, headers=headers), range(2))
+            )
+        assert [a.status_code for a in answers] == [200, 200]
+        assert {a.json()["status"] for a in answers} == {"ACCEPTED"}
+        assert vendor_stats(vendor_http, vendor)["messages"] == 1
+        assert TestMessage.objects.count() == 1
+        reused = http.post(endpoint, json={**body, "customer_id": "c-0004"}, headers=headers)
+        assert reused.status_code == 409 and "idempotency_key" in reused.json()["errors"]["json"]
+        assert CommunicationLog.objects.count() == 0
+        assert Campaign.objects.get(id=campaign.id).counts == {}
+
+        page.context.clear_cookies()
+        sign_in(page, url, "viewer", accounts["viewer"])
+        page.goto(f"{url}/app/campaigns/new")
+        assert "Not allowed" in page.get_by_role("heading").first.inner_text()
+        forced = _cookies(page).post(
+            endpoint,
+            json={**body, "idempotency_key": "viewer-key-1"},
+            headers={"X-CSRF-Token": _csrf(page)},
+        )
+        assert forced.status_code == 403
+        assert vendor_stats(vendor_http, vendor)["messages"] == 1
+
+
+def _figures(page, chart):
+    """A chart's table alternative as {row label: {series: text}}."""
+    rows = page.locator(f"#{chart}-table tbody tr")
+    figures = {}
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        cells = row.locator("td")
+        figures[row.locator("th").text_content()] = {
+            cells.nth(j).get_attribute("data-series"): cells.nth(j).text_content()
+            for j in range(cells.count())
+        }
+    return figures
+
+
+def test_the_dashboard_charts_the_last_90_days_and_counts_recent_campaigns_by_status(
+    app, page, accounts, customers
+):
+    from crm.clock import utcnow
+    from crm.documents import MessageStatus
+    from crm.services import orders
+    from tests.helpers.factories import counted_log, sending_campaign
+
+    # Given orders today, 3 days ago (two customers' first orders) and 120 days ago.
+    today = utcnow().date()
+    placed = [
+        ("o-1", "c-0001", "10.50", 0),
+        ("o-2", "c-0001", "4.50", 0),
+        ("o-3", "c-0002", "7.25", 3),
+        ("o-4", "c-0003", "99.00", 120),
+    ]
+    for order_id, customer_id, amount, days_ago in placed:
+        orders.record(
+            {
+                "order_id": order_id,
+                "customer_id": customer_id,
+                "order_amount": Decimal(amount),
+                "order_date": datetime.combine(today - timedelta(days=days_ago), time()),
+            }
+        )
+    campaign = sending_campaign(name="Weekend", audience_size=5)
+    for i, status in enumerate([MessageStatus.SENT] * 3 + [MessageStatus.FAILED, "PENDING"]):
+        counted_log(campaign, status, customer_id=f"c-{i + 1:04d}")
+
+    with serve(app) as url:
+        sign_in(page, url, "viewer", accounts["viewer"])
+        page.wait_for_url(HOME)
+        day = lambda back: (today - timedelta(days=back)).isoformat()  # noqa: E731
+        orders_shown = _figures(page, "orders-chart")
+        assert len(orders_shown) == 90 and list(orders_shown)[-1] == day(0)
+        assert orders_shown[day(0)] == {"orders": "2"}
+        assert orders_shown[day(3)] == {"orders": "1"}
+        assert day(120) not in orders_shown
+        assert _figures(page, "revenue-chart")[day(0)] == {"revenue": "15.00"}
+        assert page.locator("#orders-90").inner_text() == "3"
+        assert page.locator("#revenue-90").inner_text() == "22.25"
+        new = _figures(page, "customers-chart")
+        assert (new[day(0)], new[day(3)]) == ({"customers": "1"}, {"customers": "1"})
+        assert sum(int(row["customers"]) for row in new.values()) == 2  # c-0003 began long ago
+        bars = page.locator("#orders-chart svg rect")
+        assert bars.count() == 2  # a bar for each day with orders
+
+        row = page.locator(f'#campaign-table tr[data-campaign="{campaign.id}"]')
+        counts = {
+            key: row.locator(f'[data-count="{key}"]').text_content()
+            for key in ("sent", "failed", "waiting", "cancelled")
+        }
+        assert counts == {"sent": "3", "failed": "1", "waiting": "1", "cancelled": "0"}
+        shoot(page, "dashboard")
+
+
+def test_a_generated_password_must_be_replaced_at_the_first_sign_in(app, browser, page):
+    from crm.documents import User
+    from crm.services import users
+
+    _, generated = users.create("new@example.com", "marketer")  # as the Users page makes one
+    chosen = "a long passphrase of my own"
+    with serve(app) as url:
+        other = browser.new_context().new_page()  # a second session, signed in before the change
+        sign_in(other, url, "new", generated)
+        sign_in(page, url, "new", generated)
+        page.wait_for_url(re.compile(r"/app/password$"))
+        assert page.locator("#password-forced").is_visible()
+        shoot(page, "password")
+        page.goto(f"{url}/app/customers")
+        assert page.url.endswith("/app/password")  # nothing else until it is changed
+
+        page.get_by_label("Current password").fill("not it")
+        page.get_by_label("New password", exact=True).fill(chosen)
+        page.get_by_label("New password again").fill(chosen)
+        page.get_by_role("button", name="Change password").click()
+        assert "Not the current password" in page.get_by_role("alert").inner_text()
+        assert User.objects.get(email="new@example.com").must_change_password
+
+        page.get_by_label("Current password").fill(generated)
+        page.get_by_label("New password", exact=True).fill(chosen)
+        page.get_by_label("New password again").fill(chosen)
+        page.get_by_role("button", name="Change password").click()
+        page.wait_for_url(HOME)
+        assert page.get_by_role("alert").inner_text() == "Password changed."
+        assert users.authenticate("new@example.com", generated) is None
+        assert not users.authenticate("new@example.com", chosen).must_change_password
+        other.goto(f"{url}/app/customers")
+        assert "/app/sign-in" in other.url  # the session from before the change has ended
+        other.context.close()

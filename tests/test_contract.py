@@ -2,6 +2,7 @@
 offset: the seed flow, built from the documented examples, over a sending pipeline."""
 
 import json
+from dataclasses import replace
 
 from crm import config, signatures
 from crm.api.openapi import EXAMPLES
@@ -19,7 +20,7 @@ def signed(body):
     return {"data": raw, "content_type": "application/json", "headers": headers}
 
 
-def test_every_operation_answers_as_documented(client, live):
+def test_every_operation_answers_as_documented(client, live, vendor):
     api = Contract(client)
     call = api.call
 
@@ -107,6 +108,14 @@ def test_every_operation_answers_as_documented(client, live):
     call("POST", "/api/sendCampaign/deliveryReceipts", 202, **signed({"receipts": [receipt]}))
     call("POST", f"/api/campaign/{campaign_id}/recount", 200)
     call("GET", f"/api/campaign/{campaign_id}/results", 200)
+
+    # A test message: sent once, its key not to be reused for another text
+    app = client.application
+    app.config["CRM_SETTINGS"] = replace(
+        app.config["CRM_SETTINGS"], vendor_url=vendor, public_url=live
+    )
+    call("POST", "/api/testMessages", 200, json=EXAMPLES["sendTestMessage"])
+    call("POST", "/api/testMessages", 409, json={**EXAMPLES["sendTestMessage"], "message": "Hi"})
 
     # Errors every operation may meet before its view runs
     call("POST", "/api/orders", 400, data="{not json", content_type="application/json")

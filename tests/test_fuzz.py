@@ -29,10 +29,11 @@ _GIVEN_SEED = os.environ.get("CRM_FUZZ_SEED", "7")
 SEED = int(_GIVEN_SEED) if _GIVEN_SEED.isdigit() else random.randrange(2**32)
 
 # Valid by the schema, refused by a rule JSON Schema cannot state: a rule tree's leaves
-# (field, operator and value must agree), a template's variables, an order's customer
-# existing and its day no later than tomorrow, an upload's content, a customer's dates from
-# 1900 on (JSON Schema has no bounds for dates), a time zone's name being a real one, a
-# schedule's start being in the future. Each answers 422 with the reason.
+# (field, operator and value must agree), a template's variables, an order's (or a test
+# message's) customer existing and an order's day no later than tomorrow, an upload's
+# content, a customer's dates from 1900 on (JSON Schema has no bounds for dates), a time
+# zone's name being a real one, a schedule's start being in the future. Each answers 422
+# with the reason.
 DOMAIN_RULES = {
     "POST /api/customers",
     "PATCH /api/customers/{customer_id}",
@@ -47,6 +48,7 @@ DOMAIN_RULES = {
     "POST /api/orders",
     "POST /api/customers/bulk",
     "POST /api/orders/bulk",
+    "POST /api/testMessages",
 }
 # A bulk upload with invalid rows is accepted (202) and reports them as rejected rows:
 # an invalid row never blocks the valid ones.
@@ -66,10 +68,16 @@ LISTS = {
 
 
 @pytest.fixture(name="settings")
-def unthrottled(settings):
+def unthrottled(settings, vendor):
     # Each case is also sent without a key, expecting 401: more than the throttle lets
     # through in a minute (past it, failing attempts get 429, tested in test_security).
-    return replace(settings, auth_failures_per_minute=1_000_000)
+    # Test messages go to the simulator (their receipts to a closed port, unread).
+    return replace(
+        settings,
+        auth_failures_per_minute=1_000_000,
+        vendor_url=vendor,
+        public_url="http://127.0.0.1:9",
+    )
 
 
 def all_checks():

@@ -19,6 +19,7 @@ from crm.api import (
     security,
     sending,
     suppressions,
+    test_messages,
     unsubscribe,
 )
 from crm.api.converters import ExternalIdConverter, ObjectIdConverter
@@ -61,6 +62,7 @@ def register(app: Flask, settings: Settings) -> None:
         campaigns,
         results,
         sending,
+        test_messages,
         receipts,
         api_keys,
         suppressions,

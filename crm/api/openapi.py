@@ -52,6 +52,7 @@ OPERATION_IDS = {
     "POST /api/sendCampaign": "sendCampaign",
     "POST /api/sendCampaign/deliveryReceipt": "applyDeliveryReceipt",
     "POST /api/sendCampaign/deliveryReceipts": "queueDeliveryReceipts",
+    "POST /api/testMessages": "sendTestMessage",
     "GET /api/keys": "listApiKeys",
     "POST /api/keys": "createApiKey",
     "DELETE /api/keys/{key_id}": "revokeApiKey",
@@ -111,6 +112,11 @@ EXAMPLES: dict[str, Any] = {
     "suppressAddresses": {
         "addresses": ["bounced@example.com", "Complained@Example.com"],
         "reason": "imported from the mail provider",
+    },
+    "sendTestMessage": {
+        "idempotency_key": "2f6c1e0a9b7d4c3e",
+        "customer_id": "cust010",
+        "message": "Hi {{name}}, here's 10% off on your next order!",
     },
 }
 EXAMPLES["importCustomers"] = [EXAMPLES["upsertCustomer"]]

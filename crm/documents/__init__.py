@@ -15,6 +15,7 @@ from crm.documents.ingestion import (
 from crm.documents.order import Order
 from crm.documents.send_chunk import SendChunk
 from crm.documents.status import CampaignStatus, ChunkState, MessageStatus
+from crm.documents.test_message import TestMessage, TestMessageStatus
 from crm.documents.user import ROLES, User
 
 __all__ = [
@@ -37,5 +38,7 @@ __all__ = [
     "ParkedOrder",
     "SendChunk",
     "Suppression",
+    "TestMessage",
+    "TestMessageStatus",
     "User",
 ]

@@ -1,4 +1,4 @@
-from mongoengine import DateTimeField, Document, EmailField, IntField, StringField
+from mongoengine import BooleanField, DateTimeField, Document, EmailField, IntField, StringField
 
 from crm.clock import utcnow
 
@@ -15,6 +15,9 @@ class User(Document):
     role = StringField(required=True, choices=ROLES)
     failed_attempts = IntField(default=0)
     locked_until = DateTimeField()
+    # A generated password (shown to whoever created the user) must be replaced by one of
+    # the user's own at the first sign-in.
+    must_change_password = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
     last_signed_in_at = DateTimeField()
 

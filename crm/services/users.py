@@ -13,6 +13,8 @@ from crm.documents import ROLES, User
 from crm.services.errors import Conflict, InvalidInput, NotFound
 
 MAX_FAILURES = 5
+MIN_PASSWORD = 12
+MAX_PASSWORD = 200
 LOCK = timedelta(minutes=15)
 # scrypt's cost: 16 MiB of memory and about 50 ms a hash.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 2**20}
@@ -31,12 +33,15 @@ def _check_role(role: str) -> None:
         raise InvalidInput("Unknown role.", {"json": {"role": [f"One of: {', '.join(ROLES)}."]}})
 
 
-def create(email: str, role: str) -> tuple[User, str]:
-    """A new user and the generated password, which is shown this once."""
+def create(email: str, role: str, temporary: bool = True) -> tuple[User, str]:
+    """A new user and the generated password, which is shown this once; a ``temporary``
+    one must be changed at the first sign-in."""
     _check_role(role)
     password = secrets.token_urlsafe(12)
     salt = secrets.token_bytes(16)
-    user = User(email=email.strip().lower(), role=role, salt=salt.hex())
+    user = User(
+        email=email.strip().lower(), role=role, salt=salt.hex(), must_change_password=temporary
+    )
     user.password_hash = _hash(password, salt)
     try:
         user.save()
@@ -64,6 +69,34 @@ def set_role(email: str, role: str) -> User:
     return user.save()
 
 
+def change_password(user: User, current: str, new: str, confirmation: str) -> User:
+    """Replace the user's password, given the current one; the new one must be another."""
+    problems: dict[str, list[str]] = {}
+    if not _matches(user, current):
+        problems["current_password"] = ["Not the current password."]
+    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
+        problems["new_password"] = [f"{MIN_PASSWORD} to {MAX_PASSWORD} characters."]
+    elif new == current:
+        problems["new_password"] = ["Must differ from the current password."]
+    elif new.strip().lower() == user.email:
+        problems["new_password"] = ["Must not be the e-mail address."]
+    if new != confirmation:
+        problems["confirmation"] = ["Does not match the new password."]
+    if problems:
+        raise InvalidInput("The password was not changed.", {"form": problems})
+    salt = secrets.token_bytes(16)
+    User.objects(id=user.id).update_one(
+        set__salt=salt.hex(),
+        set__password_hash=_hash(new, salt),
+        set__must_change_password=False,
+    )
+    return user.reload()
+
+
+def _matches(user: User, password: str) -> bool:
+    return hmac.compare_digest(_hash(password, bytes.fromhex(user.salt)), user.password_hash)
+
+
 def get(user_id: str) -> User | None:
     return User.objects(id=user_id).first()
 
@@ -81,7 +114,7 @@ def authenticate(email: str, password: str) -> User | None:
     now = utcnow()
     if user.locked_until and user.locked_until > now:
         raise Locked()
-    if hmac.compare_digest(_hash(password, bytes.fromhex(user.salt)), user.password_hash):
+    if _matches(user, password):
         user.update(set__failed_attempts=0, unset__locked_until=True, set__last_signed_in_at=now)
         return user.reload()
     user = User.objects(id=user.id).modify(inc__failed_attempts=1, new=True)

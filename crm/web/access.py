@@ -1,5 +1,6 @@
 """Who is signed in, what their role lets them do, and the CSRF token every POST carries."""
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from crm.services import users
 
 PREFIX = "/app"
 OPEN = ("console.sign_in", "console.static")
+# What a user who must replace a generated password may reach before doing so.
+BEFORE_NEW_PASSWORD = ("console.password", "console.sign_out", "console.static")
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
@@ -64,18 +67,27 @@ def _check() -> Response | None:
     user_id = session.get("user_id")
     if user_id:
         user = users.get(user_id)
-        if user is not None and session.get("role") == user.role:
+        if user is not None and session.get("grant") == _grant(user):
             g.user = user
         else:
-            session.clear()  # a deleted user, or a role changed since signing in
+            # A deleted user, or a role or password changed since signing in.
+            session.clear()
     if g.user is None and request.endpoint not in OPEN:
         return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
+    if g.user and g.user.must_change_password and request.endpoint not in BEFORE_NEW_PASSWORD:
+        return redirect(url_for("console.password"))
     return None
+
+
+def _grant(user: User) -> str:
+    """What a session was signed in with: it holds only while the role and password do."""
+    password = hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    return f"{user.role}:{password}"
 
 
 def sign_in(user: User) -> None:
     session.clear()  # a fresh session (and token) on signing in
-    session["user_id"], session["role"] = str(user.id), user.role
+    session["user_id"], session["grant"] = str(user.id), _grant(user)
     csrf_token()
 
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from flask import Blueprint, flash
 
-from crm.services.errors import Conflict, DomainError, InvalidInput, NotFound
+from crm.services.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 
 blp = Blueprint(
     "console",
@@ -15,7 +15,7 @@ blp = Blueprint(
 
 
 def status_of(error: DomainError) -> int:
-    for kind, status in ((NotFound, 404), (Conflict, 409), (InvalidInput, 422)):
+    for kind, status in ((NotFound, 404), (Conflict, 409), (InvalidInput, 422), (Unavailable, 503)):
         if isinstance(error, kind):
             return status
     return 400

@@ -10,6 +10,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -19,9 +20,10 @@ from flask import (
 )
 
 from crm.documents import MessageStatus
-from crm.services import audiences, campaigns, pages, templates
+from crm.services import audiences, campaigns, pages, templates, test_messages, timelines
 from crm.services.errors import DomainError, InvalidInput
 from crm.services.sending import control, schedule
+from crm.web import charts
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
 from crm.web.charts import funnel
@@ -78,6 +80,35 @@ def campaign_preview():
     return jsonify(rendered=rendered)
 
 
+@blp.route("/campaigns/test-message", methods=["POST"])
+@requires("marketer")
+def campaign_test_message():
+    """Send the composer's message to one customer, once per idempotency key (JSON)."""
+    body = request.get_json(silent=True) or {}
+    settings = current_app.config["CRM_SETTINGS"]
+    vendor = test_messages.Vendor(
+        settings.vendor_url, settings.public_url, settings.vendor_timeout_seconds
+    )
+    try:
+        sent = test_messages.send(
+            str(body.get("idempotency_key", "")),
+            str(body.get("customer_id", "")).strip(),
+            str(body.get("message", "")),
+            vendor,
+            g.user.email,
+        )
+    except DomainError as error:
+        return jsonify(message=explain(error), errors=error.errors), status_of(error)
+    return jsonify(
+        idempotency_key=sent.key,
+        customer_id=sent.customer_id,
+        to=sent.to,
+        body=sent.body,
+        status=sent.status.value,
+        reason=sent.reason,
+    )
+
+
 @blp.route("/campaigns", methods=["POST"])
 @requires("marketer")
 def campaign_save():
@@ -121,7 +152,22 @@ def campaign_page(campaign_id: ObjectId):
         statuses=[s.value for s in MessageStatus],
         audience=audiences.get(campaign["audience_id"]),
         funnel=funnel(campaign),
+        **_deliveries(campaign_id),
     )
+
+
+@blp.route("/campaigns/<objectid:campaign_id>/deliveries")
+def campaign_deliveries(campaign_id: ObjectId):
+    """The deliveries chart alone (HTML), redrawn by the live page as messages settle."""
+    return render_template("_deliveries.html", **_deliveries(campaign_id))
+
+
+def _deliveries(campaign_id: ObjectId) -> dict[str, Any]:
+    try:
+        timeline = timelines.deliveries(campaigns.get(campaign_id))
+    except DomainError as error:
+        return {"deliveries": None, "deliveries_problem": explain(error)}
+    return {"deliveries": charts.deliveries(timeline), "deliveries_problem": ""}
 
 
 @blp.route("/campaigns/<objectid:campaign_id>/progress")

@@ -1,10 +1,13 @@
 """The dashboard, the customers table and a customer's profile."""
 
+from typing import Any
+
 from flask import render_template, request
 
 from crm.documents import Customer, Order
-from crm.services import campaigns, customers, orders, pages
+from crm.services import campaigns, customers, orders, pages, timelines
 from crm.services.errors import DomainError
+from crm.web import charts
 from crm.web.blueprint import blp, explain, status_of
 
 PAGE_SIZE = 25
@@ -18,7 +21,24 @@ def home():
         customer_count=Customer._get_collection().estimated_document_count(),
         order_count=Order._get_collection().estimated_document_count(),
         recent=campaigns.with_stats(list(campaigns.newest_first().limit(5))),
+        **_trends(),
     )
+
+
+def _trends() -> dict[str, Any]:
+    """The dashboard's charts: one aggregation for orders and revenue, one for customers."""
+    trends: dict[str, Any] = {"trends_problem": ""}
+    try:
+        days = timelines.orders_by_day()
+        new = timelines.new_customers_by_day()
+    except DomainError as error:
+        return {"trends_problem": explain(error)}
+    trends["customers_chart"] = charts.daily(
+        "New customers a day (first order)", new, "customers", "New customers"
+    )
+    trends["orders_chart"] = charts.daily("Orders a day", days, "orders", "Orders")
+    trends["revenue_chart"] = charts.daily("Revenue a day", days, "revenue", "Revenue", money=True)
+    return trends
 
 
 @blp.route("/customers")

@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 
 from crm.documents import Ingestion, IngestionStatus
 from crm.services.errors import DomainError
-from crm.services.ingestion import intake, jobs
+from crm.services.ingestion import intake, jobs, preview
 from crm.services.ingestion.formats import Upload, detect
 from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
 from crm.web.access import requires
@@ -26,12 +26,16 @@ def _upload_limit() -> None:
     # Set before the access check reads the form, so a large upload stops at the limit.
     if request.endpoint == "console.import_upload":
         request.max_content_length = current_app.config["CRM_SETTINGS"].max_upload_bytes
+    elif request.endpoint == "console.import_preview":
+        request.max_content_length = 2 * preview.MAX_BYTES
 
 
 @blp.route("/imports")
 def import_list():
     recent = Ingestion.objects.order_by("-created_at").limit(RECENT)
-    return render_template("imports.html", imports=recent, kinds=list(KINDS))
+    return render_template(
+        "imports.html", imports=recent, kinds=list(KINDS), preview_bytes=preview.MAX_BYTES
+    )
 
 
 @blp.route("/imports", methods=["POST"])
@@ -59,6 +63,24 @@ def import_upload():
         flash("The import queue is unreachable; upload again shortly.", "danger")
         return redirect(url_for("console.import_list"))
     return redirect(url_for("console.import_page", ingestion_id=job.id))
+
+
+@blp.route("/imports/preview", methods=["POST"])
+@requires("marketer")
+def import_preview():
+    """The columns and first rows of a file's start as the import would take them (HTML,
+    shown by the upload form before the import starts)."""
+    kind = KINDS.get(request.form.get("kind", ""))
+    upload = request.files.get("file")
+    if kind is None or upload is None:
+        problem = "Pick a file and what it holds."
+        return render_template("_import_preview.html", problem=problem), 422
+    try:
+        fmt = detect(upload.mimetype, upload.filename, None)
+        found = preview.preview(kind, upload.stream, fmt, request.form.get("complete") == "true")
+    except DomainError as error:
+        return render_template("_import_preview.html", problem=explain(error)), status_of(error)
+    return render_template("_import_preview.html", preview=found, kind=kind.name)
 
 
 @blp.route("/imports/<objectid:ingestion_id>")

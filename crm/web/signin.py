@@ -1,12 +1,13 @@
-"""Signing in and out."""
+"""Signing in and out, and changing one's password (forced after a generated one)."""
 
 from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 
 from crm.services import users
-from crm.web import access
-from crm.web.blueprint import blp
+from crm.services.errors import DomainError
+from crm.web import access, throttle
+from crm.web.blueprint import blp, explain
 
 
 def _safe_next(target: str | None) -> str:
@@ -24,17 +25,27 @@ def sign_in():
             return redirect(url_for("console.home"))
         return render_template("sign_in.html", email="", next=request.args.get("next", ""))
     email = request.form.get("email", "")
+    if throttle.blocked():
+        message = (
+            "Too many failed sign-ins from this address: try again in "
+            f"{throttle.minutes_left()} minutes."
+        )
+        return _refused(email, message, 429)
     try:
         user = users.authenticate(email, request.form.get("password", ""))
     except users.Locked:
+        throttle.count_failure()
         message = (
             f"Too many failed sign-ins: this account is locked for "
             f"{int(users.LOCK.total_seconds() // 60)} minutes."
         )
         return _refused(email, message, 423)
     if user is None:
+        throttle.count_failure()
         return _refused(email, "Wrong e-mail or password.", 401)
     access.sign_in(user)
+    if user.must_change_password:
+        return redirect(url_for("console.password", next=request.form.get("next") or None))
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -42,6 +53,28 @@ def _refused(email: str, message: str, status: int):
     flash(message, "danger")
     page = render_template("sign_in.html", email=email, next=request.form.get("next", ""))
     return page, status
+
+
+@blp.route("/password", methods=["GET", "POST"])
+def password():
+    forced = g.user.must_change_password
+    if request.method == "GET":
+        return render_template("password.html", forced=forced, next=request.args.get("next", ""))
+    form = request.form
+    try:
+        user = users.change_password(
+            g.user,
+            form.get("current_password", ""),
+            form.get("new_password", ""),
+            form.get("confirmation", ""),
+        )
+    except DomainError as error:
+        flash(explain(error), "danger")
+        page = render_template("password.html", forced=forced, next=form.get("next", ""))
+        return page, 422
+    access.sign_in(user)  # sessions signed in with the old password end
+    flash("Password changed.", "success")
+    return redirect(_safe_next(form.get("next")))
 
 
 @blp.route("/sign-out", methods=["POST"])

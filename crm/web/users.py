@@ -23,7 +23,11 @@ def user_create():
     except DomainError as error:
         flash_error(error)
     else:
-        flash(f"Created {user.email} ({user.role}). Password, shown once: {password}", "success")
+        flash(
+            f"Created {user.email} ({user.role}). Temporary password, shown once: {password} "
+            "(they choose their own at their first sign-in).",
+            "success",
+        )
     return redirect(url_for("console.user_list"))
 
 

@@ -219,6 +219,46 @@ function startComposer(form) {
   refresh();
 }
 
+// ---- Test message ---------------------------------------------------------------------
+
+function newKey() {
+  // Works on plain http too, where crypto.randomUUID does not.
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function startTestMessage(form) {
+  const result = document.getElementById("test-result");
+  const button = form.querySelector("button[type=submit]");
+  // One key per attempt: kept while the answer is awaited (a second click, a retry after a
+  // network error re-sends it, and the server sends nothing more), renewed once answered.
+  let key = newKey();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    button.disabled = true;
+    result.replaceChildren(el("span", { class: "text-body-secondary", text: "Sending…" }));
+    const body = {
+      idempotency_key: key,
+      customer_id: form.querySelector("#test-customer").value,
+      message: document.getElementById("message").value,
+    };
+    postJson(form.dataset.url, body).then(({ ok, data }) => {
+      key = newKey();
+      if (!ok) {
+        result.replaceChildren(el("div", { class: "alert alert-warning mb-0", text: data.message }));
+        return;
+      }
+      const good = data.status === "ACCEPTED";
+      result.replaceChildren(el("div", { class: `alert alert-${good ? "success" : "danger"} mb-0` }, [
+        el("div", { text: `${data.status}: to ${data.to}${data.reason ? ` (${data.reason})` : ""}` }),
+        el("div", { class: "small", text: data.body })]));
+      result.dataset.status = data.status;
+    }).catch(() => {
+      result.replaceChildren(el("div", { class: "alert alert-warning mb-0", text: "No answer; press Send test again to retry (it is not sent twice)." }));
+    }).finally(() => { button.disabled = false; });
+  });
+}
+
 // ---- Live campaign page ----------------------------------------------------------------
 
 const SETTLED = ["COMPLETED", "CANCELLED"];
@@ -248,14 +288,63 @@ function startCampaign(page) {
     }
     page.querySelectorAll("form[data-when]").forEach((f) => { f.hidden = !f.dataset.when.split(" ").includes(data.status); });
   }
+  const chart = document.getElementById("deliveries");
+  function redrawDeliveries() {
+    // The chart comes drawn from the server; a table someone opened stays open.
+    fetch(chart.dataset.url, { credentials: "same-origin" }).then((r) => r.text()).then((html) => {
+      const open = chart.querySelector("details[open]") !== null;
+      chart.innerHTML = html;
+      const details = chart.querySelector("details");
+      if (details) details.open = open;
+    });
+  }
+  // Counts every 2 s; the chart, which reads the messages settled lately, every 10 s and
+  // once more when the campaign settles.
+  let polls = 0;
   function poll() {
     fetch(page.dataset.progressUrl, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
       show(data);
-      if (!SETTLED.includes(data.status)) setTimeout(poll, 2000);
+      const settled = SETTLED.includes(data.status);
+      if (settled || polls++ % 5 === 0) redrawDeliveries();
+      if (!settled) setTimeout(poll, 2000);
     });
   }
   bar.style.width = `${bar.dataset.total > 0 ? Math.round((100 * bar.dataset.done) / bar.dataset.total) : 0}%`;
   poll();
+}
+
+// ---- Import form: a preview of the file before it is imported ------------------------
+
+function startImportForm(form) {
+  const file = form.querySelector("#import-file");
+  const kind = form.querySelector("#import-kind");
+  const start = form.querySelector("#import-start");
+  const box = document.getElementById("import-preview");
+  const limit = Number(form.dataset.previewBytes);
+  let asked = 0;
+  start.disabled = true;
+  function preview() {
+    const chosen = file.files[0];
+    const ask = ++asked;
+    start.disabled = true;
+    if (!chosen) { box.replaceChildren(); return; }
+    // Only the file's start travels for the preview; the whole file goes with Start import.
+    const body = new FormData();
+    body.append("csrf_token", csrfToken);
+    body.append("kind", kind.value);
+    body.append("complete", chosen.size <= limit ? "true" : "false");
+    body.append("file", chosen.slice(0, limit, chosen.type), chosen.name);
+    box.replaceChildren(el("p", { class: "text-body-secondary", text: "Reading the file…" }));
+    fetch(form.dataset.previewUrl, { method: "POST", body, credentials: "same-origin" })
+      .then((r) => r.text().then((html) => ({ ok: r.ok, html })))
+      .then(({ ok, html }) => {
+        if (ask !== asked) return;
+        box.innerHTML = html;
+        start.disabled = !ok || box.querySelector("#preview-problem") !== null;
+      });
+  }
+  file.addEventListener("change", preview);
+  kind.addEventListener("change", preview);
 }
 
 // ---- Import page ----------------------------------------------------------------------
@@ -296,7 +385,11 @@ const builder = document.getElementById("builder");
 if (builder) startBuilder(builder);
 const composer = document.getElementById("composer");
 if (composer) startComposer(composer);
+const testMessage = document.getElementById("test-message");
+if (testMessage) startTestMessage(testMessage);
 const campaign = document.getElementById("campaign");
 if (campaign) startCampaign(campaign);
+const importForm = document.getElementById("import-form");
+if (importForm) startImportForm(importForm);
 const importPage = document.getElementById("import");
 if (importPage) startImport(importPage);
