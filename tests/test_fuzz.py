@@ -94,6 +94,8 @@ def excluded_for(label: str) -> list:
     return excluded
 
 
+# About a minute on an idle machine; several times that on a busy one.
+@pytest.mark.timeout(900)
 def test_no_operation_fails_or_breaks_its_contract(app, api_key, capsys):
     schema = openapi.from_wsgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {api_key}"}
@@ -128,4 +130,4 @@ def test_no_operation_fails_or_breaks_its_contract(app, api_key, capsys):
             sys.stdout.write(f"\nfuzz: CRM_FUZZ_SEED={SEED}, {cases} cases\n")
 
     assert len(checks) >= 14
-    assert len(operations) >= 39 and cases > len(operations) * 40
+    assert len(operations) >= 48 and cases > len(operations) * 40
