@@ -159,6 +159,7 @@ def test_composer_options_are_checked_by_the_api_schema_and_saved_with_the_campa
         assert _error(page, "schedule.quiet_hours.end")
         assert page.get_by_label("Campaign name").input_value() == "Options"
         assert page.get_by_label(re.compile("^Held out")).input_value() == "70"
+        page.locator(".is-invalid").first.scroll_into_view_if_needed()
         shoot(page, "composer-options-errors")
         assert Campaign.objects.count() == 0
 
