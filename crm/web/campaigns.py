@@ -20,13 +20,15 @@ from flask import (
 )
 
 from crm.documents import MessageStatus
+from crm.schemas.campaign import CampaignSchema
 from crm.services import audiences, campaigns, pages, templates, test_messages, timelines
-from crm.services.errors import DomainError, InvalidInput
+from crm.services.errors import DomainError
 from crm.services.sending import control, schedule
-from crm.web import charts
+from crm.web import charts, composer_options
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
 from crm.web.charts import funnel
+from crm.web.fields import field_errors, load
 from workers import scheduling, sending
 
 LOG_PAGE = 50
@@ -51,12 +53,18 @@ def campaign_list():
 @blp.route("/campaigns/new")
 @requires("marketer")
 def campaign_composer():
-    choices = audiences.page(pages.Request(page_size=100)).items
+    return _composer({"audience_id": request.args.get("audience_id", "")}, {})
+
+
+def _composer(given: dict[str, str], errors: dict[str, list[str]]) -> str:
     return render_template(
         "composer.html",
-        audiences=choices,
+        audiences=audiences.page(pages.Request(page_size=100)).items,
         variables=sorted(templates.VARIABLES - {"attributes"}),
-        chosen=request.args.get("audience_id", ""),
+        chosen=given.get("audience_id", ""),
+        given=given,
+        errors=errors,
+        default_timezone=current_app.config["CRM_SETTINGS"].default_timezone,
     )
 
 
@@ -112,22 +120,20 @@ def campaign_test_message():
 @blp.route("/campaigns", methods=["POST"])
 @requires("marketer")
 def campaign_save():
-    form = request.form
+    """Create the campaign as ``POST /api/campaign`` does (its schema, then the service);
+    a refusal shows the composer again, each error next to its field."""
+    body, rows = composer_options.campaign_body(request.form)
     try:
-        if not ObjectId.is_valid(form.get("audience_id", "")):
-            raise InvalidInput("Pick an audience.", {"json": {"audience_id": ["Required."]}})
-        campaign = campaigns.create(
-            {
-                "name": form.get("name") or None,
-                "audience_id": ObjectId(form["audience_id"]),
-                "message": form.get("message", ""),
-            }
-        )
-        if form.get("action") == "send":
+        campaign = campaigns.create(load(CampaignSchema(), body))
+    except DomainError as error:
+        flash(error.message, "danger")
+        errors = composer_options.row_of(field_errors(error), rows)
+        return _composer(request.form.to_dict(), errors), 422
+    try:
+        if request.form.get("action") == "send":
             CONTROLS["send"](campaign.id)
     except DomainError as error:
         flash_error(error)
-        return redirect(url_for("console.campaign_composer"))
     return redirect(url_for("console.campaign_page", campaign_id=campaign.id))
 
 

@@ -1,8 +1,18 @@
 """Every page of the console, on one blueprint."""
 
-from crm.web import access, audiences, campaigns, contacts, imports, signin, users
+from crm.web import access, audiences, campaigns, consent, contacts, imports, results, signin, users
 from crm.web.blueprint import blp
 
 access.guard(blp)
 
-__all__ = ["audiences", "blp", "campaigns", "contacts", "imports", "signin", "users"]
+__all__ = [
+    "audiences",
+    "blp",
+    "campaigns",
+    "consent",
+    "contacts",
+    "imports",
+    "results",
+    "signin",
+    "users",
+]

@@ -1,0 +1,58 @@
+"""A campaign's results: conversions and revenue attributed to it, and its lift over the
+holdout with 95% intervals, overall and per variant (``crm.services.attribution``)."""
+
+from typing import Any
+
+from bson import ObjectId
+from flask import render_template
+
+from crm.services import attribution, campaigns
+from crm.services.errors import DomainError
+from crm.web.blueprint import blp, explain, status_of
+
+
+def percent(rate: float | None, digits: int = 1) -> str:
+    return "—" if rate is None else f"{100 * rate:.{digits}f}%"
+
+
+def points(interval: dict[str, float] | None) -> str:
+    """A 95% interval of a difference of rates, in percentage points."""
+    if interval is None:
+        return "—"
+    return f"{100 * interval['low']:+.1f} to {100 * interval['high']:+.1f} pts"
+
+
+def rate_bars(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chart's bars: the window conversion rate of the messaged and the holdout."""
+    rates = [
+        ("messaged", "Messaged", report["messaged"]),
+        ("holdout", "Holdout", report["holdout"]),
+    ]
+    return [
+        {
+            "key": key,
+            "label": label,
+            "members": group["members"],
+            "conversions": group["window_conversions"],
+            "rate": group["window_conversion_rate"],
+            "width": round(100 * (group["window_conversion_rate"] or 0), 1),
+        }
+        for key, label, group in rates
+    ]
+
+
+@blp.route("/campaigns/<objectid:campaign_id>/results")
+def campaign_results(campaign_id: ObjectId):
+    try:
+        campaign = campaigns.get(campaign_id)
+        report = attribution.report(campaign_id)
+    except DomainError as error:
+        return render_template("error.html", message=explain(error)), status_of(error)
+    return render_template(
+        "results.html",
+        campaign=campaign,
+        report=report,
+        bars=rate_bars(report),
+        percent=percent,
+        points=points,
+    )
