@@ -405,7 +405,7 @@ def test_an_uploaded_csv_is_previewed_then_imported_and_its_rejected_row_explain
         assert previewed["2"] == (
             {"customer_id": "i-1", "name": "Ines 1", "email": "i1@example.com",
              "phone": "", "total_spends": "", "last_visit_date": "", "visit_count": "",
-             "attributes.tier": "gold"},
+             "opted_out": "", "timezone": "", "attributes.tier": "gold"},
             "—",
         )  # fmt: skip
         assert Ingestion.objects.count() == 0 and Customer.objects.count() == 0
@@ -509,7 +509,7 @@ def test_a_test_message_reaches_the_vendor_once_and_touches_no_campaign(
         )
         sign_in(page, url, "marketer", accounts["marketer"])
         page.goto(f"{url}/app/campaigns/new?audience_id={audience.id}")
-        page.get_by_label("Message").fill(text)
+        page.get_by_label("Message", exact=True).fill(text)
         page.get_by_label("Customer id").fill("c-0003")
         page.get_by_role("button", name="Send test").click()
         result = page.locator("#test-result")
