@@ -1,38 +1,25 @@
 """A campaign with a holdout and two variants through the real processes (gunicorn, a
 Dramatiq worker process, the vendor simulator), then orders, then its results."""
 
-import os
 from datetime import UTC, datetime
 
 import pytest
 import requests
 
-from devstack import embedded
-from devstack.stack import start_services
 from tests.helpers.polling import eventually
+from tests.helpers.stack import running_stack
 
 pytestmark = pytest.mark.system
 
 
 @pytest.fixture
 def stack(settings, broker, api_key, tmp_path):
-    api_port, vendor_port = embedded.free_port(), embedded.free_port()
-    env = {
-        **os.environ,
-        "CRM_MONGODB_URI": settings.mongodb_uri,
-        "CRM_VENDOR_SEED": "1",
-        "CRM_VENDOR_RECEIPT_DELAY_MS": "50",
-        "CRM_SEND_CHUNK_SIZE": "10",
-    }
-    processes = start_services(env, api_port, vendor_port, log_dir=tmp_path)
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {api_key}"
-    yield f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{vendor_port}", api
-    embedded.stop(list(processes.values()))
+    with running_stack(settings, api_key, tmp_path, CRM_VENDOR_SEED="1") as running:
+        yield running
 
 
 def test_held_out_members_reach_no_vendor_and_orders_are_attributed(stack):
-    url, vendor, api = stack
+    url, vendor, api = stack.url, stack.vendor, stack.api
     # Given 60 customers and a campaign holding out 30% of them, with two variants
     for i in range(60):
         customer = {"customer_id": f"c{i:02}", "name": f"N{i}", "email": f"c{i}@example.com"}

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from devstack import embedded
-from devstack.stack import start_services, start_worker
+from devstack.stack import start_worker
 from tests.helpers.polling import eventually
+from tests.helpers.stack import running_stack
 
 pytestmark = pytest.mark.system
 
@@ -20,35 +20,19 @@ MEMBERS = 6
 
 @pytest.fixture
 def stack(settings, broker, api_key, tmp_path):
-    api_port, vendor_port = embedded.free_port(), embedded.free_port()
-    env = {
-        **os.environ,
-        "CRM_MONGODB_URI": settings.mongodb_uri,
+    variables = {
         "CRM_SWEEP_INTERVAL_SECONDS": "1",
         "CRM_VENDOR_RECEIPT_DELAY_MS": "20",
         "CRM_SEND_CHUNK_SIZE": "4",
-        "CRM_VENDOR_URL": f"http://127.0.0.1:{vendor_port}",
-        "CRM_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
     }
-    processes = start_services(env, api_port, vendor_port, log_dir=tmp_path)
-    worker_log = tmp_path / "worker.log"
-    eventually(lambda: "ready for action" in worker_log.read_text(), 60, 0.1)
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {api_key}"
-    yield {
-        "api": api,
-        "url": f"http://127.0.0.1:{api_port}",
-        "vendor": f"http://127.0.0.1:{vendor_port}",
-        "processes": processes,
-        "env": env,
-        "log": worker_log,
-    }
-    embedded.stop(list(processes.values()))
+    with running_stack(settings, api_key, tmp_path, **variables) as running:
+        eventually(lambda: "ready for action" in (tmp_path / "worker.log").read_text(), 60, 0.1)
+        yield running
 
 
 @pytest.mark.parametrize("how", ["killed, Redis emptied", "stopped"])
-def test_a_campaign_scheduled_across_a_worker_restart_is_sent_once(stack, broker, how):
-    api, url = stack["api"], stack["url"]
+def test_a_campaign_scheduled_across_a_worker_restart_is_sent_once(stack, broker, how, tmp_path):
+    api, url = stack.api, stack.url
     for i in range(MEMBERS):
         body = {"customer_id": f"c{i}", "name": f"N{i}", "email": f"c{i}@example.com"}
         assert api.post(f"{url}/api/customers", json=body, timeout=10).status_code == 201
@@ -62,7 +46,7 @@ def test_a_campaign_scheduled_across_a_worker_restart_is_sent_once(stack, broker
     body = {"campaign_id": campaign_id, "schedule": {"send_at": send_at.isoformat()}}
     sent = api.post(f"{url}/api/sendCampaign", json=body, timeout=10)
     assert sent.json()["status"] == "SCHEDULED", sent.text
-    worker = stack["processes"]["worker"]
+    worker = stack.processes["worker"]
     if how == "stopped":
         worker.terminate()  # Dramatiq puts back the delayed message it held
     else:
@@ -74,7 +58,7 @@ def test_a_campaign_scheduled_across_a_worker_restart_is_sent_once(stack, broker
     assert campaign["status"] == "SCHEDULED"  # nothing fired it meanwhile
 
     # When a worker starts after its time
-    stack["processes"]["worker"] = start_worker(stack["env"], stack["log"])
+    stack.processes["worker"] = start_worker(stack.env, tmp_path / "worker.log")
 
     # Then it is sent once, a little late, and says so
     def completed():
@@ -87,5 +71,5 @@ def test_a_campaign_scheduled_across_a_worker_restart_is_sent_once(stack, broker
     assert fired_at >= send_at
     assert 0 < campaign["schedule"]["late_seconds"] < 60
     assert campaign["schedule"]["missed"] is None  # within the grace
-    vendor = requests.get(f"{stack['vendor']}/admin/stats", timeout=5).json()
+    vendor = requests.get(f"{stack.vendor}/admin/stats", timeout=5).json()
     assert vendor["accepted"] == MEMBERS and vendor["max_deliveries_per_key"] == 1
