@@ -85,3 +85,21 @@ def test_an_account_with_a_generated_password_reaches_only_the_password_page(app
     for path in ("/app/", "/app/users", "/app/campaigns/new"):
         assert client.get(path).headers["Location"] == "/app/password", path
     assert client.get("/app/password").status_code == 200
+
+
+def test_console_pages_of_missing_things_are_404_pages_saying_so(app):
+    _, password = users.create("vi@example.com", "viewer")
+    User.objects(email="vi@example.com").update(set__must_change_password=False)
+    client = app.test_client()
+    assert _console_sign_in(client, "vi@example.com", password, "10.0.0.9").status_code == 302
+    missing = "6b0f07e286b0212addc04d04"
+    for path in (
+        f"/app/campaigns/{missing}",
+        f"/app/campaigns/{missing}/progress",
+        f"/app/campaigns/{missing}/results",
+        f"/app/imports/{missing}",
+        "/app/customers/nobody",
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "No " in response.get_data(as_text=True), path

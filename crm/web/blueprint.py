@@ -1,6 +1,6 @@
 from typing import Any
 
-from flask import Blueprint, flash
+from flask import Blueprint, flash, render_template
 
 from crm.services.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 
@@ -33,6 +33,12 @@ def explain(error: DomainError) -> str:
 
 def _listed(problems: Any) -> list[str]:
     return [str(problem) for problem in problems] if isinstance(problems, list) else [str(problems)]
+
+
+@blp.errorhandler(DomainError)
+def error_page(error: DomainError) -> tuple[str, int]:
+    """A console page whose subject is missing or refused says why, with its status."""
+    return render_template("error.html", message=explain(error)), status_of(error)
 
 
 def flash_error(error: DomainError) -> None:

@@ -140,16 +140,11 @@ def campaign_save():
 @blp.route("/campaigns/<objectid:campaign_id>")
 def campaign_page(campaign_id: ObjectId):
     campaign = _described(campaign_id)
-    if isinstance(campaign, tuple):
-        return campaign
     status = _status_filter()
     after = request.args.get("after") or None
-    try:
-        logs = campaigns.logs(
-            campaigns.get(campaign_id), pages.Request(page_size=LOG_PAGE, after=after), status
-        )
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+    logs = campaigns.logs(
+        campaigns.get(campaign_id), pages.Request(page_size=LOG_PAGE, after=after), status
+    )
     return render_template(
         "campaign.html",
         campaign=campaign,
@@ -179,8 +174,6 @@ def _deliveries(campaign_id: ObjectId) -> dict[str, Any]:
 @blp.route("/campaigns/<objectid:campaign_id>/progress")
 def campaign_progress(campaign_id: ObjectId):
     campaign = _described(campaign_id)
-    if isinstance(campaign, tuple):
-        return campaign
     return jsonify(
         status=campaign["status"].value,
         stats=campaign["stats"],
@@ -206,10 +199,7 @@ def campaign_control(campaign_id: ObjectId, action: str):
 
 @blp.route("/campaigns/<objectid:campaign_id>/logs.csv")
 def campaign_logs_csv(campaign_id: ObjectId):
-    try:
-        campaign = campaigns.get(campaign_id)
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+    campaign = campaigns.get(campaign_id)
     status = _status_filter()
 
     def rows():
@@ -247,8 +237,5 @@ def _status_filter() -> MessageStatus | None:
     return MessageStatus(raw) if raw in {s.value for s in MessageStatus} else None
 
 
-def _described(campaign_id: ObjectId) -> dict[str, Any] | tuple:
-    try:
-        return campaigns.with_stats([campaigns.get(campaign_id)])[0]
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+def _described(campaign_id: ObjectId) -> dict[str, Any]:
+    return campaigns.with_stats([campaigns.get(campaign_id)])[0]

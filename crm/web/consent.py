@@ -6,7 +6,7 @@ from crm.schemas.suppression import SuppressionSchema
 from crm.services import consent, pages, suppressions
 from crm.services.errors import DomainError
 from crm.web.access import requires
-from crm.web.blueprint import blp, explain, flash_error, status_of
+from crm.web.blueprint import blp, flash_error
 from crm.web.fields import field_errors, load
 
 PAGE_SIZE = 25
@@ -59,8 +59,5 @@ def suppression_remove():
 
 def _listing(given: dict, errors: dict[str, list[str]], status: int):
     wanted = pages.Request(page_size=PAGE_SIZE, after=request.args.get("after") or None)
-    try:
-        page = suppressions.page(wanted)
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+    page = suppressions.page(wanted)
     return render_template("suppressions.html", page=page, given=given, errors=errors), status

@@ -8,7 +8,7 @@ from crm.documents import Customer, Order
 from crm.services import campaigns, customers, orders, pages, timelines
 from crm.services.errors import DomainError
 from crm.web import charts
-from crm.web.blueprint import blp, explain, status_of
+from crm.web.blueprint import blp, explain
 
 PAGE_SIZE = 25
 
@@ -46,19 +46,13 @@ def customer_list():
     query = request.args.get("q", "").strip()
     after = request.args.get("after") or None
     wanted = pages.Request(page_size=PAGE_SIZE, after=after)
-    try:
-        page = customers.search(wanted, query) if query else customers.page(wanted)
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+    page = customers.search(wanted, query) if query else customers.page(wanted)
     return render_template("customers.html", page=page, q=query)
 
 
 @blp.route("/customers/<extid:customer_id>")
 def customer_profile(customer_id: str):
-    try:
-        customer = customers.get(customer_id)
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+    customer = customers.get(customer_id)
     return render_template(
         "customer.html",
         customer=customer,

@@ -86,16 +86,12 @@ def import_preview():
 @blp.route("/imports/<objectid:ingestion_id>")
 def import_page(ingestion_id: ObjectId):
     report = _report(ingestion_id)
-    if isinstance(report, tuple):
-        return report
     return render_template("import.html", job=report, settled=report["status"] in SETTLED)
 
 
 @blp.route("/imports/<objectid:ingestion_id>/progress")
 def import_progress(ingestion_id: ObjectId):
     report = _report(ingestion_id)
-    if isinstance(report, tuple):
-        return report
     return jsonify(
         status=report["status"].value,
         counts=report["counts"],
@@ -105,8 +101,5 @@ def import_progress(ingestion_id: ObjectId):
     )
 
 
-def _report(ingestion_id: ObjectId) -> dict[str, Any] | tuple:
-    try:
-        return jobs.report(jobs.get(ingestion_id))
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+def _report(ingestion_id: ObjectId) -> dict[str, Any]:
+    return jobs.report(jobs.get(ingestion_id))

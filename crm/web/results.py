@@ -7,8 +7,7 @@ from bson import ObjectId
 from flask import render_template
 
 from crm.services import attribution, campaigns
-from crm.services.errors import DomainError
-from crm.web.blueprint import blp, explain, status_of
+from crm.web.blueprint import blp
 
 
 def percent(rate: float | None, digits: int = 1) -> str:
@@ -43,11 +42,8 @@ def rate_bars(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 @blp.route("/campaigns/<objectid:campaign_id>/results")
 def campaign_results(campaign_id: ObjectId):
-    try:
-        campaign = campaigns.get(campaign_id)
-        report = attribution.report(campaign_id)
-    except DomainError as error:
-        return render_template("error.html", message=explain(error)), status_of(error)
+    campaign = campaigns.get(campaign_id)
+    report = attribution.report(campaign_id)
     return render_template(
         "results.html",
         campaign=campaign,
