@@ -151,10 +151,13 @@ def run(
     orphan_after: float = 3.0,
     timeout: float = 600,
     chunk_size: int = 100,
+    env: dict[str, str] | None = None,
 ) -> Report:
-    """Send one campaign of ``members`` at ``rate`` a second; returns what was found."""
+    """Send one campaign of ``members`` at ``rate`` a second; returns what was found.
+    ``env`` overrides the stack's settings."""
     workdir = Path(tempfile.mkdtemp(prefix="crm-soak-"))
-    stack = Stack(mongodb_uri, workdir, orphan_after, {"CRM_SEND_CHUNK_SIZE": str(chunk_size)})
+    settings = {"CRM_SEND_CHUNK_SIZE": str(chunk_size), **(env or {})}
+    stack = Stack(mongodb_uri, workdir, orphan_after, settings)
     report = Report(members)
     try:
         auth = {"Authorization": f"Bearer {api_key}"}
