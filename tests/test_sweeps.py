@@ -90,12 +90,25 @@ def test_a_chunk_waiting_in_the_queue_is_never_lost_however_long_it_waits(campai
     assert {c.id: c.reload().message_id for c in (waiting, delayed, recent)} == before
 
 
-def test_stalled_materialisation_is_restarted_once(campaign):
-    Campaign.objects(id=campaign.id).update(set__materialized=False, set__heartbeat_at=LONG_AGO)
+def test_a_lost_materialisation_is_restarted_once(campaign, broker):
+    Campaign.objects(id=campaign.id).update(
+        set__materialized=False, set__heartbeat_at=LONG_AGO, set__materializer_message_id="gone"
+    )
     restarted = []
-    sweeps.restart_stalled(IDLE, restarted.append)
-    sweeps.restart_stalled(IDLE, restarted.append)  # its heartbeat was renewed
+    sweeps.restart_stalled(IDLE, sending.in_campaigns_queue, restarted.append)
+    sweeps.restart_stalled(IDLE, sending.in_campaigns_queue, restarted.append)  # it beat
     assert restarted == [str(campaign.id)]
+
+
+def test_a_materialisation_waiting_in_the_queue_is_never_restarted(campaign, broker):
+    Campaign.objects(id=campaign.id).update(set__materialized=False)
+    message_id = sending.enqueue_materialize(str(campaign.id))  # no worker: it waits
+    Campaign.objects(id=campaign.id).update(set__heartbeat_at=LONG_AGO)
+    restarted = []
+
+    assert sweeps.restart_stalled(IDLE, sending.in_campaigns_queue, restarted.append) == 0
+
+    assert restarted == [] and campaign.reload().materializer_message_id == message_id
 
 
 def test_silent_messages_are_looked_up_at_the_vendor_before_failing(campaign):

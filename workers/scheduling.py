@@ -17,14 +17,14 @@ def defaults() -> schedule.Defaults:
     return schedule.Defaults.of(broker.settings())
 
 
-@dramatiq.actor(queue_name="campaigns", **sending.RETRIES)
+@dramatiq.actor(queue_name=sending.CAMPAIGNS, **sending.RETRIES)
 def fire_campaign(campaign_id: str, send_at: str) -> None:
     schedule.fire_one(
         ObjectId(campaign_id),
         send_at,
         utcnow(),
         defaults(),
-        sending.materialize_campaign.send,
+        sending.enqueue_materialize,
         enqueue_fire,
     )
 
@@ -36,7 +36,7 @@ def start(campaign_id: ObjectId, given: dict[str, Any] | None, settings: Setting
         given,
         schedule.Defaults.of(settings),
         utcnow(),
-        sending.materialize_campaign.send,
+        sending.enqueue_materialize,
         enqueue_fire,
     )
 
@@ -48,7 +48,7 @@ def enqueue_fire(campaign_id: str, send_at: str, delay_ms: int) -> None:
 def fire_due() -> dict[str, int]:
     """The sweep's part: start due campaigns, and hand out chunks stuck in the delay queue."""
     now = utcnow()
-    fired = schedule.fire_due(now, defaults(), sending.materialize_campaign.send)
+    fired = schedule.fire_due(now, defaults(), sending.enqueue_materialize)
     actions = {f"schedule_{outcome}": n for outcome, n in fired.items()}
     actions["delayed_chunk_released"] = schedule.release_overdue(
         now, in_delay_queue, sending.enqueue_chunk

@@ -14,11 +14,13 @@ import dramatiq
 from bson import ObjectId
 
 from crm.services.sending import control, delivery, materialize
+from crm.store import campaigns
 from crm.vendor import VendorClient
 from workers import broker
 from workers.rate_limit import RateLimit
 
 DELIVERIES = "deliveries"
+CAMPAIGNS = "campaigns"
 RETRIES: dict[str, Any] = {
     "max_retries": 20,
     "min_backoff": 1_000,
@@ -40,13 +42,21 @@ def vendor() -> VendorClient:
     return clients[settings.vendor_url]
 
 
-@dramatiq.actor(queue_name="campaigns", **RETRIES)
+@dramatiq.actor(queue_name=CAMPAIGNS, **RETRIES)
 def materialize_campaign(campaign_id: str) -> None:
     more = materialize.materialize(
         ObjectId(campaign_id), broker.settings().send_chunk_size, enqueue_chunk, time_budget=30
     )
     if more:
-        materialize_campaign.send(campaign_id)
+        enqueue_materialize(campaign_id)
+
+
+def enqueue_materialize(campaign_id: str) -> str:
+    """Queue ``materialize_campaign``, noting the message on the campaign so that the sweep
+    can tell a materialisation waiting in the queue from one whose message was lost."""
+    message_id = materialize_campaign.send(campaign_id).options["redis_message_id"]
+    campaigns.note_materializer(ObjectId(campaign_id), message_id)
+    return message_id
 
 
 @dramatiq.actor(queue_name=DELIVERIES, **RETRIES)
@@ -63,17 +73,17 @@ def deliver_chunk(chunk_id: str) -> None:
     delivery.deliver(ObjectId(chunk_id), outlet)
 
 
-@dramatiq.actor(queue_name="campaigns", **RETRIES)
+@dramatiq.actor(queue_name=CAMPAIGNS, **RETRIES)
 def resume_campaign(campaign_id: str) -> None:
     """Hand a resumed campaign's paused chunks out again, a batch per call; then go on
     materialising whatever is left."""
     if control.hand_out_paused(ObjectId(campaign_id), enqueue_chunk) == control.BATCH:
         resume_campaign.send(campaign_id)
     else:
-        materialize_campaign.send(campaign_id)
+        enqueue_materialize(campaign_id)
 
 
-@dramatiq.actor(queue_name="campaigns", **RETRIES)
+@dramatiq.actor(queue_name=CAMPAIGNS, **RETRIES)
 def cancel_campaign(campaign_id: str) -> None:
     """Cancel a cancelled campaign's waiting messages, a batch of chunks per call."""
     if control.cancel_messages(ObjectId(campaign_id), vendor()) == control.BATCH:
@@ -88,6 +98,10 @@ def enqueue_chunk(chunk_id: str, delay_ms: int = 0) -> str:
 
 def in_queue(message_ids: list[str]) -> set[str]:
     return broker.in_queue(DELIVERIES, message_ids)
+
+
+def in_campaigns_queue(message_ids: list[str]) -> set[str]:
+    return broker.in_queue(CAMPAIGNS, message_ids)
 
 
 def _take_permits(campaign_id: ObjectId, wanted: int, per_second: int | None) -> int:

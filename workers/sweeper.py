@@ -55,7 +55,7 @@ def sweep_once() -> None:
             idle_for, sending.in_queue, sending.enqueue_chunk
         ),
         "materialization_restarted": sweeps.restart_stalled(
-            idle_for, sending.materialize_campaign.send
+            idle_for, sending.in_campaigns_queue, sending.enqueue_materialize
         ),
         "import_chunk_requeued": ingestion_sweep.requeue_lost_chunks(
             idle_for, ingestion.ingest_chunk.send

@@ -57,6 +57,9 @@ class Campaign(Document):
     reconciliation = MapField(IntField(), default=dict)
     # Last sign of life from the worker materialising it; the sweep restarts a stale one.
     heartbeat_at = DateTimeField()
+    # The queue message that carries its materialisation on: one waiting in the queue is
+    # never mistaken for a stalled one.
+    materializer_message_id = StringField()
     schedule = EmbeddedDocumentField(CampaignSchedule)
     created_at = DateTimeField(default=utcnow)
     started_at = DateTimeField()

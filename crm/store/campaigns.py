@@ -105,6 +105,10 @@ def mark_materialized(campaign_id: ObjectId, size: int) -> None:
     )
 
 
+def note_materializer(campaign_id: ObjectId, message_id: str) -> None:
+    _campaigns().update_one({"_id": campaign_id}, {"$set": {"materializer_message_id": message_id}})
+
+
 def beat(campaign_id: ObjectId) -> None:
     _campaigns().update_one({"_id": campaign_id}, {"$set": {"heartbeat_at": utcnow()}})
 

@@ -100,19 +100,31 @@ def resume_and_cancel(enqueue_chunk: queue.EnqueueChunk, vendor: VendorClient) -
             log.warning("campaign_id=%s cancel waits for the vendor: %s", campaign_id, error)
 
 
-def restart_stalled(idle_for: timedelta, enqueue_materialize: Callable[[str], object]) -> int:
-    """Restart the materialisation of SENDING campaigns whose materialiser stopped beating;
-    returns how many."""
+def restart_stalled(
+    idle_for: timedelta, in_queue: InQueue, enqueue_materialize: Callable[[str], object]
+) -> int:
+    """Restart the materialisation of SENDING campaigns idle for ``idle_for`` whose queue
+    message is gone (lost with Redis, or never sent); returns how many."""
     idle_since = utcnow() - idle_for
+    fields = {"materialized": 1, "heartbeat_at": 1, "started_at": 1, "materializer_message_id": 1}
+    idle = [
+        campaign
+        for campaign in campaigns.in_status([CampaignStatus.SENDING], fields)
+        if not campaign.get("materialized")
+        and (last_sign := campaign.get("heartbeat_at") or campaign.get("started_at"))
+        and last_sign < idle_since
+    ]
+    present = in_queue(
+        [c["materializer_message_id"] for c in idle if c.get("materializer_message_id")]
+    )
     restarted = 0
-    fields = {"materialized": 1, "heartbeat_at": 1, "started_at": 1}
-    for campaign in campaigns.in_status([CampaignStatus.SENDING], fields):
-        last_sign = campaign.get("heartbeat_at") or campaign.get("started_at")
-        if not campaign.get("materialized") and last_sign and last_sign < idle_since:
-            campaigns.beat(campaign["_id"])
-            log.warning("campaign_id=%s materialisation stalled; restarting it", campaign["_id"])
-            enqueue_materialize(str(campaign["_id"]))
-            restarted += 1
+    for campaign in idle:
+        if campaign.get("materializer_message_id") in present:
+            continue
+        campaigns.beat(campaign["_id"])
+        log.warning("campaign_id=%s materialisation lost; restarting it", campaign["_id"])
+        enqueue_materialize(str(campaign["_id"]))
+        restarted += 1
     return restarted
 
 
