@@ -9,7 +9,7 @@ import requests
 from bson import ObjectId
 
 from crm.clock import utcnow
-from crm.documents import Campaign, CommunicationLog, Customer, SendChunk
+from crm.documents import Campaign, CommunicationLog, ContactLedger, Customer, SendChunk
 from crm.services import campaigns
 from crm.services.sending import control, materialize
 from tests.helpers.factories import add_customers, new_campaign
@@ -212,7 +212,7 @@ def test_an_opt_out_while_a_message_waits_is_honoured_when_it_is_sent(client, li
     # Given a campaign materialised for 10 customers whose chunks have waited a while
     # (a local send time, quiet hours or a backlog).
     add_customers(client, 10)
-    campaign_id = new_campaign(client)
+    campaign_id = new_campaign(client, frequency_cap={"messages": 1, "days": 7})
     materialise(ObjectId(campaign_id))
     waited = utcnow() - timedelta(minutes=5)
     SendChunk.objects(campaign_id=ObjectId(campaign_id)).update(set__created_at=waited)
@@ -234,3 +234,6 @@ def test_an_opt_out_while_a_message_waits_is_honoured_when_it_is_sent(client, li
         found = requests.get(f"{vendor}/admin/deliveries/{logs[cid].id}", timeout=5).json()
         assert found["deliveries"] == 0, cid
     assert requests.get(f"{vendor}/admin/stats", timeout=5).json()["deliveries"] == 8
+    # ... and what was never sent does not count towards their frequency cap.
+    contacted = {ledger.customer_id for ledger in ContactLedger.objects if ledger.contacts}
+    assert contacted == set(logs) - set(skipped)

@@ -12,6 +12,7 @@ from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Campaign, CommunicationLog, ContactLedger, SendChunk
+from crm.documents.contact import Contact
 from crm.services import campaigns
 from crm.services.sending import control, materialize
 from crm.store import contacts, transaction
@@ -22,6 +23,11 @@ from tests.helpers.polling import wait_until_finished
 from workers import sending
 
 WEEKLY_TWICE = {"messages": 2, "days": 7}
+EARLIER = ObjectId()  # a campaign sent before
+
+
+def earlier_contact(at):
+    return Contact(at=at, campaign_id=EARLIER)
 
 
 @pytest.fixture(name="settings")
@@ -74,20 +80,22 @@ def test_a_campaign_may_set_its_own_cap_or_ignore_caps(client, app):
 def test_contacts_older_than_the_window_do_not_count(client, app):
     add_customers(client, 2)
     eight_days_ago = utcnow() - timedelta(days=8)
-    ContactLedger(customer_id="c000", contacts=[eight_days_ago], version=1).save()
-    ContactLedger(customer_id="c001", contacts=[utcnow() - timedelta(days=6)], version=1).save()
+    ContactLedger(customer_id="c000", contacts=[earlier_contact(eight_days_ago)], version=1).save()
+    six_days_ago = utcnow() - timedelta(days=6)
+    ContactLedger(customer_id="c001", contacts=[earlier_contact(six_days_ago)], version=1).save()
 
     logs = materialise(new_campaign(client))
 
     assert logs["c000"].status == "PENDING"
     assert (logs["c001"].status, logs["c001"].reason) == ("SKIPPED", "frequency_cap")
-    assert ContactLedger.objects.get(customer_id="c000").contacts[-1] > eight_days_ago
+    assert ContactLedger.objects.get(customer_id="c000").contacts[-1].at > eight_days_ago
 
 
 def test_the_holdout_is_drawn_from_members_the_cap_allows_and_adds_no_contacts(client, app):
     add_customers(client, 40)
     for n in range(20):  # half the audience was messaged yesterday
-        ContactLedger(customer_id=f"c{n:03}", contacts=[utcnow() - timedelta(days=1)]).save()
+        yesterday = earlier_contact(utcnow() - timedelta(days=1))
+        ContactLedger(customer_id=f"c{n:03}", contacts=[yesterday]).save()
 
     logs = materialise(new_campaign(client, holdout_percent=50))
 
@@ -98,6 +106,22 @@ def test_the_holdout_is_drawn_from_members_the_cap_allows_and_adds_no_contacts(c
     contacted = {doc.customer_id for doc in ContactLedger.objects if len(doc.contacts) == 1}
     fresh = {cid for cid in logs if cid not in over_cap}
     assert contacted - over_cap == fresh - held_out
+
+
+def test_a_cancelled_campaign_gives_back_the_contacts_it_never_sent(client, app):
+    add_customers(client, 4)
+    campaign_id = materialise(new_campaign(client))["c000"].campaign_id
+    assert [len(ledger.contacts) for ledger in ContactLedger.objects] == [1, 1, 1, 1]
+
+    control.cancel(campaign_id, lambda _: None)
+    while control.cancel_messages(campaign_id, vendor=None) == control.BATCH:
+        pass
+
+    assert {log.status for log in CommunicationLog.objects(campaign_id=campaign_id)} == {
+        "CANCELLED"
+    }
+    assert all(ledger.contacts == [] for ledger in ContactLedger.objects)
+    assert statuses(materialise(new_campaign(client))) == {"PENDING": 4}
 
 
 def test_a_campaign_cap_must_be_whole_and_bounded(client, app):
@@ -168,7 +192,8 @@ def test_a_ledger_written_since_it_was_read_makes_the_transaction_run_again(app)
         version = (
             stale if stale is not None else contacts.ledgers(["c000"], session)["c000"]["version"]
         )
-        contacts.write_ledgers([("c000", version, [utcnow()])], utcnow(), session)
+        contact = {"at": utcnow(), "campaign_id": EARLIER}
+        contacts.write_ledgers([("c000", version, [contact])], utcnow(), session)
 
     transaction.run(work)
     assert attempts == [2, 0, None]

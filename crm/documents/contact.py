@@ -1,7 +1,16 @@
 """Who may be contacted: addresses never to be sent to, and each customer's recent
 contacts, the ledger frequency caps are checked against."""
 
-from mongoengine import DateTimeField, Document, IntField, ListField, StringField
+from mongoengine import (
+    DateTimeField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    IntField,
+    ListField,
+    ObjectIdField,
+    StringField,
+)
 
 from crm.clock import utcnow
 
@@ -21,13 +30,20 @@ class Suppression(Document):
     meta = {"collection": "suppressions"}
 
 
+class Contact(EmbeddedDocument):
+    """When a capped campaign gave the customer a message to send."""
+
+    at = DateTimeField(required=True)
+    campaign_id = ObjectIdField(required=True)
+
+
 class ContactLedger(Document):
-    """A customer's contacts (when a capped campaign gave them a message to send) within
-    the last MAX_CAP_DAYS days. ``version`` moves with every write, so a writer that read
-    an older version finds its conditional update refused and reads again."""
+    """A customer's contacts within the last MAX_CAP_DAYS days, at most one per campaign.
+    ``version`` moves with every write, so a writer that read an older version finds its
+    conditional update refused and reads again."""
 
     customer_id = StringField(primary_key=True, max_length=64)
-    contacts = ListField(DateTimeField())
+    contacts = ListField(EmbeddedDocumentField(Contact))
     version = IntField(default=0)
     updated_at = DateTimeField(default=utcnow)
 

@@ -4,6 +4,7 @@ page of customers at a time inside the materialising transaction."""
 from datetime import datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
@@ -13,8 +14,8 @@ from crm.documents import ContactLedger, Customer, Suppression
 from crm.store.bulk import DUPLICATE_KEY
 from crm.store.transaction import ReadChanged
 
-# (customer_id, the ledger version read, 0 for none, the contacts to keep)
-LedgerWrite = tuple[str, int, list[datetime]]
+# (customer_id, the ledger version read, 0 for none, the contacts to keep: {at, campaign_id})
+LedgerWrite = tuple[str, int, list[dict[str, Any]]]
 
 
 def _suppressions() -> Collection:
@@ -89,3 +90,14 @@ def write_ledgers(writes: list[LedgerWrite], at: datetime, session: ClientSessio
         raise
     if result.matched_count + result.upserted_count != len(writes):
         raise ReadChanged
+
+
+def refund(campaign_id: ObjectId, customer_ids: list[str], session: ClientSession) -> None:
+    """Take the campaign's contact off these customers' ledgers (its message will never be
+    sent); moving their version, so a writer that read them before reads again."""
+    if customer_ids:
+        _ledgers().update_many(
+            {"_id": {"$in": customer_ids}, "contacts.campaign_id": campaign_id},
+            {"$pull": {"contacts": {"campaign_id": campaign_id}}, "$inc": {"version": 1}},
+            session=session,
+        )

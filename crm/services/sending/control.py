@@ -20,7 +20,7 @@ from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, Messag
 from crm.services.errors import InvalidTransition, NotFound, QueueUnavailable
 from crm.services.sending import queue, reconcile
 from crm.services.sending.moves import LeaseLost, Move, move_where
-from crm.store import campaigns, chunks, logs, transaction
+from crm.store import campaigns, chunks, contacts, logs, transaction
 from crm.vendor import VendorClient
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,8 @@ def _cancel_chunk(
 ) -> None:
     cancel = Move(campaign_id, MessageStatus.PENDING, MessageStatus.CANCELLED)
     move_where({"_id": {"$in": log_ids}}, cancel, session)
+    cancelled = logs.customers_of(log_ids, MessageStatus.CANCELLED, session)
+    contacts.refund(campaign_id, cancelled, session)
     if not chunks.set_state(held_as, ChunkState.DONE, session, lease_owner=None):
         raise LeaseLost
 

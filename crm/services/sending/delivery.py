@@ -25,7 +25,7 @@ from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
 from crm.services.sending import control, exclusions, queue, reconcile, schedule
 from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
-from crm.store import campaigns, chunks, logs, transaction
+from crm.store import campaigns, chunks, contacts, logs, transaction
 from crm.vendor import (
     OutboundMessage,
     VendorClient,
@@ -115,13 +115,15 @@ def _screen_again(chunk: dict[str, Any], pending: list[dict[str, Any]]) -> list[
     if not unreachable:
         return pending
     campaign_id = chunk["campaign_id"]
+    skipped = {log_id for ids in unreachable.values() for log_id in ids}
+    customers = sorted({m["customer_id"] for m in pending if m["_id"] in skipped})
     record(
         {
             Move(campaign_id, MessageStatus.PENDING, MessageStatus.SKIPPED, reason): ids
             for reason, ids in unreachable.items()
-        }
+        },
+        also=lambda session, _: contacts.refund(campaign_id, customers, session),
     )
-    skipped = {log_id for ids in unreachable.values() for log_id in ids}
     return [message for message in pending if message["_id"] not in skipped]
 
 

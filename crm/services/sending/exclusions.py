@@ -15,8 +15,10 @@ A held-out member over the cap is SKIPPED as a messaged one would be, so that th
 and the messaged members are drawn from the same eligible audience; it adds no contact.
 
 A contact is a PENDING log of a campaign the cap applies to: a message the CRM will try
-to send, counted when it is made (whatever the vendor later does with it). A campaign
-with no cap (``ignore_frequency_cap``, or none set) neither checks nor adds contacts.
+to send, counted when it is made (whatever the vendor later does with it), and taken
+back if the CRM never sends it (its campaign cancelled, or its recipient unreachable
+by then: ``contacts.refund``). A campaign with no cap (``ignore_frequency_cap``, or none
+set) neither checks nor adds contacts.
 
 Correct under concurrent campaigns: each contacted customer's ledger is written with a
 condition on the version read, in the same transaction as the page's logs. Two pages
@@ -81,24 +83,33 @@ def screen(
     cap = cap_for(campaign)
     if cap is None:
         return Screening(now)
-    return Screening(now, _apply_cap(cap, entries, now, session))
+    return Screening(now, _apply_cap(cap, campaign.id, entries, now, session))
 
 
 def _apply_cap(
-    cap: consent.Cap, entries: list[dict[str, Any]], now: datetime, session: ClientSession
+    cap: consent.Cap,
+    campaign_id: ObjectId,
+    entries: list[dict[str, Any]],
+    now: datetime,
+    session: ClientSession,
 ) -> list[contacts.LedgerWrite]:
     eligible = [entry for entry in entries if entry["status"] in CAPPED]
     ledgers = contacts.ledgers([entry["customer_id"] for entry in eligible], session)
     window_start = now - timedelta(days=cap.days)
     kept_since = now - timedelta(days=MAX_CAP_DAYS)
+    contact = {"at": now, "campaign_id": campaign_id}
     writes = []
     for entry in eligible:
         ledger = ledgers.get(entry["customer_id"], {})
-        kept = [at for at in ledger.get("contacts", []) if at > kept_since]
-        if sum(at > window_start for at in kept) >= cap.messages:
+        kept = [
+            c
+            for c in ledger.get("contacts", [])
+            if c["at"] > kept_since and c["campaign_id"] != campaign_id
+        ]
+        if sum(c["at"] > window_start for c in kept) >= cap.messages:
             _skip(entry, "frequency_cap")
         elif entry["status"] == MessageStatus.PENDING:
-            writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, now]))
+            writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, contact]))
     return writes
 
 
