@@ -10,6 +10,7 @@ from crm import db
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus, MessageStatus
 from crm.services import customers, orders, timelines
+from crm.store import order_days
 from tests.helpers.factories import counted_log, sending_campaign
 
 START = datetime(2026, 3, 2, 12, 0, 0)
@@ -149,3 +150,61 @@ def test_orders_revenue_and_new_customers_count_the_last_90_days_only(app, setti
         "orders": "order_date_-1__id_-1",
         "customers": "first_order_date_1",
     }
+
+
+def _place(order_id, day, amount="10.00"):
+    customers.upsert({"customer_id": "c0", "name": "N", "email": "c0@example.com"})
+    orders.record(
+        {
+            "order_id": order_id,
+            "customer_id": "c0",
+            "order_amount": Decimal(amount),
+            "order_date": day,
+        }
+    )
+
+
+def _settle_touches():
+    """As if the orders were written longer ago than a transaction can take to commit."""
+    long_ago = utcnow() - order_days.SETTLE - timedelta(seconds=1)
+    totals = mongoengine.get_db()[order_days.COLLECTION]
+    totals.update_many({"touched_at": {"$exists": True}}, {"$set": {"touched_at": long_ago}})
+
+
+def test_past_days_are_read_from_their_kept_totals_until_an_order_of_theirs_is_written(
+    app, settings
+):
+    today = datetime(2026, 3, 2)
+    _place("o1", today - timedelta(days=3))
+    _place("o2", today - timedelta(days=40), "5.00")
+    _settle_touches()
+    aggregates = _watching(settings)
+    first = timelines.orders_by_day(today)
+    assert len(aggregates.sent) == 1
+
+    # Nothing written since: the chart is read from the 90 kept days, no order counted.
+    assert timelines.orders_by_day(today) == first
+    assert len(aggregates.sent) == 1
+
+    # An order backfilled onto one of those days: that day alone is counted again.
+    _place("o3", today - timedelta(days=3), "2.50")
+    again = timelines.orders_by_day(today)
+    match = aggregates.sent[-1]["pipeline"][0]["$match"]
+    assert match == {
+        "order_date": {"$gte": today - timedelta(days=3), "$lt": today - timedelta(days=2)}
+    }
+    by_day = {d["day"]: (d["orders"], d["revenue"]) for d in again if d["orders"]}
+    assert by_day == {
+        today - timedelta(days=3): (2, Decimal("12.50")),
+        today - timedelta(days=40): (1, Decimal("5.00")),
+    }
+
+
+def test_totals_counted_while_an_order_of_their_day_was_written_are_not_kept(app):
+    day = datetime(2026, 3, 1)
+    seen = order_days.read([day]).get(day, {}).get("changes", 0)
+    _place("o1", day)  # written after the count read the day, before it kept it
+
+    order_days.keep(day, seen, 0, Decimal(0))
+
+    assert not order_days.trusted(order_days.read([day])[day])

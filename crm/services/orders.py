@@ -21,6 +21,7 @@ from crm.documents import Customer, Order
 from crm.documents.customer import MAX_MONEY, MAX_VISITS
 from crm.services import order_facts, pages
 from crm.services.errors import Conflict, InvalidInput, NotFound
+from crm.store import order_days
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")
 ROOM_FIELDS = {"customer_id": 1, "total_spends": 1, "visit_count": 1}
@@ -38,6 +39,7 @@ def record(data: dict[str, Any]) -> tuple[Order, bool]:
     """
     orders = Order._get_collection()
     document = order_document(data, utcnow())
+    order_days.touch([document["order_date"]])
 
     def apply(session: ClientSession) -> None:
         orders.insert_one(dict(document), session=session)

@@ -26,6 +26,7 @@ from crm.documents import (
     Order,
 )
 from crm.services.errors import QueryTooSlow
+from crm.store import order_days
 
 # Bucket sizes a chart may use, smallest first: the first giving at most MAX_BUCKETS.
 STEPS = (
@@ -195,11 +196,42 @@ _settled = _Settled(KEPT_CAMPAIGNS)
 
 
 def orders_by_day(today: datetime | None = None) -> list[dict[str, Any]]:
-    """Orders and revenue per day for the last ``DASHBOARD_DAYS`` days (through the
-    ``order_date`` index): ``[{"day", "orders", "revenue"}]``, oldest first."""
+    """Orders and revenue per day for the last ``DASHBOARD_DAYS`` days: ``[{"day",
+    "orders", "revenue"}]``, oldest first. Past days come from their kept totals
+    (``crm.store.order_days``); the others are counted through the ``order_date`` index
+    and kept for next time."""
     days = _days(today)
-    pipeline = [
-        {"$match": {"order_date": {"$gte": days[0]}}},
+    counted_at = utcnow()
+    kept = order_days.read(days)
+    totals = {
+        day: (entry["orders"], _decimal(entry["revenue"]))
+        for day, entry in kept.items()
+        if order_days.trusted(entry)
+    }
+    stale = [day for day in days if day not in totals]
+    counted = _count_orders(stale)
+    for day in stale:
+        found = counted.get(_key(day), {})
+        totals[day] = (found.get("orders", 0), _decimal(found.get("revenue")))
+        if order_days.keepable(day, kept.get(day), counted_at):
+            order_days.keep(day, kept.get(day, {}).get("changes", 0), *totals[day])
+    return [{"day": day, "orders": totals[day][0], "revenue": totals[day][1]} for day in days]
+
+
+def _count_orders(days: list[datetime]) -> dict[str, dict[str, Any]]:
+    """Orders and revenue of each of ``days``, by day key: one aggregation, a range of the
+    ``order_date`` index per run of consecutive days."""
+    if not days:
+        return {}
+    runs: list[list[datetime]] = []
+    for day in days:
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    ranges = [{"order_date": {"$gte": run[0], "$lt": run[-1] + timedelta(days=1)}} for run in runs]
+    pipeline: list[dict[str, Any]] = [
+        {"$match": ranges[0] if len(ranges) == 1 else {"$or": ranges}},
         {
             "$group": {
                 "_id": _day("$order_date"),
@@ -208,15 +240,7 @@ def orders_by_day(today: datetime | None = None) -> list[dict[str, Any]]:
             }
         },
     ]
-    found = {row["_id"]: row for row in _aggregate(Order, pipeline, "orders")}
-    return [
-        {
-            "day": day,
-            "orders": found.get(_key(day), {}).get("orders", 0),
-            "revenue": _decimal(found.get(_key(day), {}).get("revenue")),
-        }
-        for day in days
-    ]
+    return {row["_id"]: row for row in _aggregate(Order, pipeline, "orders")}
 
 
 def new_customers_by_day(today: datetime | None = None) -> list[dict[str, Any]]:

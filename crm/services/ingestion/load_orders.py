@@ -25,7 +25,7 @@ from pymongo.client_session import ClientSession
 from crm.documents import Order
 from crm.services import orders
 from crm.services.ingestion import jobs, load_customers
-from crm.store import bulk, parked_orders, transaction
+from crm.store import bulk, order_days, parked_orders, transaction
 
 MAX_ATTEMPTS = 5
 CONFLICT = {"order_id": ["Already used by another order with other details."]}
@@ -57,6 +57,7 @@ def apply(
     """
     attempt = _Attempt(ingestion_id, key, chunk, *_dedupe(placed), unparking=unparking)
     for _ in range(MAX_ATTEMPTS):
+        order_days.touch(order["order_date"] for _, order in attempt.unique.values())
         try:
             return transaction.run(attempt)
         except bulk.KeysTaken:
