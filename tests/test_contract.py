@@ -78,6 +78,15 @@ def test_every_operation_answers_as_documented(client, live, vendor):
     call("POST", f"/api/campaign/{slow_id}/resume", 200)
     call("POST", f"/api/campaign/{slow_id}/cancel", 200)
     call("POST", f"/api/campaign/{slow_id}/cancel", 409)
+    call("PATCH", f"/api/campaign/{slow_id}", 409, json=EXAMPLES["updateCampaign"])
+    call("DELETE", f"/api/campaign/{slow_id}", 409)
+
+    # A draft edited, then deleted
+    draft_id = call("POST", "/api/campaign", 201, json=slow).json["id"]
+    call("PATCH", f"/api/campaign/{draft_id}", 200, json=EXAMPLES["updateCampaign"])
+    call("PATCH", f"/api/campaign/{draft_id}", 422, json={"message": "Hi {{ password }}"})
+    call("DELETE", f"/api/campaign/{draft_id}", 204)
+    call("DELETE", f"/api/campaign/{draft_id}", 404)
 
     # A scheduled campaign, taken back to a draft
     later = {

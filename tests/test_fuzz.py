@@ -44,6 +44,7 @@ DOMAIN_RULES = {
     "PATCH /api/audiences/{audience_id}",
     "PATCH /api/audience/{audience_id}",
     "POST /api/campaign",
+    "PATCH /api/campaign/{campaign_id}",
     "POST /api/sendCampaign",
     "POST /api/orders",
     "POST /api/customers/bulk",

@@ -170,6 +170,23 @@ class CampaignSchema(BaseSchema):
             )
 
 
+class CampaignPatchSchema(CampaignSchema):
+    """Any of the fields a campaign is created with, at least one; checked as on creation.
+    A field given replaces the campaign's (``schedule``, ``variants`` and ``frequency_cap``
+    whole); null clears a field that may be null."""
+
+    class Meta(CampaignSchema.Meta):
+        openapi = {"minProperties": 1}
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+    @ma.validates_schema
+    def something_to_change(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
+
+
 class SendCampaignSchema(BaseSchema):
     campaign_id = ObjectIdString(required=True)
     schedule = ma.fields.Nested(

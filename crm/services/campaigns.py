@@ -1,5 +1,6 @@
 """Campaigns as the API shows them: created as DRAFTs, listed with their counts and progress,
-recounted from their logs on demand. Sending them is ``crm.services.sending``."""
+recounted from their logs on demand. Drafts are edited and deleted in ``crm.services.drafts``,
+sent by ``crm.services.sending``."""
 
 from typing import Any
 
@@ -19,9 +20,17 @@ OPEN = (MessageStatus.PENDING, MessageStatus.ACCEPTED)
 
 
 def create(data: dict[str, Any]) -> Campaign:
-    templates.validate(data["message"])
-    data = {**data, "variants": variants.named(data.get("variants", []))}
-    if not Audience.objects(id=data["audience_id"]).only("id").first():
+    return Campaign(**checked(data)).save()
+
+
+def checked(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields given, as the campaign stores them, once through the checks the schema
+    cannot make (templates, the audience, a schedule's start); InvalidInput names the field."""
+    if "message" in data:
+        templates.validate(data["message"])
+    if "variants" in data:
+        data = {**data, "variants": variants.named(data["variants"])}
+    if "audience_id" in data and not Audience.objects(id=data["audience_id"]).only("id").first():
         raise InvalidInput(
             "The campaign's audience does not exist.",
             {"json": {"audience_id": [f"Unknown audience {data['audience_id']}."]}},
@@ -30,7 +39,7 @@ def create(data: dict[str, Any]) -> Campaign:
         given = schedule.resolve(data["schedule"], None)
         schedule.check_not_past(given, utcnow())
         data = {**data, "schedule": CampaignSchedule._from_son(given)}
-    return Campaign(**data).save()
+    return data
 
 
 def get(campaign_id: ObjectId) -> Campaign:

@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from crm.documents import MessageStatus
+from crm.documents import Campaign, MessageStatus
 from crm.schemas.campaign import CampaignSchema
 from crm.services import audiences, campaigns, pages, templates, test_messages, timelines
 from crm.services.errors import DomainError
@@ -53,12 +53,16 @@ def campaign_list():
 @blp.route("/campaigns/new")
 @requires("marketer")
 def campaign_composer():
-    return _composer({"audience_id": request.args.get("audience_id", "")}, {})
+    return composer({"audience_id": request.args.get("audience_id", "")}, {})
 
 
-def _composer(given: dict[str, str], errors: dict[str, list[str]]) -> str:
+def composer(
+    given: dict[str, str], errors: dict[str, list[str]], draft: Campaign | None = None
+) -> str:
+    """The composer with the inputs ``given``, for a new campaign or to edit ``draft``."""
     return render_template(
         "composer.html",
+        draft=draft,
         audiences=audiences.page(pages.Request(page_size=100)).items,
         variables=sorted(templates.VARIABLES - {"attributes"}),
         chosen=given.get("audience_id", ""),
@@ -128,7 +132,7 @@ def campaign_save():
     except DomainError as error:
         flash(error.message, "danger")
         errors = composer_options.row_of(field_errors(error), rows)
-        return _composer(request.form.to_dict(), errors), 422
+        return composer(request.form.to_dict(), errors), 422
     try:
         if request.form.get("action") == "send":
             CONTROLS["send"](campaign.id)

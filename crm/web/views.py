@@ -1,6 +1,17 @@
 """Every page of the console, on one blueprint."""
 
-from crm.web import access, audiences, campaigns, consent, contacts, imports, results, signin, users
+from crm.web import (
+    access,
+    audiences,
+    campaigns,
+    consent,
+    contacts,
+    drafts,
+    imports,
+    results,
+    signin,
+    users,
+)
 from crm.web.blueprint import blp
 
 access.guard(blp)
@@ -11,6 +22,7 @@ __all__ = [
     "campaigns",
     "consent",
     "contacts",
+    "drafts",
     "imports",
     "results",
     "signin",
