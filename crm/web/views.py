@@ -1,6 +1,17 @@
 """Every page of the console, on one blueprint."""
 
-from crm.web import access, audiences, campaigns, consent, contacts, imports, results, signin, users
+from crm.web import (
+    access,
+    audiences,
+    campaigns,
+    consent,
+    contacts,
+    imports,
+    oidc,
+    results,
+    signin,
+    users,
+)
 from crm.web.blueprint import blp
 
 access.guard(blp)
@@ -12,6 +23,7 @@ __all__ = [
     "consent",
     "contacts",
     "imports",
+    "oidc",
     "results",
     "signin",
     "users",
