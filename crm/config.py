@@ -72,6 +72,12 @@ class Settings:
     # Failed console sign-ins one client address may make in a quarter of an hour, across
     # all accounts; past it, its sign-ins are refused (429) until the quarter ends.
     sign_in_failures_per_address: int = 30
+    # Console sign-in through an OpenID Connect provider (Google, …): on when the issuer,
+    # client id and secret are all set; the label is the sign-in page's button.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_label: str = "Sign in with single sign-on"
     # Reverse proxies in front of the API whose X-Forwarded-* headers are trusted.
     trusted_proxy_hops: int = 0
     # Bulk imports: the largest upload (streamed, never held in memory), records per
@@ -183,6 +189,8 @@ def require(settings: Settings, process: str) -> None:
         )
     if process == "api" and not settings.secret_key:
         raise MissingSetting("secret_key", "the console at /app signs its session cookies with it")
+    if process == "api":
+        _check_oidc_settings(settings)
     if process in ("api", "worker"):
         _check_schedule_settings(settings)
     if process == "worker":
@@ -190,6 +198,23 @@ def require(settings: Settings, process: str) -> None:
             raise MissingSetting("public_url", "the API's address, where the vendor sends receipts")
         if not settings.vendor_url:
             raise MissingSetting("vendor_url", "where workers send messages")
+
+
+def oidc_configured(settings: Settings) -> bool:
+    return bool(settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret)
+
+
+def _check_oidc_settings(settings: Settings) -> None:
+    """Half a provider's settings is a mistake, not a switch: say which one is missing."""
+    given = ("oidc_issuer", "oidc_client_id", "oidc_client_secret")
+    if any(getattr(settings, name) for name in given):
+        for name in given:
+            if not getattr(settings, name):
+                raise MissingSetting(name, "console sign-in through a provider needs all three")
+    if settings.oidc_issuer and not settings.oidc_issuer.startswith(("https://", "http://")):
+        raise InvalidSetting(
+            "oidc_issuer", "expected the provider's URL, such as https://accounts.google.com"
+        )
 
 
 def _check_schedule_settings(settings: Settings) -> None:

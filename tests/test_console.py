@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from crm import create_app
+from crm.services import users
 from devstack.embedded import serve
+from tests.helpers.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.helpers.vendors import deliveries
 from tests.helpers.vendors import stats as vendor_stats
 
@@ -136,6 +139,35 @@ def test_sign_in_lands_on_the_dashboard_and_five_failures_lock_the_account(app, 
         page.get_by_role("button", name="Sign out").click()
         page.goto(f"{url}/app")
         assert "/app/sign-in" in page.url
+
+
+def test_the_providers_button_signs_in_from_the_keyboard(settings, broker, page):
+    provider = Provider()
+    provider.reset("admin@example.com")
+    with serve(provider.app()) as issuer:
+        app = create_app(
+            replace(
+                settings,
+                oidc_issuer=issuer,
+                oidc_client_id=CLIENT_ID,
+                oidc_client_secret=CLIENT_SECRET,
+                oidc_label="Sign in with Google",
+            )
+        )
+        users.create("admin@example.com", "admin", temporary=False)
+        with serve(app) as url:
+            page.goto(f"{url}/app/sign-in")
+            shoot(page, "sign-in-provider")
+            button = page.get_by_role("link", name="Sign in with Google")
+            for _ in range(5):  # the skip link, e-mail, password, Sign in, then the provider's
+                page.keyboard.press("Tab")
+                if button.evaluate("element => element === document.activeElement"):
+                    break
+            else:
+                pytest.fail("Tab never reaches the provider's button")
+            page.keyboard.press("Enter")
+            page.wait_for_url(HOME)
+            assert page.get_by_text("admin@example.com · admin").is_visible()
 
 
 def test_a_post_without_the_csrf_token_is_refused(app, page, accounts):

@@ -103,3 +103,10 @@ def test_console_pages_of_missing_things_are_404_pages_saying_so(app):
         response = client.get(path)
         assert response.status_code == 404, path
         assert "No " in response.get_data(as_text=True), path
+
+
+def test_without_a_provider_configured_its_sign_in_is_not_there(app):
+    client = app.test_client()
+    assert "single sign-on" not in client.get("/app/sign-in").get_data(as_text=True)
+    assert client.get("/app/sign-in/oidc").status_code == 404
+    assert client.get("/app/sign-in/oidc/callback?code=x&state=y").status_code == 404

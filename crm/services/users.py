@@ -122,3 +122,23 @@ def authenticate(email: str, password: str) -> User | None:
         user.update(set__failed_attempts=0, set__locked_until=now + LOCK)
         raise Locked()
     return None
+
+
+def sign_in_verified(email: str) -> User | None:
+    """The user an identity provider vouched for by a verified ``email``, or None when no
+    console user has it: a provider never creates users.
+
+    The per-account lock guards passwords and does not apply. A generated password still
+    waiting to be replaced is voided instead (nobody learns the new one), so the one shown
+    to whoever created the user stops working once the user has come in through the provider.
+    """
+    user = User.objects(email=email.strip().lower()).first()
+    if user is None:
+        return None
+    User.objects(id=user.id, must_change_password=True).update_one(
+        set__salt=secrets.token_bytes(16).hex(),
+        set__password_hash=secrets.token_hex(32),
+        set__must_change_password=False,
+    )
+    user.update(set__last_signed_in_at=utcnow())
+    return user.reload()

@@ -4,7 +4,7 @@ sessions with roles, and a CSRF token on every form."""
 from flask import Flask
 
 from crm.config import Settings
-from crm.web import access, assets, views
+from crm.web import access, assets, oidc, views
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -15,5 +15,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
     )
     access.init_app(app)
+    oidc.init_app(app, settings)
     app.register_blueprint(assets.blp)
     app.register_blueprint(views.blp)

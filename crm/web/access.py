@@ -25,7 +25,7 @@ from crm.documents import User
 from crm.services import users
 
 PREFIX = "/app"
-OPEN = ("console.sign_in", "console.static")
+OPEN = ("console.sign_in", "console.oidc_start", "console.oidc_callback", "console.static")
 # What a user who must replace a generated password may reach before doing so.
 BEFORE_NEW_PASSWORD = ("console.password", "console.sign_out", "console.static")
 CSP = (

@@ -2,15 +2,16 @@
 
 from urllib.parse import urlsplit
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
+from crm.config import oidc_configured
 from crm.services import users
 from crm.services.errors import DomainError
 from crm.web import access, throttle
 from crm.web.blueprint import blp, explain
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path of the console: never another site."""
     parts = urlsplit(target or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/app"):
@@ -23,14 +24,10 @@ def sign_in():
     if request.method == "GET":
         if g.user is not None:
             return redirect(url_for("console.home"))
-        return render_template("sign_in.html", email="", next=request.args.get("next", ""))
+        return sign_in_page("", request.args.get("next", ""))
     email = request.form.get("email", "")
     if throttle.blocked():
-        message = (
-            "Too many failed sign-ins from this address: try again in "
-            f"{throttle.minutes_left()} minutes."
-        )
-        return _refused(email, message, 429)
+        return _refused(email, throttle.blocked_message(), 429)
     try:
         user = users.authenticate(email, request.form.get("password", ""))
     except users.Locked:
@@ -46,13 +43,19 @@ def sign_in():
     access.sign_in(user)
     if user.must_change_password:
         return redirect(url_for("console.password", next=request.form.get("next") or None))
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 def _refused(email: str, message: str, status: int):
     flash(message, "danger")
-    page = render_template("sign_in.html", email=email, next=request.form.get("next", ""))
-    return page, status
+    return sign_in_page(email, request.form.get("next", "")), status
+
+
+def sign_in_page(email: str, next_page: str) -> str:
+    """The sign-in form, with the provider's button when one is configured."""
+    settings = current_app.config["CRM_SETTINGS"]
+    provider = settings.oidc_label if oidc_configured(settings) else None
+    return render_template("sign_in.html", email=email, next=next_page, provider=provider)
 
 
 @blp.route("/password", methods=["GET", "POST"])
@@ -74,7 +77,7 @@ def password():
         return page, 422
     access.sign_in(user)  # sessions signed in with the old password end
     flash("Password changed.", "success")
-    return redirect(_safe_next(form.get("next")))
+    return redirect(safe_next(form.get("next")))
 
 
 @blp.route("/sign-out", methods=["POST"])

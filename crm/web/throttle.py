@@ -49,5 +49,9 @@ def count_failure() -> None:
         log.warning("sign-in throttle unavailable: %s", type(error).__name__)
 
 
-def minutes_left() -> int:
+def blocked_message() -> str:
+    return f"Too many failed sign-ins from this address: try again in {_minutes_left()} minutes."
+
+
+def _minutes_left() -> int:
     return int((WINDOW_SECONDS - time.time() % WINDOW_SECONDS) // 60) + 1
