@@ -9,6 +9,8 @@ DOCUMENTS = (
     documents.User,
     documents.Customer,
     documents.Order,
+    documents.OrderDayMark,
+    documents.OrderDayTotals,
     documents.Audience,
     documents.Campaign,
     documents.CommunicationLog,

@@ -164,47 +164,54 @@ def _place(order_id, day, amount="10.00"):
     )
 
 
-def _settle_touches():
-    """As if the orders were written longer ago than a transaction can take to commit."""
-    long_ago = utcnow() - order_days.SETTLE - timedelta(seconds=1)
-    totals = mongoengine.get_db()[order_days.COLLECTION]
-    totals.update_many({"touched_at": {"$exists": True}}, {"$set": {"touched_at": long_ago}})
+def _range(first, last):
+    return {"order_date": {"$gte": first, "$lt": last + timedelta(days=1)}}
 
 
 def test_past_days_are_read_from_their_kept_totals_until_an_order_of_theirs_is_written(
     app, settings
 ):
-    today = datetime(2026, 3, 2)
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     _place("o1", today - timedelta(days=3))
     _place("o2", today - timedelta(days=40), "5.00")
-    _settle_touches()
     aggregates = _watching(settings)
-    first = timelines.orders_by_day(today)
-    assert len(aggregates.sent) == 1
+    first = timelines.orders_by_day()
+    assert aggregates.sent[-1]["pipeline"][0]["$match"] == _range(today - timedelta(days=89), today)
 
-    # Nothing written since: the chart is read from the 90 kept days, no order counted.
-    assert timelines.orders_by_day(today) == first
-    assert len(aggregates.sent) == 1
+    # Nothing written since: the past days are read from their totals, today is counted.
+    assert timelines.orders_by_day() == first
+    assert aggregates.sent[-1]["pipeline"][0]["$match"] == _range(today, today)
 
-    # An order backfilled onto one of those days: that day alone is counted again.
+    # An order backfilled onto one of those days: that day is counted again, with today.
     _place("o3", today - timedelta(days=3), "2.50")
-    again = timelines.orders_by_day(today)
+    again = timelines.orders_by_day()
+    three_days_ago = _range(today - timedelta(days=3), today - timedelta(days=3))
     match = aggregates.sent[-1]["pipeline"][0]["$match"]
-    assert match == {
-        "order_date": {"$gte": today - timedelta(days=3), "$lt": today - timedelta(days=2)}
-    }
+    assert match == {"$or": [three_days_ago, _range(today, today)]}
     by_day = {d["day"]: (d["orders"], d["revenue"]) for d in again if d["orders"]}
     assert by_day == {
         today - timedelta(days=3): (2, Decimal("12.50")),
         today - timedelta(days=40): (1, Decimal("5.00")),
     }
+    assert len(aggregates.sent) == 3
 
 
-def test_totals_counted_while_an_order_of_their_day_was_written_are_not_kept(app):
+def test_an_order_written_during_a_count_leaves_its_day_to_be_counted_again(app):
+    day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=2)
+    _place("o1", day)
+    started_at = utcnow()
+    _, marks = order_days.read([day])
+    _place("o2", day)  # committed after the count read the marks, unseen by it
+
+    order_days.keep(day, started_at, 1, Decimal("10.00"), marks[day])
+
+    assert len(order_days.read([day])[1][day]) == 1
+
+
+def test_of_two_counts_of_a_day_the_later_one_keeps_its_totals(app):
     day = datetime(2026, 3, 1)
-    seen = order_days.read([day]).get(day, {}).get("changes", 0)
-    _place("o1", day)  # written after the count read the day, before it kept it
-
-    order_days.keep(day, seen, 0, Decimal(0))
-
-    assert not order_days.trusted(order_days.read([day])[day])
+    later, earlier = utcnow(), utcnow() - timedelta(seconds=1)
+    order_days.keep(day, later, 2, Decimal("20.00"), [])
+    order_days.keep(day, earlier, 1, Decimal("10.00"), [])  # finished after it
+    kept, _ = order_days.read([day])
+    assert kept[day]["orders"] == 2

@@ -12,7 +12,7 @@ from crm.documents.ingestion import (
     IngestionStatus,
     ParkedOrder,
 )
-from crm.documents.order import Order
+from crm.documents.order import Order, OrderDayMark, OrderDayTotals
 from crm.documents.send_chunk import SendChunk
 from crm.documents.status import CampaignStatus, ChunkState, MessageStatus
 from crm.documents.test_message import TestMessage, TestMessageStatus
@@ -35,6 +35,8 @@ __all__ = [
     "IngestionStatus",
     "MessageStatus",
     "Order",
+    "OrderDayMark",
+    "OrderDayTotals",
     "ParkedOrder",
     "SendChunk",
     "Suppression",

@@ -39,10 +39,10 @@ def record(data: dict[str, Any]) -> tuple[Order, bool]:
     """
     orders = Order._get_collection()
     document = order_document(data, utcnow())
-    order_days.touch([document["order_date"]])
 
     def apply(session: ClientSession) -> None:
         orders.insert_one(dict(document), session=session)
+        order_days.mark([document["order_date"]], session)
         _check_room(data, session)
         apply_to_customers([document], session)
 

@@ -201,20 +201,20 @@ def orders_by_day(today: datetime | None = None) -> list[dict[str, Any]]:
     (``crm.store.order_days``); the others are counted through the ``order_date`` index
     and kept for next time."""
     days = _days(today)
-    counted_at = utcnow()
-    kept = order_days.read(days)
+    started_at = utcnow()
+    kept, marks = order_days.read(days)
     totals = {
         day: (entry["orders"], _decimal(entry["revenue"]))
         for day, entry in kept.items()
-        if order_days.trusted(entry)
+        if day not in marks
     }
     stale = [day for day in days if day not in totals]
     counted = _count_orders(stale)
     for day in stale:
         found = counted.get(_key(day), {})
         totals[day] = (found.get("orders", 0), _decimal(found.get("revenue")))
-        if order_days.keepable(day, kept.get(day), counted_at):
-            order_days.keep(day, kept.get(day, {}).get("changes", 0), *totals[day])
+        if order_days.keepable(day, started_at):
+            order_days.keep(day, started_at, *totals[day], marks.get(day, []))
     return [{"day": day, "orders": totals[day][0], "revenue": totals[day][1]} for day in days]
 
 

@@ -1,13 +1,14 @@
 """Each past day's orders and revenue, kept so that the dashboard reads a document per day
 instead of every order of its 90 days.
 
-A day's totals are trusted only while no order of that day was written since they were
-counted: every write of orders dated before today first moves their days' ``changes``
-(``touch``), and totals are kept with the ``changes`` read before counting, only if it
-has not moved (``keep``). Orders are written in a transaction that may commit a little
-after its touch, so totals are kept only for days whose last touch, and whose end, are
-``SETTLE`` in the past: a count started then sees every order of the day. Today is
-always counted.
+Every write of orders dated on a past day of the dashboard's leaves a mark for that day
+in the orders' own transaction (``mark``): an insert, so concurrent imports never
+conflict on it, and none if the orders are refused. A day's kept totals are trusted while
+it has no mark. A count reads the day's marks first, so it sees the orders of every mark
+it read, and removes those marks once its totals are kept; a mark committed meanwhile
+stays, and the day is counted again. Of two counts of a day, the one begun later keeps
+its totals. Totals are kept only for days that ended ``SETTLE`` before the count began:
+orders of a day that was today when their transaction began leave no mark.
 """
 
 from collections.abc import Iterable
@@ -16,61 +17,63 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bson import Decimal128
-from pymongo import UpdateOne
+from bson import Decimal128, ObjectId
+from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
-from crm.documents import Order
+from crm.documents import OrderDayMark, OrderDayTotals
+from crm.documents.order import KEPT_DAYS
 
-COLLECTION = "order_day_totals"
-# Longer than an order transaction, with its retries, takes to commit after its touch.
+# Longer than an order transaction takes to commit.
 SETTLE = timedelta(minutes=5)
 DAY = timedelta(days=1)
 
 
 def _totals() -> Collection:
-    return Order._get_collection().database[COLLECTION]
+    return OrderDayTotals._get_collection()
 
 
-def touch(order_dates: Iterable[datetime]) -> None:
-    """Before orders dated ``order_dates`` are written: their past days' totals are stale."""
+def _marks() -> Collection:
+    return OrderDayMark._get_collection()
+
+
+def mark(order_dates: Iterable[datetime], session: ClientSession) -> None:
+    """In the transaction writing orders dated ``order_dates``: their kept days are stale."""
     now = utcnow()
     today = _midnight(now)
-    days = sorted({_midnight(day) for day in order_dates if day < today})
-    statements = [
-        UpdateOne({"_id": day}, {"$inc": {"changes": 1}, "$set": {"touched_at": now}}, upsert=True)
-        for day in days
-    ]
-    if statements:
-        _totals().bulk_write(statements, ordered=False)
+    first = today - timedelta(days=KEPT_DAYS)
+    days = sorted({_midnight(day) for day in order_dates if first <= day < today})
+    if days:
+        _marks().insert_many([{"day": day, "at": now} for day in days], session=session)
 
 
-def read(days: list[datetime]) -> dict[datetime, dict[str, Any]]:
-    """The days' documents, by day: ``changes`` (0 if never touched) and, if counted,
-    ``orders``, ``revenue`` and ``counted_changes``."""
-    found = _totals().find({"_id": {"$in": days}})
-    return {entry["_id"]: entry for entry in found}
+def read(days: list[datetime]) -> tuple[dict[datetime, dict[str, Any]], dict[datetime, list]]:
+    """The days' kept totals, and their marks' ids, by day."""
+    totals = {entry["_id"]: entry for entry in _totals().find({"_id": {"$in": days}})}
+    marks: dict[datetime, list[ObjectId]] = {}
+    for found in _marks().find({"day": {"$in": days}}, {"day": 1}):
+        marks.setdefault(found["day"], []).append(found["_id"])
+    return totals, marks
 
 
-def trusted(entry: dict[str, Any] | None) -> bool:
-    return entry is not None and entry.get("counted_changes") == entry.get("changes", 0)
+def keepable(day: datetime, started_at: datetime) -> bool:
+    return day + DAY <= started_at - SETTLE
 
 
-def keepable(day: datetime, entry: dict[str, Any] | None, counted_at: datetime) -> bool:
-    """Whether a count of ``day`` started at ``counted_at`` saw every order of the day."""
-    settled = counted_at - SETTLE
-    touched_at = (entry or {}).get("touched_at")
-    return day + DAY <= settled and (touched_at is None or touched_at <= settled)
-
-
-def keep(day: datetime, changes: int, orders: int, revenue: Decimal) -> None:
-    """Keep a day's totals counted after its ``changes`` was read, unless it moved since."""
-    totals = {"orders": orders, "revenue": Decimal128(revenue), "counted_changes": changes}
-    # A duplicate key: an order of that day was written meanwhile; the next count keeps it.
+def keep(
+    day: datetime, started_at: datetime, orders: int, revenue: Decimal, marks: list[ObjectId]
+) -> None:
+    """Keep a day's totals, counted by a count begun at ``started_at`` after it read the
+    day's ``marks``, unless a count begun later kept its own; then drop those marks."""
+    totals = {"orders": orders, "revenue": Decimal128(revenue), "started_at": started_at}
+    earlier = {"$or": [{"started_at": {"$lt": started_at}}, {"started_at": None}]}
+    # A duplicate key: a count begun later has kept the day already.
     with suppress(DuplicateKeyError):
-        _totals().update_one({"_id": day, "changes": changes}, {"$set": totals}, upsert=True)
+        _totals().update_one({"_id": day, **earlier}, {"$set": totals}, upsert=True)
+    if marks:
+        _marks().delete_many({"_id": {"$in": marks}})
 
 
 def _midnight(moment: datetime) -> datetime:

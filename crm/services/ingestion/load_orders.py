@@ -57,7 +57,6 @@ def apply(
     """
     attempt = _Attempt(ingestion_id, key, chunk, *_dedupe(placed), unparking=unparking)
     for _ in range(MAX_ATTEMPTS):
-        order_days.touch(order["order_date"] for _, order in attempt.unique.values())
         try:
             return transaction.run(attempt)
         except bulk.KeysTaken:
@@ -132,6 +131,7 @@ class _Attempt:
         tally.inserted, tally.parked = len(fresh), len(to_park) - len(self.unparking)
         jobs.record_batch(session, self.ingestion_id, self.key, self.chunk, tally)
         bulk.insert_new(Order._get_collection(), fresh, session)
+        order_days.mark((order["order_date"] for order in fresh), session)
         parked_orders.park(self.ingestion_id, to_park, session)
         customers = {order["customer_id"] for order in fresh}
         if orders.apply_to_customers(fresh, session) < len(customers):
