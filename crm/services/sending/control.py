@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], object]
 BATCH = 100
+WAITING_BATCH = 1000
 
 
 def start(campaign_id: ObjectId, enqueue_materialize: Enqueue, **fields: Any) -> Campaign:
@@ -102,15 +103,32 @@ def hand_out_paused(campaign_id: ObjectId, enqueue_chunk: queue.EnqueueChunk) ->
 
 
 def cancel_messages(campaign_id: ObjectId, vendor: VendorClient) -> int:
-    """Cancel the PENDING messages of one batch of a cancelled campaign's chunks; returns
-    how many chunks. A chunk that may have reached the vendor is looked up first."""
+    """Cancel the PENDING messages of one batch of a cancelled campaign's chunks, then
+    its messages waiting for a winner; returns how many chunks (BATCH: call again). A
+    chunk that may have reached the vendor is looked up first."""
     query = {"campaign_id": campaign_id, "state": str(ChunkState.CANCELLED)}
     batch = chunks.find(query, BATCH)
     for chunk in batch:
         held_as = {"_id": chunk["_id"], "state": str(ChunkState.CANCELLED)}
         with suppress(LeaseLost):  # another call cancelled it first
             cancel_chunk(chunk, chunks.log_ids(chunk["_id"]), vendor, held_as)
+    if len(batch) < BATCH and _cancel_waiting(campaign_id) == WAITING_BATCH:
+        return BATCH
     return len(batch)
+
+
+def _cancel_waiting(campaign_id: ObjectId) -> int:
+    """WAITING → CANCELLED for one batch of a cancelled campaign's logs; returns how many."""
+    campaign = campaigns.find(campaign_id, {"status": 1})
+    if campaign is None or campaign["status"] != CampaignStatus.CANCELLED:
+        return 0
+    waiting = logs.in_status_after(campaign_id, MessageStatus.WAITING, None, WAITING_BATCH)
+    if not waiting:
+        return 0
+    cancel = Move(campaign_id, MessageStatus.WAITING, MessageStatus.CANCELLED)
+    ids = [entry["_id"] for entry in waiting]
+    transaction.run(lambda session: move_where({"_id": {"$in": ids}}, cancel, session))
+    return len(waiting)
 
 
 def cancel_chunk(

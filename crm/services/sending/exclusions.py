@@ -14,8 +14,9 @@ is sent (``unreachable_now``): its PENDING log becomes SKIPPED.
 A held-out member over the cap is SKIPPED as a messaged one would be, so that the holdout
 and the messaged members are drawn from the same eligible audience; it adds no contact.
 
-A contact is a PENDING log of a campaign the cap applies to: a message the CRM will try
-to send, counted when it is made (whatever the vendor later does with it). A campaign
+A contact is a PENDING (or WAITING: sent the winning variant later) log of a campaign the
+cap applies to: a message the CRM will try to send, counted when it is made (whatever the
+vendor later does with it). A campaign
 with no cap (``ignore_frequency_cap``, or none set) neither checks nor adds contacts.
 
 Correct under concurrent campaigns: each contacted customer's ledger is written with a
@@ -40,7 +41,8 @@ from crm.store import contacts
 
 # What screening reads of each customer, beside the template's variables.
 FIELDS = {"opted_out": 1}
-CAPPED = (MessageStatus.PENDING, MessageStatus.HELD_OUT)
+CAPPED = (MessageStatus.PENDING, MessageStatus.WAITING, MessageStatus.HELD_OUT)
+CONTACTED = (MessageStatus.PENDING, MessageStatus.WAITING)
 RESCREEN_AFTER = timedelta(minutes=1)
 
 
@@ -97,7 +99,7 @@ def _apply_cap(
         kept = [at for at in ledger.get("contacts", []) if at > kept_since]
         if sum(at > window_start for at in kept) >= cap.messages:
             _skip(entry, "frequency_cap")
-        elif entry["status"] == MessageStatus.PENDING:
+        elif entry["status"] in CONTACTED:
             writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, now]))
     return writes
 
