@@ -2,6 +2,7 @@
 with the better metric, chosen once whoever runs the decision, goes to everyone else
 exactly once."""
 
+import re
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -12,10 +13,11 @@ from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CommunicationLog, SendChunk
+from crm.services import users
 from crm.services.sending import control, materialize, winner
 from tests.helpers.database import database_contents
 from tests.helpers.factories import EVERYONE, add_customers, new_campaign
-from tests.helpers.http import assert_error
+from tests.helpers.http import assert_error, console_sign_in, csrf_token
 from tests.helpers.polling import eventually, wait_until_finished
 
 VARIANTS = [{"message": "A for {{name}}"}, {"message": "B for {{name}}"}]
@@ -203,3 +205,49 @@ def test_bad_winner_options_are_422_at_their_field_and_write_nothing(client, fie
     errors = assert_error(client.post("/api/campaign", json=body), 422, "json", field)
     assert errors["json"][field]
     assert database_contents() == before
+
+
+def test_the_composer_sets_a_winner_and_the_console_says_when_and_which_won(app):
+    _, password = users.create("mo@example.com", "marketer", temporary=False)
+    console = app.test_client()
+    assert console_sign_in(console, "mo@example.com", password).status_code == 302
+    audience = Audience(rules=EVERYONE).save()
+    form = {
+        "csrf_token": csrf_token(console.get("/app/campaigns/new").get_data(as_text=True)),
+        "audience_id": str(audience.id),
+        "message": "A",
+        "variants.1.message": "B",
+        "winner.metric": "delivered_rate",
+        "winner.test_percent": "20",
+        "winner.decide_after_minutes": "3",
+        "action": "draft",
+    }
+
+    # A bad option comes back next to its input, and nothing is made
+    refused = console.post("/app/campaigns", data=form)
+    assert refused.status_code == 422 and Campaign.objects.count() == 0
+    shown = refused.get_data(as_text=True)
+    assert re.search(r'name="winner.decide_after_minutes"[^>]*value="3"[^>]*is-invalid', shown)
+    assert "greater than or equal to 10" in shown
+
+    # A good one makes a campaign whose page says when the winner will be chosen
+    saved = console.post("/app/campaigns", data={**form, "winner.decide_after_minutes": "60"})
+    campaign = Campaign.objects.get()
+    assert saved.status_code == 302 and campaign.winner.metric == "delivered_rate"
+    page = console.get(f"/app/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "the one with the best delivered rate is chosen 60 min after the start" in page
+
+    # Once chosen, the page and the results say which won and on what figures
+    figures = [
+        {"name": "A", "members": 10, "successes": 7, "rate": 0.7},
+        {"name": "B", "members": 10, "successes": 9, "rate": 0.9},
+    ]
+    Campaign.objects(id=campaign.id).update(
+        set__winner__chosen="B", set__winner__decided_at=utcnow(), set__winner__figures=figures
+    )
+    said = (
+        "Variant B won on delivered rate in the 20% test share "
+        "(A 70.0% (7 of 10); B 90.0% (9 of 10))"
+    )
+    assert said in console.get(f"/app/campaigns/{campaign.id}").get_data(as_text=True)
+    assert said in console.get(f"/app/campaigns/{campaign.id}/results").get_data(as_text=True)
