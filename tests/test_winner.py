@@ -2,10 +2,11 @@
 with the better metric, chosen once whoever runs the decision, goes to everyone else
 exactly once."""
 
+import json
 import re
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import requests
@@ -14,7 +15,7 @@ from bson import ObjectId
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CommunicationLog, SendChunk
 from crm.services import users
-from crm.services.sending import control, materialize, winner
+from crm.services.sending import control, materialize, sweeps, winner
 from tests.helpers.database import database_contents
 from tests.helpers.factories import EVERYONE, add_customers, new_campaign
 from tests.helpers.http import assert_error, console_sign_in, csrf_token
@@ -38,7 +39,15 @@ def _test_share_settled(client, campaign_id):
     return materialised and stats["pending"] == stats["accepted"] == 0 and campaign
 
 
-def test_only_the_test_share_is_sent_then_the_better_variant_goes_to_the_rest(client, live, vendor):
+def _delayed(broker, queue_name):
+    """The messages waiting in a queue's delay queue (or taken from it by a worker)."""
+    raw = broker.client.hvals(f"dramatiq:{queue_name}.DQ.msgs")
+    return [json.loads(message) for message in raw]
+
+
+def test_only_the_test_share_is_sent_then_the_better_variant_goes_to_the_rest(
+    client, live, vendor, broker
+):
     # Given 60 customers and a campaign testing A and B on half of them, 10% held out
     add_customers(client, 60)
     campaign_id = new_campaign(
@@ -72,6 +81,11 @@ def test_only_the_test_share_is_sent_then_the_better_variant_goes_to_the_rest(cl
         }
         assert client.post("/api/orders", json=order).status_code == 201
     started_at = Campaign.objects.get(id=campaign_id).started_at
+    # And a delayed message will decide at its time, 10 minutes after the start
+    [decision] = [m for m in _delayed(broker, "campaigns") if m["actor_name"] == "choose_winner"]
+    decide_at = started_at.replace(tzinfo=UTC) + timedelta(minutes=10)
+    assert decision["args"] == [campaign_id]
+    assert abs(decision["options"]["eta"] / 1000 - decide_at.timestamp()) < 5
 
     # When the decision step runs before its time, nothing is chosen or sent
     assert not winner.step(ObjectId(campaign_id), started_at + timedelta(minutes=9), 7, None, 30)
@@ -181,6 +195,31 @@ def test_a_paused_campaign_waits_and_a_cancelled_one_cancels_its_waiting_members
     assert _statuses(campaign.id) == {"CANCELLED": 20}
     assert Campaign.objects.get(id=campaign.id).counts["WAITING"] == 0
     assert client.post(f"/api/campaign/{campaign.id}/recount").json["consistent"]
+
+
+def test_the_sweep_hands_out_a_due_winner_unless_a_worker_is_at_it(client):
+    campaign = _materialised(client)
+    idle_for = timedelta(minutes=5)
+    handed = []
+
+    def sweep():
+        return sweeps.winners_due(utcnow(), idle_for, handed.append)
+
+    assert sweep() == 0  # not yet due
+    # As if it started and was materialised 11 minutes ago, its decision 1 minute due
+    long_ago = utcnow() - timedelta(minutes=11)
+    Campaign.objects(id=campaign.id).update(set__started_at=long_ago, set__heartbeat_at=long_ago)
+    assert sweep() == 1 and handed == [str(campaign.id)]
+
+    # A worker has chosen and sent the first page: the sweep leaves it alone...
+    assert winner.step(campaign.id, utcnow(), 3, lambda *_: None, 0)
+    assert sweep() == 0
+    # ...until that worker has been silent for idle_for
+    Campaign.objects(id=campaign.id).update(set__heartbeat_at=long_ago)
+    assert sweep() == 1
+    while winner.step(campaign.id, utcnow(), 3, lambda *_: None, 0):
+        pass
+    assert sweep() == 0 and len(handed) == 2
 
 
 @pytest.mark.parametrize(

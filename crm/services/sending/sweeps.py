@@ -140,8 +140,9 @@ def look_up_silent(receipt_timeout: timedelta, vendor: VendorClient) -> Counter[
 
 
 def winners_due(now: datetime, idle_for: timedelta, enqueue_winner: Callable[[str], object]) -> int:
-    """Hand to a worker each SENDING campaign whose winner is due to be chosen, or whose
-    release to the waiting members stopped beating; returns how many."""
+    """Hand to a worker each SENDING campaign whose winner is due to be chosen or sent
+    to the waiting members, unless a worker has been at it within ``idle_for``; returns
+    how many."""
     handed = 0
     fields = {"winner": 1, "started_at": 1, "materialized": 1, "heartbeat_at": 1}
     for found in campaigns.awaiting_winner(fields):
@@ -150,7 +151,7 @@ def winners_due(now: datetime, idle_for: timedelta, enqueue_winner: Callable[[st
         if not campaign.materialized or decide_at is None or decide_at > now:
             continue
         beat = campaign.heartbeat_at
-        if campaign.winner.chosen is None or beat is None or beat < now - idle_for:
+        if beat is None or beat < now - idle_for:
             enqueue_winner(str(campaign.id))
             handed += 1
     return handed

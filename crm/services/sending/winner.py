@@ -59,6 +59,7 @@ def step(
     campaign = Campaign.objects(id=campaign_id).first()
     if campaign is None or not _due(campaign, now):
         return False
+    campaigns.beat(campaign_id)  # the sweep leaves a campaign being worked on alone
     if campaign.winner.chosen is None:
         decide(campaign, now)
         campaign.reload()
