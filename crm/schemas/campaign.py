@@ -141,7 +141,9 @@ class WinnerSchema(BaseSchema):
     chosen = ma.fields.String(
         dump_only=True, allow_none=True, metadata={"description": "The winning variant."}
     )
-    decided_at = Timestamp(dump_only=True, allow_none=True)
+    decided_at = Timestamp(
+        dump_only=True, allow_none=True, metadata={"description": "When it was chosen."}
+    )
     figures = ma.fields.List(
         ma.fields.Nested(VariantFiguresSchema),
         dump_only=True,

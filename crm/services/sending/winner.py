@@ -166,6 +166,7 @@ def _release_page(
     moved: Counter[str] = Counter()
     pending = []
     for entry in page:
+        # A customer removed from the database meanwhile still gets the log's own address.
         customer = customers.get(entry["customer_id"]) or {
             "customer_id": entry["customer_id"],
             "email": entry["to"],
