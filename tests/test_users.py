@@ -1,6 +1,5 @@
 """Console users: the CLI that creates them, the first admin of a local stack, lockout."""
 
-import re
 import stat
 from dataclasses import replace
 from datetime import timedelta
@@ -10,6 +9,7 @@ import pytest
 from crm.documents import User
 from crm.services import users
 from devstack import stack
+from tests.helpers.http import console_sign_in
 
 
 def test_the_cli_prints_a_password_that_signs_in(app):
@@ -50,37 +50,28 @@ def test_the_lock_lifts_after_its_time_and_a_success_resets_the_count(app):
     assert users.authenticate("bo@example.com", password) is not None
 
 
-def _console_sign_in(client, email, password, address):
-    """A sign-in form posted from ``address``, with the token its page gave."""
-    environ = {"REMOTE_ADDR": address}
-    form = client.get("/app/sign-in", environ_base=environ).get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', form).group(1)
-    data = {"csrf_token": token, "email": email, "password": password}
-    return client.post("/app/sign-in", data=data, environ_base=environ)
-
-
 def test_failed_sign_ins_from_one_address_across_accounts_are_throttled(app):
     app.config["CRM_SETTINGS"] = replace(app.config["CRM_SETTINGS"], sign_in_failures_per_address=3)
     _, password = users.create("ann@example.com", "marketer", temporary=False)
     guesser, elsewhere = app.test_client(), app.test_client()
     # Given three failures from one address, each against another account (none locked).
     for email in ("bob@example.com", "cy@example.com", "ann@example.com"):
-        assert _console_sign_in(guesser, email, "guess", "10.0.0.9").status_code == 401
+        assert console_sign_in(guesser, email, "guess", "10.0.0.9").status_code == 401
     # Then even the right password is refused there, and not even checked.
-    refused = _console_sign_in(guesser, "ann@example.com", password, "10.0.0.9")
+    refused = console_sign_in(guesser, "ann@example.com", password, "10.0.0.9")
     assert refused.status_code == 429
     assert "from this address" in refused.get_data(as_text=True)
     ann = User.objects.get(email="ann@example.com")
     assert (ann.failed_attempts, ann.last_signed_in_at) == (1, None)
     # Another address signs in as usual.
-    allowed = _console_sign_in(elsewhere, "ann@example.com", password, "10.0.0.10")
+    allowed = console_sign_in(elsewhere, "ann@example.com", password, "10.0.0.10")
     assert allowed.status_code == 302 and allowed.headers["Location"] == "/app/"
 
 
 def test_an_account_with_a_generated_password_reaches_only_the_password_page(app):
     _, generated = users.create("dee@example.com", "admin")
     client = app.test_client()
-    signed_in = _console_sign_in(client, "dee@example.com", generated, "10.0.0.11")
+    signed_in = console_sign_in(client, "dee@example.com", generated, "10.0.0.11")
     assert signed_in.headers["Location"].startswith("/app/password")
     for path in ("/app/", "/app/users", "/app/campaigns/new"):
         assert client.get(path).headers["Location"] == "/app/password", path
@@ -91,7 +82,7 @@ def test_console_pages_of_missing_things_are_404_pages_saying_so(app):
     _, password = users.create("vi@example.com", "viewer")
     User.objects(email="vi@example.com").update(set__must_change_password=False)
     client = app.test_client()
-    assert _console_sign_in(client, "vi@example.com", password, "10.0.0.9").status_code == 302
+    assert console_sign_in(client, "vi@example.com", password, "10.0.0.9").status_code == 302
     missing = "6b0f07e286b0212addc04d04"
     for path in (
         f"/app/campaigns/{missing}",

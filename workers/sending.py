@@ -13,7 +13,10 @@ from typing import Any
 import dramatiq
 from bson import ObjectId
 
-from crm.services.sending import control, delivery, materialize
+from crm.clock import utcnow
+from crm.documents import Campaign
+from crm.services import variants
+from crm.services.sending import control, delivery, materialize, schedule, winner
 from crm.store import campaigns
 from crm.vendor import VendorClient
 from workers import broker
@@ -49,6 +52,8 @@ def materialize_campaign(campaign_id: str) -> None:
     )
     if more:
         enqueue_materialize(campaign_id)
+    else:
+        _choose_winner_when_due(campaign_id)
 
 
 def enqueue_materialize(campaign_id: str) -> str:
@@ -57,6 +62,25 @@ def enqueue_materialize(campaign_id: str) -> str:
     message_id = materialize_campaign.send(campaign_id).options["redis_message_id"]
     campaigns.note_materializer(ObjectId(campaign_id), message_id)
     return message_id
+
+
+@dramatiq.actor(queue_name=CAMPAIGNS, **RETRIES)
+def choose_winner(campaign_id: str) -> None:
+    """Choose an automatic winner once due, then send it to the waiting members, a share
+    per call."""
+    chunk_size = broker.settings().send_chunk_size
+    if winner.step(ObjectId(campaign_id), utcnow(), chunk_size, enqueue_chunk, time_budget=30):
+        choose_winner.send(campaign_id)
+
+
+def _choose_winner_when_due(campaign_id: str) -> None:
+    """The fast path: a delayed message at the winner's decision time (the sweep finds
+    any the queue lost, or that came while the campaign was paused)."""
+    campaign = Campaign.objects(id=campaign_id).only("winner", "started_at").first()
+    decide_at = variants.decide_at(campaign) if campaign else None
+    if decide_at is not None and not campaign.winner.released:
+        delay = schedule.delay_ms(decide_at, utcnow())
+        choose_winner.send_with_options(args=(campaign_id,), delay=delay or None)
 
 
 @dramatiq.actor(queue_name=DELIVERIES, **RETRIES)

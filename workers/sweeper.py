@@ -13,6 +13,7 @@ from datetime import timedelta
 import dramatiq
 
 from crm import metrics
+from crm.clock import utcnow
 from crm.services.ingestion import sweep as ingestion_sweep
 from crm.services.sending import sweeps
 from workers import broker, ingestion, scheduling, sending
@@ -60,6 +61,7 @@ def sweep_once() -> None:
         "import_chunk_requeued": ingestion_sweep.requeue_lost_chunks(
             idle_for, ingestion.ingest_chunk.send
         ),
+        "winner_handed_out": sweeps.winners_due(utcnow(), idle_for, sending.choose_winner.send),
     }
     actions.update(scheduling.fire_due())
     sweeps.resume_and_cancel(sending.enqueue_chunk, vendor)

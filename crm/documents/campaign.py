@@ -33,6 +33,34 @@ class Variant(EmbeddedDocument):
     weight = IntField(default=1, min_value=1)
 
 
+WINNER_METRICS = ("conversion_rate", "delivered_rate")
+
+
+class VariantFigures(EmbeddedDocument):
+    """What a variant's test share scored when the winner was chosen: ``rate`` is
+    ``successes`` of ``members`` (None without members)."""
+
+    name = StringField(required=True)
+    members = IntField(default=0)
+    successes = IntField(default=0)
+    rate = FloatField()
+
+
+class WinnerTest(EmbeddedDocument):
+    """Send the variants to a test share first, then the best one to everyone else
+    (crm/services/sending/winner.py)."""
+
+    test_percent = IntField(required=True, min_value=5, max_value=50)
+    decide_after_minutes = IntField(required=True, min_value=10, max_value=10080)
+    metric = StringField(required=True, choices=WINNER_METRICS)
+    chosen = StringField()
+    decided_at = DateTimeField()
+    figures = EmbeddedDocumentListField(VariantFigures, default=list)
+    # Releasing the waiting members: the last log _id released, and whether all were.
+    cursor = ObjectIdField()
+    released = BooleanField(default=False)
+
+
 class Campaign(Document):
     name = StringField(max_length=200)
     audience_id = ObjectIdField(required=True)
@@ -45,6 +73,7 @@ class Campaign(Document):
     holdout_percent = FloatField(default=0, min_value=0, max_value=50)
     variants = EmbeddedDocumentListField(Variant, default=list)
     attribution_window_days = IntField(default=7, min_value=1)
+    winner = EmbeddedDocumentField(WinnerTest)
     # Materialisation position: the last customer _id given a log, so a restarted
     # worker carries on where it stopped.
     cursor = ObjectIdField()

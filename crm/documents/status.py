@@ -27,6 +27,9 @@ class MessageStatus(StrEnum):
     SKIPPED = "SKIPPED"
     # A member of the campaign's control group: created final, never sent.
     HELD_OUT = "HELD_OUT"
+    # A member outside an automatic winner's test share: sent the winning variant once it
+    # is chosen (crm/services/sending/winner.py), or cancelled with the campaign.
+    WAITING = "WAITING"
 
 
 CAMPAIGN_TRANSITIONS: dict[CampaignStatus, frozenset[CampaignStatus]] = {
@@ -64,6 +67,14 @@ MESSAGE_TRANSITIONS: dict[MessageStatus, frozenset[MessageStatus]] = {
     MessageStatus.CANCELLED: frozenset(),
     MessageStatus.SKIPPED: frozenset(),
     MessageStatus.HELD_OUT: frozenset(),
+    MessageStatus.WAITING: frozenset(
+        {
+            MessageStatus.PENDING,
+            MessageStatus.FAILED,
+            MessageStatus.CANCELLED,
+            MessageStatus.SKIPPED,
+        }
+    ),
 }
 
 OPEN_MESSAGE_STATUSES = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from crm.documents import CampaignStatus, MessageStatus
-from crm.documents.campaign import FrequencyCap
+from crm.documents.campaign import WINNER_METRICS, FrequencyCap, WinnerTest
 from crm.documents.contact import MAX_CAP_DAYS
 from crm.schemas.base import MULTILINE, BaseSchema
 from crm.schemas.fields import ObjectIdString, Timestamp
@@ -25,6 +25,12 @@ class CampaignStatsSchema(BaseSchema):
         metadata={"description": "Never sent: opted out, suppressed or over the frequency cap."}
     )
     held_out = ma.fields.Integer(metadata={"description": "Control group members, never sent."})
+    waiting = ma.fields.Integer(
+        metadata={
+            "description": "Outside an automatic winner's test share: sent the winning "
+            "variant once it is chosen."
+        }
+    )
 
 
 class CampaignProgressSchema(BaseSchema):
@@ -77,6 +83,76 @@ class VariantSchema(BaseSchema):
         validate=ma.validate.Range(1, 100),
         metadata={"description": "Share of the messaged members, relative to the others."},
     )
+
+
+class VariantFiguresSchema(BaseSchema):
+    name = ma.fields.String(metadata={"description": "The variant, A to D."})
+    members = ma.fields.Integer(
+        metadata={
+            "description": "Its test-share members the metric counts: SENT ones for "
+            "conversion_rate, those the vendor was asked to send to for delivered_rate."
+        }
+    )
+    successes = ma.fields.Integer(
+        metadata={"description": "Of those, members who converted, or whose message was SENT."}
+    )
+    rate = ma.fields.Float(
+        allow_none=True, metadata={"description": "successes / members; null without members."}
+    )
+
+
+class WinnerSchema(BaseSchema):
+    test_percent = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(5, 50),
+        metadata={
+            "description": "Share of the messaged audience (percent) that gets the variants "
+            "first; the rest get the winning variant once it is chosen.",
+            "example": 10,
+        },
+    )
+    decide_after_minutes = ma.fields.Integer(
+        required=True,
+        strict=True,
+        validate=ma.validate.Range(10, 10080),
+        metadata={
+            "description": "Minutes after the campaign starts when the winner is chosen "
+            "(10 to 10,080, a week).",
+            "example": 240,
+        },
+    )
+    metric = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(WINNER_METRICS),
+        metadata={
+            "description": "What the winner is chosen by, in the test share: "
+            "conversion_rate (members with an attributed order, of those SENT) or "
+            "delivered_rate (SENT, of those the vendor was asked to send). Ties go to the "
+            "earliest variant.",
+            "example": "conversion_rate",
+        },
+    )
+    decide_at = Timestamp(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "When the winner is chosen; null until the campaign starts."},
+    )
+    chosen = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "The winning variant."}
+    )
+    decided_at = Timestamp(
+        dump_only=True, allow_none=True, metadata={"description": "When it was chosen."}
+    )
+    figures = ma.fields.List(
+        ma.fields.Nested(VariantFiguresSchema),
+        dump_only=True,
+        metadata={"description": "Each variant's figures the winner was chosen on."},
+    )
+
+    @ma.post_load
+    def make(self, data, **kwargs):
+        return WinnerTest(**data)
 
 
 class CampaignSchema(BaseSchema):
@@ -143,6 +219,15 @@ class CampaignSchema(BaseSchema):
         validate=ma.validate.Range(1, 90),
         metadata={"description": "Days from a message in which an order counts as its conversion."},
     )
+    winner = ma.fields.Nested(
+        WinnerSchema,
+        allow_none=True,
+        metadata={
+            "description": "Choose a winning variant automatically (needs 2 or more "
+            "`variants`): a test share gets the variants, and once `decide_after_minutes` "
+            "have passed the rest get the variant with the best `metric`."
+        },
+    )
     status = ma.fields.Enum(CampaignStatus, dump_only=True)
     audience_size = ma.fields.Integer(dump_only=True)
     stats = ma.fields.Nested(CampaignStatsSchema, dump_only=True)
@@ -167,6 +252,13 @@ class CampaignSchema(BaseSchema):
         if data.get("ignore_frequency_cap") and data.get("frequency_cap"):
             raise ma.ValidationError(
                 "Give a frequency_cap or ignore_frequency_cap, not both.", "frequency_cap"
+            )
+
+    @ma.validates_schema
+    def winner_needs_variants(self, data, **kwargs):
+        if data.get("winner") and len(data.get("variants") or []) < 2:
+            raise ma.ValidationError(
+                "An automatic winner needs at least 2 variants to choose from.", "winner"
             )
 
 

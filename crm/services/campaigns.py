@@ -16,7 +16,6 @@ from crm.store import campaigns as campaign_store
 from crm.store import logs as log_store
 
 SETTLED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
-OPEN = (MessageStatus.PENDING, MessageStatus.ACCEPTED)
 
 
 def create(data: dict[str, Any]) -> Campaign:
@@ -65,6 +64,11 @@ def _describe(campaign: Campaign) -> dict[str, Any]:
     }
     stats["total"] = sum(counts.values())
     fields = {name: campaign[name] for name in campaign._fields}
+    if campaign.winner:
+        fields["winner"] = {
+            **campaign.winner.to_mongo().to_dict(),
+            "decide_at": variants.decide_at(campaign),
+        }
     return {**fields, "stats": stats, "progress": _progress(campaign, stats)}
 
 
@@ -89,7 +93,7 @@ def recount(campaign_id: ObjectId, repair: bool) -> dict[str, Any]:
     kept = {status: n for status, n in (campaign.counts or {}).items() if n}
     counted = log_store.count_by_status(campaign_id)
     repaired = False
-    in_flight = any(counted.get(str(status)) for status in OPEN)
+    in_flight = any(counted.get(str(status)) for status in campaign_store.OPEN)
     if repair and campaign.status in SETTLED and not in_flight and kept != counted:
         campaign_store.set_counts(campaign_id, counted)
         repaired = True

@@ -11,10 +11,8 @@ from crm.documents import Campaign, CampaignStatus, MessageStatus
 
 # What the sending services need to know of a campaign after changing it.
 STATE_FIELDS = {"status": 1, "materialized": 1, "counts": 1}
-NOTHING_OPEN = {
-    f"counts.{status}": {"$in": [0, None]}
-    for status in (MessageStatus.PENDING, MessageStatus.ACCEPTED)
-}
+OPEN = (MessageStatus.PENDING, MessageStatus.ACCEPTED, MessageStatus.WAITING)
+NOTHING_OPEN = {f"counts.{status}": {"$in": [0, None]} for status in OPEN}
 
 
 def _campaigns() -> Collection:
@@ -137,3 +135,56 @@ def due_scheduled(now: Any, limit: int) -> list[dict[str, Any]]:
     query = {"status": str(CampaignStatus.SCHEDULED), "schedule.send_at": {"$lte": now}}
     found = _campaigns().find(query, {"status": 1, "schedule": 1}, limit=limit)
     return list(found.sort("schedule.send_at", 1))
+
+
+def choose_winner(
+    campaign_id: ObjectId, chosen: str, figures: list[dict[str, Any]], at: Any
+) -> bool:
+    """Store the winning variant only if none is chosen yet and the campaign still sends;
+    returns whether this call chose it."""
+    query = {"_id": campaign_id, "status": str(CampaignStatus.SENDING), "winner.chosen": None}
+    update = {"$set": {"winner.chosen": chosen, "winner.decided_at": at, "winner.figures": figures}}
+    return _campaigns().update_one(query, update).modified_count == 1
+
+
+def take_release_page(
+    campaign_id: ObjectId,
+    cursor: ObjectId | None,
+    last: ObjectId,
+    moved: Counter[str],
+    session: ClientSession,
+    chunk_count: int,
+) -> int | None:
+    """``take_page`` for the members waiting for the winner: move the release position
+    from ``cursor`` to ``last`` and count the page's moves, only if the campaign still
+    sends and nobody moved the position meanwhile; returns the page's first chunk number."""
+    before = _campaigns().find_one_and_update(
+        {"_id": campaign_id, "winner.cursor": cursor, "status": str(CampaignStatus.SENDING)},
+        {
+            "$set": {"winner.cursor": last, "heartbeat_at": utcnow()},
+            "$inc": {"chunks": chunk_count, **{f"counts.{s}": n for s, n in moved.items() if n}},
+        },
+        {"chunks": 1},
+        return_document=ReturnDocument.BEFORE,
+        session=session,
+    )
+    return None if before is None else before.get("chunks", 0)
+
+
+def mark_released(campaign_id: ObjectId) -> None:
+    _campaigns().update_one({"_id": campaign_id}, {"$set": {"winner.released": True}})
+
+
+def awaiting_winner(fields: dict[str, int]) -> list[dict[str, Any]]:
+    """SENDING campaigns whose winner is not yet chosen or not yet sent to everyone."""
+    query = {
+        "status": str(CampaignStatus.SENDING),
+        "winner": {"$type": "object"},
+        "winner.released": {"$ne": True},
+    }
+    return list(_campaigns().find(query, fields))
+
+
+def cancelled_with_waiting() -> list[ObjectId]:
+    query = {"status": str(CampaignStatus.CANCELLED), "counts.WAITING": {"$gt": 0}}
+    return [c["_id"] for c in _campaigns().find(query, {"_id": 1})]

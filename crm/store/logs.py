@@ -112,3 +112,14 @@ def open_exists(campaign_id: ObjectId) -> bool:
     open_statuses = [str(MessageStatus.PENDING), str(MessageStatus.ACCEPTED)]
     query = {"campaign_id": campaign_id, "status": {"$in": open_statuses}}
     return _logs().find_one(query, {"_id": 1}) is not None
+
+
+def in_status_after(
+    campaign_id: ObjectId, status: MessageStatus, after: ObjectId | None, limit: int
+) -> list[dict[str, Any]]:
+    """A page of the campaign's logs in ``status``, in ``_id`` order after ``after``."""
+    query: dict[str, Any] = {"campaign_id": campaign_id, "status": str(status)}
+    if after is not None:
+        query["_id"] = {"$gt": after}
+    found = _logs().find(query, {"customer_id": 1, "to": 1}, batch_size=limit, limit=limit)
+    return list(found.sort("_id", 1))

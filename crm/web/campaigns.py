@@ -29,6 +29,7 @@ from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
 from crm.web.charts import funnel
 from crm.web.fields import field_errors, load
+from crm.web.results import winner_line
 from workers import scheduling, sending
 
 LOG_PAGE = 50
@@ -157,6 +158,7 @@ def campaign_page(campaign_id: ObjectId):
         statuses=[s.value for s in MessageStatus],
         audience=audiences.get(campaign["audience_id"]),
         funnel=funnel(campaign),
+        winner=winner_line(campaign.get("winner")),
         **_deliveries(campaign_id),
     )
 

@@ -1,4 +1,5 @@
-"""The composer's options (schedule, holdout, variants, frequency cap) read from its form
+"""The composer's options (schedule, holdout, variants and their automatic winner,
+frequency cap) read from its form
 into the body ``POST /api/campaign`` takes, so the API's schema checks them and its
 field-level errors come back under the inputs' names; and a saved draft's fields written
 back into the form's inputs, to edit it."""
@@ -41,6 +42,12 @@ def campaign_body(form: MultiDict) -> tuple[dict[str, Any], list[int]]:
         body["variants"] = [_variant(form, 0, body["message"])] + [
             _variant(form, row, form[f"variants.{row}.message"]) for row in rows
         ]
+    if form.get("winner.metric"):
+        body["winner"] = {
+            "test_percent": _integer(form.get("winner.test_percent", "")),
+            "decide_after_minutes": _integer(form.get("winner.decide_after_minutes", "")),
+            "metric": form["winner.metric"],
+        }
     cap = form.get("cap", "default")
     if cap == "own":
         body["frequency_cap"] = {

@@ -40,13 +40,46 @@ def rate_bars(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+METRIC_NAMES = {"conversion_rate": "conversion rate", "delivered_rate": "delivered rate"}
+
+
+def winner_line(winner: dict[str, Any] | None) -> str | None:
+    """What an automatic winner chose and on which figures, or when it will choose."""
+    if not winner:
+        return None
+    metric = METRIC_NAMES[winner["metric"]]
+    share = f"the {winner['test_percent']}% test share"
+    if winner.get("chosen"):
+        figures = "; ".join(
+            f"{row['name']} {percent(row.get('rate'))} ({row['successes']} of {row['members']})"
+            for row in winner.get("figures", [])
+        )
+        return (
+            f"Variant {winner['chosen']} won on {metric} in {share} "
+            f"({figures}), chosen {_utc(winner['decided_at'])}; the rest were sent it."
+        )
+    if winner.get("decide_at"):
+        when = _utc(winner["decide_at"])
+    else:
+        when = f"{winner['decide_after_minutes']} min after the start"
+    return (
+        f"The variants go to {share}; the one with the best {metric} is chosen {when} "
+        "and sent to the rest."
+    )
+
+
+def _utc(moment: Any) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
 @blp.route("/campaigns/<objectid:campaign_id>/results")
 def campaign_results(campaign_id: ObjectId):
-    campaign = campaigns.get(campaign_id)
+    [campaign] = campaigns.with_stats([campaigns.get(campaign_id)])
     report = attribution.report(campaign_id)
     return render_template(
         "results.html",
         campaign=campaign,
+        winner=winner_line(campaign.get("winner")),
         report=report,
         bars=rate_bars(report),
         percent=percent,

@@ -1,4 +1,6 @@
-"""What every API answer promises."""
+"""What every API answer promises, and signing in to the console."""
+
+import re
 
 ERROR_FIELDS = {"code", "status", "message", "errors"}
 
@@ -14,3 +16,16 @@ def assert_error(response, status, location=None, field=None):
     if location is not None:
         assert field in body["errors"][location], body["errors"]
     return body["errors"]
+
+
+def csrf_token(page: str) -> str:
+    """The form token a console page carries."""
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def console_sign_in(client, email, password, address="127.0.0.1"):
+    """A console sign-in form posted from ``address``, with the token its page gave."""
+    environ = {"REMOTE_ADDR": address}
+    form = client.get("/app/sign-in", environ_base=environ).get_data(as_text=True)
+    data = {"csrf_token": csrf_token(form), "email": email, "password": password}
+    return client.post("/app/sign-in", data=data, environ_base=environ)

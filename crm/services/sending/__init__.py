@@ -12,9 +12,13 @@
              ──▶ moves: PENDING → ACCEPTED | FAILED, counts and chunk state in one transaction
     receipts (vendor callbacks, grouped) ──▶ moves: ACCEPTED → SENT | FAILED
              ──▶ the move that settles the last message completes the campaign
+    winner (an automatic winner): members outside the test share are materialised
+            WAITING, in no chunk; at its time the best variant is chosen once, and the
+            WAITING logs become PENDING with its message, a page and its chunks at a time
     sweeps: expired leases, lost queue messages, silent messages (looked up at the vendor),
-            stalled materialisation, unfinished resumes and cancels
+            stalled materialisation, unfinished resumes and cancels, due winners
 
-``moves`` is the only writer of message statuses: each move is conditional on the
-status it leaves and is counted in the same transaction.
+Each change of a message status is conditional on the status it leaves and counted in
+the same transaction. ``moves`` makes them all but the winner's release of WAITING logs,
+which, like a materialised page, commits with its chunks and its saved position.
 """

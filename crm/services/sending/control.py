@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], object]
 BATCH = 100
+WAITING_BATCH = 1000
 
 
 def start(campaign_id: ObjectId, enqueue_materialize: Enqueue, **fields: Any) -> Campaign:
@@ -102,15 +103,31 @@ def hand_out_paused(campaign_id: ObjectId, enqueue_chunk: queue.EnqueueChunk) ->
 
 
 def cancel_messages(campaign_id: ObjectId, vendor: VendorClient) -> int:
-    """Cancel the PENDING messages of one batch of a cancelled campaign's chunks; returns
-    how many chunks. A chunk that may have reached the vendor is looked up first."""
+    """Cancel the PENDING messages of one batch of a cancelled campaign's chunks, then
+    its messages waiting for a winner; returns how many chunks (BATCH: call again). A
+    chunk that may have reached the vendor is looked up first."""
     query = {"campaign_id": campaign_id, "state": str(ChunkState.CANCELLED)}
     batch = chunks.find(query, BATCH)
     for chunk in batch:
         held_as = {"_id": chunk["_id"], "state": str(ChunkState.CANCELLED)}
         with suppress(LeaseLost):  # another call cancelled it first
             cancel_chunk(chunk, chunks.log_ids(chunk["_id"]), vendor, held_as)
+    if len(batch) < BATCH and _cancel_waiting(campaign_id) == WAITING_BATCH:
+        return BATCH
     return len(batch)
+
+
+def _cancel_waiting(campaign_id: ObjectId) -> int:
+    """WAITING → CANCELLED for one batch of a cancelled campaign's logs; returns how many."""
+    campaign = campaigns.find(campaign_id, {"status": 1})
+    if campaign is None or campaign["status"] != CampaignStatus.CANCELLED:
+        return 0
+    waiting = logs.in_status_after(campaign_id, MessageStatus.WAITING, None, WAITING_BATCH)
+    if not waiting:
+        return 0
+    ids = [entry["_id"] for entry in waiting]
+    transaction.run(partial(_cancel_logs, campaign_id, ids, MessageStatus.WAITING))
+    return len(waiting)
 
 
 def cancel_chunk(
@@ -127,12 +144,20 @@ def cancel_chunk(
 def _cancel_chunk(
     campaign_id: ObjectId, log_ids: list[ObjectId], held_as: dict[str, Any], session: ClientSession
 ) -> None:
-    cancel = Move(campaign_id, MessageStatus.PENDING, MessageStatus.CANCELLED)
-    move_where({"_id": {"$in": log_ids}}, cancel, session)
-    cancelled = logs.customers_of(log_ids, MessageStatus.CANCELLED, session)
-    contacts.refund(campaign_id, cancelled, session)
+    _cancel_logs(campaign_id, log_ids, MessageStatus.PENDING, session)
     if not chunks.set_state(held_as, ChunkState.DONE, session, lease_owner=None):
         raise LeaseLost
+
+
+def _cancel_logs(
+    campaign_id: ObjectId, log_ids: list[ObjectId], source: MessageStatus, session: ClientSession
+) -> None:
+    """Those of ``log_ids`` still in ``source`` → CANCELLED, their contacts given back."""
+    move_where(
+        {"_id": {"$in": log_ids}}, Move(campaign_id, source, MessageStatus.CANCELLED), session
+    )
+    cancelled = logs.customers_of(log_ids, MessageStatus.CANCELLED, session)
+    contacts.refund(campaign_id, cancelled, session)
 
 
 def _get(campaign_id: ObjectId) -> Campaign:

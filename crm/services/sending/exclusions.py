@@ -14,11 +14,11 @@ is sent (``unreachable_now``): its PENDING log becomes SKIPPED.
 A held-out member over the cap is SKIPPED as a messaged one would be, so that the holdout
 and the messaged members are drawn from the same eligible audience; it adds no contact.
 
-A contact is a PENDING log of a campaign the cap applies to: a message the CRM will try
-to send, counted when it is made (whatever the vendor later does with it), and taken
-back if the CRM never sends it (its campaign cancelled, or its recipient unreachable
-by then: ``contacts.refund``). A campaign with no cap (``ignore_frequency_cap``, or none
-set) neither checks nor adds contacts.
+A contact is a PENDING (or WAITING: sent the winning variant later) log of a campaign the
+cap applies to: a message the CRM will try to send, counted when it is made (whatever the
+vendor later does with it), and taken back if the CRM never sends it (its campaign
+cancelled, or its recipient unreachable by then: ``contacts.refund``). A campaign with no
+cap (``ignore_frequency_cap``, or none set) neither checks nor adds contacts.
 
 Correct under concurrent campaigns: each contacted customer's ledger is written with a
 condition on the version read, in the same transaction as the page's logs. Two pages
@@ -42,7 +42,8 @@ from crm.store import contacts
 
 # What screening reads of each customer, beside the template's variables.
 FIELDS = {"opted_out": 1}
-CAPPED = (MessageStatus.PENDING, MessageStatus.HELD_OUT)
+CAPPED = (MessageStatus.PENDING, MessageStatus.WAITING, MessageStatus.HELD_OUT)
+CONTACTED = (MessageStatus.PENDING, MessageStatus.WAITING)
 RESCREEN_AFTER = timedelta(minutes=1)
 
 
@@ -108,7 +109,7 @@ def _apply_cap(
         ]
         if sum(c["at"] > window_start for c in kept) >= cap.messages:
             _skip(entry, "frequency_cap")
-        elif entry["status"] == MessageStatus.PENDING:
+        elif entry["status"] in CONTACTED:
             writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, contact]))
     return writes
 

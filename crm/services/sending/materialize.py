@@ -99,12 +99,12 @@ def _take_page(
     logs.insert(entries, session)
     screening.record(session)
     return [
-        _chunk(campaign, seq + n, ids, timing, now, session)
+        new_chunk(campaign, seq + n, ids, timing, now, session)
         for n, (ids, timing) in enumerate(due_groups)
     ]
 
 
-def _chunk(
+def new_chunk(
     campaign: Campaign,
     seq: int,
     log_ids: list[ObjectId],
@@ -145,10 +145,17 @@ def _log_entry(campaign: Campaign, customer: dict[str, Any], now: datetime) -> d
         entry["variant"] = arm.variant
     if arm.held_out:
         return entry | {"message": "", "status": str(MessageStatus.HELD_OUT)}
+    if arm.waiting:
+        return entry | {"message": "", "status": str(MessageStatus.WAITING)}
+    return entry | rendered(campaign.id, customer, arm.message)
+
+
+def rendered(campaign_id: ObjectId, customer: dict[str, Any], template: str) -> dict[str, Any]:
+    """The log fields for ``template`` rendered for ``customer``: its message, or a FAILED
+    status when rendering fails."""
     try:
-        linked = consent.with_unsubscribe_url(customer, campaign.id, arm.message)
-        entry["message"] = templates.render(arm.message, linked)
+        linked = consent.with_unsubscribe_url(customer, campaign_id, template)
+        return {"message": templates.render(template, linked)}
     except Exception as error:  # a template that validated can still fail on odd data
-        log.warning("campaign_id=%s render failed: %s", campaign.id, type(error).__name__)
-        entry.update(message="", status=str(MessageStatus.FAILED), reason="render_error")
-    return entry
+        log.warning("campaign_id=%s render failed: %s", campaign_id, type(error).__name__)
+        return {"message": "", "status": str(MessageStatus.FAILED), "reason": "render_error"}

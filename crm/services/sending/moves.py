@@ -132,9 +132,7 @@ def _count(
 
 def _nothing_open(campaign: dict[str, Any]) -> bool:
     counts = campaign.get("counts", {})
-    return not counts.get(str(MessageStatus.PENDING)) and not counts.get(
-        str(MessageStatus.ACCEPTED)
-    )
+    return not any(counts.get(str(status)) for status in campaigns.OPEN)
 
 
 def _still_movable(moves: Moves, session: ClientSession) -> Moves:

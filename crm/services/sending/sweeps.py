@@ -6,19 +6,22 @@ A chunk is handed out again only when it is provably lost:
 - it is QUEUED but its queue message no longer exists (Redis lost it). Waiting in the
   queue, however long, is never lost.
 Also: paused chunks of a campaign that was resumed meanwhile are handed out, cancelled
-chunks have their messages cancelled, a stalled materialisation restarts from its saved
-position, and messages accepted long ago without a receipt are looked up at the vendor.
+chunks (and messages waiting for a winner) have their messages cancelled, an automatic
+winner due to be chosen (or still being sent) is handed to a worker, a stalled
+materialisation restarts from its saved position, and messages accepted long ago without
+a receipt are looked up at the vendor.
 """
 
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 
 from crm.clock import utcnow
-from crm.documents import CampaignStatus, ChunkState
+from crm.documents import Campaign, CampaignStatus, ChunkState
+from crm.services import variants
 from crm.services.sending import control, queue, reconcile
 from crm.store import campaigns, chunks
 from crm.vendor import VendorClient, VendorUnavailable
@@ -92,7 +95,8 @@ def resume_and_cancel(enqueue_chunk: queue.EnqueueChunk, vendor: VendorClient) -
         if campaign and campaign["status"] == CampaignStatus.SENDING:
             while control.hand_out_paused(campaign_id, enqueue_chunk) == control.BATCH:
                 pass
-    for campaign_id in chunks.campaigns_with(ChunkState.CANCELLED):
+    cancelled = {*chunks.campaigns_with(ChunkState.CANCELLED), *campaigns.cancelled_with_waiting()}
+    for campaign_id in cancelled:
         try:
             while control.cancel_messages(campaign_id, vendor) == control.BATCH:
                 pass
@@ -145,6 +149,24 @@ def look_up_silent(receipt_timeout: timedelta, vendor: VendorClient) -> Counter[
             log.warning("receipt look-ups wait for the vendor: %s", error)
             break
     return found
+
+
+def winners_due(now: datetime, idle_for: timedelta, enqueue_winner: Callable[[str], object]) -> int:
+    """Hand to a worker each SENDING campaign whose winner is due to be chosen or sent
+    to the waiting members, unless a worker has been at it within ``idle_for``; returns
+    how many."""
+    handed = 0
+    fields = {"winner": 1, "started_at": 1, "materialized": 1, "heartbeat_at": 1}
+    for found in campaigns.awaiting_winner(fields):
+        campaign = Campaign._from_son(found)
+        decide_at = variants.decide_at(campaign)
+        if not campaign.materialized or decide_at is None or decide_at > now:
+            continue
+        beat = campaign.heartbeat_at
+        if beat is None or beat < now - idle_for:
+            enqueue_winner(str(campaign.id))
+            handed += 1
+    return handed
 
 
 def complete_finished() -> None:
