@@ -53,6 +53,7 @@ def test_a_marketer_edits_a_draft_in_the_composer_it_opens_filled_in(app, draft)
     variant_a = {**before["variants"][0], "message": "Hi {{ name }}, fixed"}
     expected = {**before, "message": variant_a["message"]}
     assert stored(draft) == {**expected, "variants": [variant_a, before["variants"][1]]}
+    assert "Hi {{ name }}, fixed" in marketer.get(f"/app/campaigns/{draft}").get_data(as_text=True)
 
     # Options cleared in the form are cleared on the draft.
     plain = {**form, "when": "now", "cap": "default", "holdout_percent": "", "action": "draft"}
