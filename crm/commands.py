@@ -49,7 +49,9 @@ def revoke_key(key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
-users_group = DatabaseGroup("users", help="Create and list console users (/app).")
+users_group = DatabaseGroup(
+    "users", help="Create and list console users (/app), and give one a new password."
+)
 
 
 @users_group.command("create")
@@ -70,8 +72,22 @@ def create_user(email: str, role: str) -> None:
     click.echo(f"{password}\n(user {user.email}, role {role}; sign in at /app/sign-in)")
 
 
+@users_group.command("reset-password")
+@click.argument("email")
+def reset_password(email: str) -> None:
+    """Give a user a new generated password (printed this once, replaced at the next
+    sign-in) and reactivate them: the way back in for an admin who lost theirs."""
+    try:
+        users.reactivate(email)
+        user, password = users.reset_password(email)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{password}\n(user {user.email}, role {user.role}; sign in at /app/sign-in)")
+
+
 @users_group.command("list")
 def list_users() -> None:
-    """List console users: e-mail, role, last sign-in."""
+    """List console users: e-mail, role, last sign-in, and whether deactivated."""
     for user in users.listing():
-        click.echo(f"{user.email:<40} {user.role:<8} last sign-in {user.last_signed_in_at or '-'}")
+        line = f"{user.email:<40} {user.role:<8} last sign-in {user.last_signed_in_at or '-'}"
+        click.echo(line + (f" deactivated {user.deactivated_at}" if user.deactivated_at else ""))

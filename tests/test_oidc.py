@@ -149,3 +149,15 @@ def test_a_provider_that_does_not_answer_is_a_502_page(settings, broker):
     response = create_app(silent).test_client().get("/app/sign-in/oidc")
     assert response.status_code == 502
     assert "did not answer" in response.get_data(as_text=True)
+
+
+def test_a_deactivated_user_is_refused_by_the_provider_path_too(console, provider):
+    users.create(EMAIL, "marketer", temporary=False)
+    users.create("admin@example.com", "admin", temporary=False)
+    users.deactivate(EMAIL, User.objects.get(email="admin@example.com"))
+    browser = requests.Session()
+
+    refused = browser.get(f"{console}/app/sign-in/oidc", timeout=10)
+
+    assert refused.status_code == 403 and "deactivated" in refused.text
+    assert _signed_out(browser, console)

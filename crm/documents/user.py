@@ -20,6 +20,8 @@ class User(Document):
     must_change_password = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
     last_signed_in_at = DateTimeField()
+    # A deactivated user cannot sign in, and their sessions end; an admin may reactivate.
+    deactivated_at = DateTimeField()
 
     meta = {"collection": "users", "indexes": [("-created_at", "-_id")]}
 

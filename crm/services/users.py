@@ -1,16 +1,20 @@
-"""Console users: passwords hashed with scrypt and a salt of their own, and a lock after
-repeated failed sign-ins."""
+"""Console users: passwords hashed with scrypt and a salt of their own, a lock after
+repeated failed sign-ins, and what admins do to them (roles, deactivation, a new
+password). There is always an active admin left."""
 
 import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from mongoengine import NotUniqueError, ValidationError
 
 from crm.clock import utcnow
 from crm.documents import ROLES, User
 from crm.services.errors import Conflict, InvalidInput, NotFound
+from crm.store import transaction
+from crm.store import users as store
 
 MAX_FAILURES = 5
 MIN_PASSWORD = 12
@@ -22,6 +26,13 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 2**20}
 
 class Locked(Exception):
     """Too many failed sign-ins: the account is locked for a while."""
+
+
+class Deactivated(Exception):
+    """The account was deactivated by an admin."""
+
+
+LAST_ADMIN = "There must be an active admin left: make another user admin first."
 
 
 def _hash(password: str, salt: bytes) -> str:
@@ -62,11 +73,55 @@ def listing() -> list[User]:
 
 def set_role(email: str, role: str) -> User:
     _check_role(role)
-    user = User.objects(email=email).first()
+    user = _named(email)
+    _keeping_an_admin(user, {"$set": {"role": role}})
+    return user.reload()
+
+
+def deactivate(email: str, by: User) -> User:
+    """Stop the user signing in and end their sessions (not one's own account)."""
+    user = _named(email)
+    if user.id == by.id:
+        raise Conflict("You cannot deactivate your own account.")
+    if user.deactivated_at is None:
+        _keeping_an_admin(user, {"$set": {"deactivated_at": utcnow()}})
+    return user.reload()
+
+
+def reactivate(email: str) -> User:
+    user = _named(email)
+    user.update(unset__deactivated_at=True, set__failed_attempts=0, unset__locked_until=True)
+    return user.reload()
+
+
+def reset_password(email: str) -> tuple[User, str]:
+    """A new generated password for the user, shown this once and to be replaced at the
+    next sign-in; the old one stops working, and so do the user's sessions."""
+    user = _named(email)
+    password = secrets.token_urlsafe(12)
+    salt = secrets.token_bytes(16)
+    user.update(
+        set__salt=salt.hex(),
+        set__password_hash=_hash(password, salt),
+        set__must_change_password=True,
+        set__failed_attempts=0,
+        unset__locked_until=True,
+    )
+    return user.reload(), password
+
+
+def _named(email: str) -> User:
+    user = User.objects(email=email.strip().lower()).first()
     if user is None:
         raise NotFound(f"No user {email}.")
-    user.role = role
-    return user.save()
+    return user
+
+
+def _keeping_an_admin(user: User, update: dict) -> None:
+    try:
+        transaction.run(partial(store.change_keeping_an_admin, user.id, update))
+    except store.LastAdmin:
+        raise Conflict(LAST_ADMIN) from None
 
 
 def change_password(user: User, current: str, new: str, confirmation: str) -> User:
@@ -115,6 +170,8 @@ def authenticate(email: str, password: str) -> User | None:
     if user.locked_until and user.locked_until > now:
         raise Locked()
     if _matches(user, password):
+        if user.deactivated_at:
+            raise Deactivated()
         user.update(set__failed_attempts=0, unset__locked_until=True, set__last_signed_in_at=now)
         return user.reload()
     user = User.objects(id=user.id).modify(inc__failed_attempts=1, new=True)
@@ -126,7 +183,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 def sign_in_verified(email: str) -> User | None:
     """The user an identity provider vouched for by a verified ``email``, or None when no
-    console user has it: a provider never creates users.
+    console user has it: a provider never creates users (Deactivated: nor revives them).
 
     The per-account lock guards passwords and does not apply. A generated password still
     waiting to be replaced is voided instead (nobody learns the new one), so the one shown
@@ -135,6 +192,8 @@ def sign_in_verified(email: str) -> User | None:
     user = User.objects(email=email.strip().lower()).first()
     if user is None:
         return None
+    if user.deactivated_at:
+        raise Deactivated()
     User.objects(id=user.id, must_change_password=True).update_one(
         set__salt=secrets.token_bytes(16).hex(),
         set__password_hash=secrets.token_hex(32),

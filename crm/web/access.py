@@ -67,10 +67,10 @@ def _check() -> Response | None:
     user_id = session.get("user_id")
     if user_id:
         user = users.get(user_id)
-        if user is not None and session.get("grant") == _grant(user):
+        if user is not None and not user.deactivated_at and session.get("grant") == _grant(user):
             g.user = user
         else:
-            # A deleted user, or a role or password changed since signing in.
+            # A deleted or deactivated user, or a role or password changed since signing in.
             session.clear()
     if g.user is None and request.endpoint not in OPEN:
         return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))

@@ -23,7 +23,7 @@ from crm.documents import User
 from crm.services import users
 from crm.web import access, throttle
 from crm.web.blueprint import blp
-from crm.web.signin import safe_next, sign_in_page
+from crm.web.signin import DEACTIVATED, safe_next, sign_in_page
 
 TIMEOUT_SECONDS = 10
 NEXT = "oidc_next"
@@ -113,7 +113,11 @@ def _verified_user(provider: Any) -> User:
     if claims.get("email_verified") not in (True, "true"):
         log.warning("provider sign-in refused: e-mail not verified")
         raise Refused(f"The provider has not verified {email}; verify it there first.", 403)
-    user = users.sign_in_verified(email)
+    try:
+        user = users.sign_in_verified(email)
+    except users.Deactivated:
+        log.warning("provider sign-in refused: deactivated user")
+        raise Refused(DEACTIVATED, 403) from None
     if user is None:
         log.warning("provider sign-in refused: no console user")
         message = f"No console user has the e-mail address {email}; ask an admin to add you."

@@ -10,6 +10,8 @@ from crm.services.errors import DomainError
 from crm.web import access, throttle
 from crm.web.blueprint import blp, explain
 
+DEACTIVATED = "This account was deactivated; ask an admin to reactivate it."
+
 
 def safe_next(target: str | None) -> str:
     """Only a path of the console: never another site."""
@@ -37,6 +39,8 @@ def sign_in():
             f"{int(users.LOCK.total_seconds() // 60)} minutes."
         )
         return _refused(email, message, 423)
+    except users.Deactivated:
+        return _refused(email, DEACTIVATED, 403)
     if user is None:
         throttle.count_failure()
         return _refused(email, "Wrong e-mail or password.", 401)

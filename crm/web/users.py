@@ -1,6 +1,6 @@
 """Managing console users (admins only)."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 
 from crm.documents import ROLES
 from crm.services import users
@@ -40,4 +40,44 @@ def user_role():
         flash_error(error)
     else:
         flash(f"{user.email} is now {user.role}.", "success")
+    return redirect(url_for("console.user_list"))
+
+
+@blp.route("/users/deactivate", methods=["POST"])
+@requires("admin")
+def user_deactivate():
+    try:
+        user = users.deactivate(request.form.get("email", ""), g.user)
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(f"{user.email} is deactivated: signed out, and cannot sign in.", "success")
+    return redirect(url_for("console.user_list"))
+
+
+@blp.route("/users/reactivate", methods=["POST"])
+@requires("admin")
+def user_reactivate():
+    try:
+        user = users.reactivate(request.form.get("email", ""))
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(f"{user.email} can sign in again.", "success")
+    return redirect(url_for("console.user_list"))
+
+
+@blp.route("/users/password", methods=["POST"])
+@requires("admin")
+def user_password_reset():
+    try:
+        user, password = users.reset_password(request.form.get("email", ""))
+    except DomainError as error:
+        flash_error(error)
+    else:
+        flash(
+            f"New temporary password for {user.email}, shown once: {password} (their sessions "
+            "ended; they choose their own at their next sign-in).",
+            "success",
+        )
     return redirect(url_for("console.user_list"))
