@@ -197,3 +197,61 @@ def test_a_chunk_still_in_the_delay_queue_after_its_time_is_handed_out_afresh(ap
     assert [c.message_id for c in (waiting, queued)] == [
         c.reload().message_id for c in (waiting, queued)
     ]
+
+
+def test_a_local_time_passed_only_in_some_zones_is_sent_to_the_others(client):
+    # Given 10:00-like wall time on a day whose time passed three hours ago in Tokyo,
+    # and so longer ago in Lord Howe, but is hours ahead in Berlin, New York, Sao Paulo.
+    add_members(client)
+    in_tokyo = (
+        (utcnow() - timedelta(hours=3)).replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Tokyo"))
+    )
+    day, wall = in_tokyo.date(), in_tokyo.time().replace(second=0, microsecond=0)
+    given = {"send_date": day.isoformat(), "local_send_time": wall.strftime("%H:%M")}
+
+    # When it is sent, it is accepted and starts at once.
+    body = {"campaign_id": new_campaign(client), "schedule": {"timezone": CAMPAIGN_ZONE, **given}}
+    sent = client.post("/api/sendCampaign", json=body)
+    assert sent.status_code == 202 and sent.json["status"] == "SENDING", sent.json
+    materialize.materialize(ObjectId(body["campaign_id"]), 100, lambda *_: "queued", 30)
+
+    # Then the members whose time passed over an hour ago are skipped, not sent hours late,
+    # and the others wait for their own wall clock.
+    logs = CommunicationLog.objects(campaign_id=body["campaign_id"])
+    zone_of = {log.id: ZONES[int(log.customer_id[1:])] or CAMPAIGN_ZONE for log in logs}
+    skipped = {zone_of[log.id] for log in logs if log.status == "SKIPPED"}
+    assert skipped == {"Asia/Tokyo", "Australia/Lord_Howe"}
+    assert {log.reason for log in logs if log.status == "SKIPPED"} == {"local_time_passed"}
+    for chunk in SendChunk.objects(campaign_id=body["campaign_id"]):
+        for log_id in chunk.log_ids:
+            assert chunk.not_before == wall_clock(day, wall, zone_of[log_id]) > utcnow()
+
+
+def test_a_local_time_passed_in_every_zone_is_refused(client):
+    two_days_ago = (utcnow() - timedelta(days=2)).date().isoformat()
+    body = {
+        "campaign_id": new_campaign(client),
+        "schedule": {"send_date": two_days_ago, "local_send_time": "10:00"},
+    }
+    refused = client.post("/api/sendCampaign", json=body)
+    assert refused.status_code == 422
+    assert "send_date" in refused.json["errors"]["json"]["schedule"]
+    assert Campaign.objects.get(id=body["campaign_id"]).status == "DRAFT"
+
+
+def test_a_local_time_campaign_started_late_goes_on_for_the_zones_still_ahead(client):
+    campaign_id = new_campaign(client)
+    body = {
+        "campaign_id": campaign_id,
+        "schedule": {"send_date": "2027-01-15", "local_send_time": "10:00"},
+    }
+    sent = client.post("/api/sendCampaign", json=body)
+    send_at = datetime.fromisoformat(sent.json["send_at"]).replace(tzinfo=None)
+
+    # Its workers were down for the first three hours of its 26.
+    assert schedule.fire_due(send_at + timedelta(hours=3), DEFAULTS, lambda _: None) == {
+        "fired_late": 1
+    }
+
+    campaign = Campaign.objects.get(id=campaign_id)
+    assert campaign.status == "SENDING" and "local_time_passed" in campaign.schedule.missed

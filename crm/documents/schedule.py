@@ -35,3 +35,6 @@ class CampaignSchedule(EmbeddedDocument):
     fired_at = DateTimeField()
     late_seconds = FloatField()
     missed = StringField()
+    # How late a member's local send time may be met when the campaign starts (the
+    # settings' grace or lateness limit, by its policy); those later are skipped.
+    late_limit_seconds = FloatField()

@@ -311,7 +311,7 @@ class CommunicationLogSchema(BaseSchema):
         metadata={
             "description": "Why a message FAILED (from the vendor, or render_error, "
             "vendor_unavailable, receipt_timeout) or was SKIPPED (opted_out, suppressed, "
-            "frequency_cap)."
+            "frequency_cap, local_time_passed)."
         },
     )
     variant = ma.fields.String(dump_only=True, allow_none=True)

@@ -84,6 +84,7 @@ def _take_page(
     unless the campaign has local send times or quiet hours)."""
     now = utcnow()
     entries = [_log_entry(campaign, customer, now) for customer in page]
+    schedule.skip_passed(campaign, page, entries, now)
     screening = exclusions.screen(campaign, page, entries, now, session)
     created = Counter(entry["status"] for entry in entries)
     pending = [

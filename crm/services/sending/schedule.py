@@ -27,7 +27,7 @@ from typing import Any
 from bson import ObjectId
 
 from crm.config import Settings
-from crm.documents import Audience, Campaign, CampaignStatus, ChunkState
+from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, MessageStatus
 from crm.services import local_time
 from crm.services.errors import InvalidInput, InvalidTransition
 from crm.services.sending import control, queue
@@ -35,8 +35,10 @@ from crm.store import campaigns, chunks
 
 log = logging.getLogger(__name__)
 
-# The first time zone to reach a given wall-clock time is UTC+14 (Pacific/Kiritimati).
+# The first time zone to reach a given wall-clock time is UTC+14 (Pacific/Kiritimati),
+# the last UTC-12: a local send time is 26 hours wide.
 EARLIEST_OFFSET = timedelta(hours=14)
+LOCAL_SPAN = timedelta(hours=26)
 # A start this little in the past is taken as "now" (clocks and round trips).
 PAST_TOLERANCE = timedelta(seconds=60)
 # A chunk whose delayed queue message is still waiting this long after its time is
@@ -101,11 +103,20 @@ def start(
 def check_not_past(schedule: dict[str, Any], now: datetime) -> None:
     """A start in the past is refused (422), naming the field that set it."""
     send_at = schedule.get("send_at")
-    if send_at is not None and send_at < now - PAST_TOLERANCE:
-        field = "send_date" if schedule.get("local_send_time") else "send_at"
+    if send_at is None:
+        return
+    if schedule.get("local_send_time"):
+        # Accepted while some zone has the time ahead; members whose time has passed by
+        # more than the campaign allows are skipped when it starts (``skip_passed``).
+        if send_at + LOCAL_SPAN < now - PAST_TOLERANCE:
+            raise InvalidInput(
+                "The local send time has passed in every time zone; give a later date.",
+                {"json": {"schedule": {"send_date": [f"Passed everywhere (now {_iso(now)})."]}}},
+            )
+    elif send_at < now - PAST_TOLERANCE:
         raise InvalidInput(
             "The campaign's start is in the past; give a later one, or none to send now.",
-            {"json": {"schedule": {field: [f"{_iso(send_at)} has passed (now {_iso(now)})."]}}},
+            {"json": {"schedule": {"send_at": [f"{_iso(send_at)} has passed (now {_iso(now)})."]}}},
         )
 
 
@@ -127,6 +138,9 @@ def resolve(given: dict[str, Any], defaults: Defaults | None) -> dict[str, Any]:
         schedule.setdefault("timezone", defaults.timezone)
         if "quiet_hours" not in schedule and defaults.quiet_hours:
             schedule["quiet_hours"] = dict(defaults.quiet_hours)
+        if schedule.get("local_send_time"):
+            late = defaults.grace if schedule["missed_schedule"] == "skip" else defaults.max_late
+            schedule["late_limit_seconds"] = late.total_seconds()
     send_at = schedule.get("send_at")
     if isinstance(send_at, datetime) and send_at.tzinfo is not None:
         schedule["send_at"] = send_at.astimezone(UTC).replace(tzinfo=None)
@@ -139,7 +153,7 @@ def resolve(given: dict[str, Any], defaults: Defaults | None) -> dict[str, Any]:
 
 def _as_given(stored: dict[str, Any]) -> dict[str, Any]:
     """A stored schedule as the API would give it again (what it recorded left out)."""
-    recorded = ("fired_at", "late_seconds", "missed")
+    recorded = ("fired_at", "late_seconds", "missed", "late_limit_seconds")
     return {name: value for name, value in stored.items() if name not in recorded}
 
 
@@ -193,7 +207,14 @@ def fire(
     outcome, missed = "fired", None
     if late > defaults.grace:
         grace = f"more than the {_span(defaults.grace)} of grace"
-        if schedule.get("missed_schedule") == "skip":
+        if schedule.get("local_send_time"):
+            # Its members are due over 26 hours: each one late beyond the limit is skipped.
+            outcome = "fired_late"
+            missed = (
+                f"Started {_span(late)} late, {grace}: members whose local time had passed "
+                "by more than the campaign allows are skipped (local_time_passed)."
+            )
+        elif schedule.get("missed_schedule") == "skip":
             outcome = "skipped"
             missed = f"Skipped: it could start only {_span(late)} late, {grace} (policy skip)."
         elif late > defaults.max_late:
@@ -244,6 +265,7 @@ class Timing:
     send_time: Any
     quiet: local_time.QuietHours | None
     quiet_raw: dict[str, str] | None
+    late_limit: timedelta | None = None
 
     @classmethod
     def of(cls, campaign: Campaign) -> "Timing":
@@ -253,13 +275,22 @@ class Timing:
         local = schedule.local_send_time
         quiet = schedule.quiet_hours
         hours = local_time.QuietHours.parse(quiet.start, quiet.end) if quiet else None
+        limit = schedule.late_limit_seconds
         return cls(
             schedule.timezone or "UTC",
             schedule.send_date.date() if local else None,
             local_time.clock(local) if local else None,
             hours,
             {"start": quiet.start, "end": quiet.end} if hours and quiet else None,
+            timedelta(seconds=limit) if local and limit is not None else None,
         )
+
+    def passed(self, zone_name: str | None, now: datetime) -> bool:
+        """Whether a member in ``zone_name`` could now get it only later than allowed."""
+        if self.send_day is None or self.late_limit is None:
+            return False
+        where = local_time.zone(zone_name or self.zone, self.zone)
+        return local_time.at(self.send_day, self.send_time, where) < now - self.late_limit
 
     def due(self, zone_name: str | None, now: datetime) -> tuple[datetime, str]:
         """When a member in ``zone_name`` (None: the campaign's zone) is due, and the
@@ -272,6 +303,20 @@ class Timing:
         if self.quiet is not None:
             due = self.quiet.end_after(due, where) or due
         return due, where.key
+
+
+def skip_passed(
+    campaign: Campaign, page: list[dict[str, Any]], entries: list[dict[str, Any]], now: datetime
+) -> None:
+    """Make SKIPPED (``local_time_passed``) the logs (``entries``, one per customer of
+    ``page``) of members whose local send time passed longer ago than the campaign allows:
+    its date was given while the time was still ahead only in some zones, or it started
+    late. Never hours late, as with a missed start."""
+    timing = Timing.of(campaign)
+    skipped = str(MessageStatus.SKIPPED)
+    for customer, entry in zip(page, entries, strict=True):
+        if entry["status"] != skipped and timing.passed(customer.get("timezone"), now):
+            entry.update(status=skipped, reason="local_time_passed", message="")
 
 
 def groups(
