@@ -14,6 +14,7 @@ from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CommunicationLog, ContactLedger, SendChunk
+from crm.documents.schedule import CampaignSchedule
 from crm.services import users
 from crm.services.sending import control, materialize, sweeps, winner
 from tests.helpers.database import database_contents
@@ -178,6 +179,29 @@ def test_the_winner_is_chosen_once_and_each_waiting_member_released_once(client)
     assert _statuses(campaign.id)["WAITING"] == 0
     assert client.post(f"/api/campaign/{campaign.id}/recount").json["consistent"]
     assert Campaign.objects.get(id=campaign.id).winner.released
+
+
+def test_waiting_members_whose_local_time_passed_meanwhile_are_skipped_not_sent_late(client):
+    campaign = _materialised(client, customers=20)
+    waiting = {
+        log.id for log in CommunicationLog.objects(campaign_id=campaign.id, status="WAITING")
+    }
+    assert waiting
+    # Its local send time (yesterday's 10:00 in each zone) passed while they waited.
+    yesterday = campaign.started_at.replace(hour=0, minute=0, second=0) - timedelta(days=1)
+    Campaign.objects(id=campaign.id).update(
+        set__schedule=CampaignSchedule(
+            send_date=yesterday, local_send_time="10:00", timezone="UTC", late_limit_seconds=3600
+        )
+    )
+
+    due = campaign.started_at + timedelta(minutes=10)
+    while winner.step(campaign.id, due, 7, lambda *_: "queued", 0):
+        pass
+
+    released = CommunicationLog.objects(id__in=list(waiting))
+    assert {(log.status, log.reason) for log in released} == {("SKIPPED", "local_time_passed")}
+    assert client.post(f"/api/campaign/{campaign.id}/recount").json["consistent"]
 
 
 def test_a_paused_campaign_waits_and_a_cancelled_one_cancels_its_waiting_members(client):

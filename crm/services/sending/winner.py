@@ -10,7 +10,8 @@
         is chosen and the campaign sends), so it is chosen once however many try
     release: the WAITING logs a page at a time, each page one transaction: the winner's
         message rendered → PENDING (SKIPPED if the member opted out or was suppressed
-        since) + its chunks + counts + the saved position, conditional on the position read
+        since, or their local send time passed beyond the campaign's limit) + its chunks +
+        counts + the saved position, conditional on the position read
 
 A paused campaign waits (it decides and releases once resumed); a cancelled one has its
 WAITING logs cancelled with its chunks (``control.cancel_messages``). The campaign cannot
@@ -162,6 +163,7 @@ def _release_page(
     now = utcnow()
     [winner] = [v for v in campaign.variants if v.name == campaign.winner.chosen]
     suppressed = contacts.suppressed_among(sorted({normalise(e["to"]) for e in page}), session)
+    timing = schedule.Timing.of(campaign)
     updates: list[logs.LogUpdate] = []
     moved: Counter[str] = Counter()
     pending = []
@@ -176,6 +178,8 @@ def _release_page(
             changes |= {"status": str(MessageStatus.SKIPPED), "reason": "opted_out"}
         elif normalise(entry["to"]) in suppressed:
             changes |= {"status": str(MessageStatus.SKIPPED), "reason": "suppressed"}
+        elif timing.passed(customer.get("timezone"), now):
+            changes |= {"status": str(MessageStatus.SKIPPED), "reason": "local_time_passed"}
         else:
             changes |= {"status": str(MessageStatus.PENDING), "variant": winner.name}
             changes |= materialize.rendered(campaign.id, customer, winner.message)
