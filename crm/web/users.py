@@ -1,8 +1,11 @@
 """Managing console users (admins only)."""
 
-from flask import flash, g, redirect, render_template, request, url_for
+from collections.abc import Callable
 
-from crm.documents import ROLES
+from flask import flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from crm.documents import ROLES, User
 from crm.services import users
 from crm.services.errors import DomainError
 from crm.web.access import requires
@@ -34,36 +37,35 @@ def user_create():
 @blp.route("/users/role", methods=["POST"])
 @requires("admin")
 def user_role():
-    try:
-        user = users.set_role(request.form.get("email", ""), request.form.get("role", ""))
-    except DomainError as error:
-        flash_error(error)
-    else:
-        flash(f"{user.email} is now {user.role}.", "success")
-    return redirect(url_for("console.user_list"))
+    return _change(
+        lambda email: users.set_role(email, request.form.get("role", "")),
+        "{user.email} is now {user.role}.",
+    )
 
 
 @blp.route("/users/deactivate", methods=["POST"])
 @requires("admin")
 def user_deactivate():
-    try:
-        user = users.deactivate(request.form.get("email", ""), g.user)
-    except DomainError as error:
-        flash_error(error)
-    else:
-        flash(f"{user.email} is deactivated: signed out, and cannot sign in.", "success")
-    return redirect(url_for("console.user_list"))
+    return _change(
+        lambda email: users.deactivate(email, g.user),
+        "{user.email} is deactivated: signed out, and cannot sign in.",
+    )
 
 
 @blp.route("/users/reactivate", methods=["POST"])
 @requires("admin")
 def user_reactivate():
+    return _change(users.reactivate, "{user.email} can sign in again.")
+
+
+def _change(change: Callable[[str], User], done: str) -> Response:
+    """Apply ``change`` to the user the form names; back to the list saying how it went."""
     try:
-        user = users.reactivate(request.form.get("email", ""))
+        user = change(request.form.get("email", ""))
     except DomainError as error:
         flash_error(error)
     else:
-        flash(f"{user.email} can sign in again.", "success")
+        flash(done.format(user=user), "success")
     return redirect(url_for("console.user_list"))
 
 
