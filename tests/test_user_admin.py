@@ -122,3 +122,17 @@ def test_the_cli_gives_a_locked_out_admin_a_way_back(app):
     assert result.exit_code == 0, result.output
     password = result.output.splitlines()[0]
     assert users.authenticate(email, password).must_change_password
+
+
+def test_a_role_changed_by_an_admin_holds_from_the_users_next_sign_in(app):
+    admin = signed_in(app, "admin")
+    email, password = _user("viewer")
+    viewer, _ = _sign_in(app, email, password)
+    data = {"email": email, "role": "marketer", "csrf_token": token(admin, "users")}
+
+    assert admin.post("/app/users/role", data=data).status_code == 302
+
+    assert User.objects.get(email=email).role == "marketer"
+    assert not _is_signed_in(viewer)  # signed in with the old role
+    again, _ = _sign_in(app, email, password)
+    assert f"{email} · marketer" in again.get("/app/campaigns").get_data(as_text=True)
