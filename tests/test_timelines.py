@@ -203,7 +203,7 @@ def test_an_order_written_during_a_count_leaves_its_day_to_be_counted_again(app)
     _, marks = order_days.read([day])
     _place("o2", day)  # committed after the count read the marks, unseen by it
 
-    order_days.keep(day, started_at, 1, Decimal("10.00"), marks[day])
+    order_days.keep(started_at, {day: (1, Decimal("10.00"))}, marks[day])
 
     assert len(order_days.read([day])[1][day]) == 1
 
@@ -211,7 +211,7 @@ def test_an_order_written_during_a_count_leaves_its_day_to_be_counted_again(app)
 def test_of_two_counts_of_a_day_the_later_one_keeps_its_totals(app):
     day = datetime(2026, 3, 1)
     later, earlier = utcnow(), utcnow() - timedelta(seconds=1)
-    order_days.keep(day, later, 2, Decimal("20.00"), [])
-    order_days.keep(day, earlier, 1, Decimal("10.00"), [])  # finished after it
+    order_days.keep(later, {day: (2, Decimal("20.00"))}, [])
+    order_days.keep(earlier, {day: (1, Decimal("10.00"))}, [])  # finished after it
     kept, _ = order_days.read([day])
     assert kept[day]["orders"] == 2

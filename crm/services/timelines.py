@@ -213,8 +213,12 @@ def orders_by_day(today: datetime | None = None) -> list[dict[str, Any]]:
     for day in stale:
         found = counted.get(_key(day), {})
         totals[day] = (found.get("orders", 0), _decimal(found.get("revenue")))
-        if order_days.keepable(day, started_at):
-            order_days.keep(day, started_at, *totals[day], marks.get(day, []))
+    keepable = [day for day in stale if order_days.keepable(day, started_at)]
+    order_days.keep(
+        started_at,
+        {day: totals[day] for day in keepable},
+        [mark for day in keepable for mark in marks.get(day, [])],
+    )
     return [{"day": day, "orders": totals[day][0], "revenue": totals[day][1]} for day in days]
 
 

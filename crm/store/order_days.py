@@ -12,19 +12,20 @@ orders of a day that was today when their transaction began leave no mark.
 """
 
 from collections.abc import Iterable
-from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from bson import Decimal128, ObjectId
+from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from crm.clock import utcnow
 from crm.documents import OrderDayMark, OrderDayTotals
 from crm.documents.order import KEPT_DAYS
+from crm.store.bulk import DUPLICATE_KEY
 
 # Longer than an order transaction takes to commit.
 SETTLE = timedelta(minutes=5)
@@ -63,15 +64,27 @@ def keepable(day: datetime, started_at: datetime) -> bool:
 
 
 def keep(
-    day: datetime, started_at: datetime, orders: int, revenue: Decimal, marks: list[ObjectId]
+    started_at: datetime, counted: dict[datetime, tuple[int, Decimal]], marks: list[ObjectId]
 ) -> None:
-    """Keep a day's totals, counted by a count begun at ``started_at`` after it read the
-    day's ``marks``, unless a count begun later kept its own; then drop those marks."""
-    totals = {"orders": orders, "revenue": Decimal128(revenue), "started_at": started_at}
+    """Keep days' totals (``counted``: orders and revenue by day), counted by a count begun
+    at ``started_at`` after it read the days' ``marks``, except where a count begun later
+    kept its own; then drop those marks. One write for the totals, one for the marks."""
     earlier = {"$or": [{"started_at": {"$lt": started_at}}, {"started_at": None}]}
-    # A duplicate key: a count begun later has kept the day already.
-    with suppress(DuplicateKeyError):
-        _totals().update_one({"_id": day, **earlier}, {"$set": totals}, upsert=True)
+    statements = [
+        UpdateOne(
+            {"_id": day, **earlier},
+            {"$set": {"orders": n, "revenue": Decimal128(revenue), "started_at": started_at}},
+            upsert=True,
+        )
+        for day, (n, revenue) in counted.items()
+    ]
+    if statements:
+        try:
+            _totals().bulk_write(statements, ordered=False)
+        except BulkWriteError as error:
+            # A duplicate key: a count begun later has kept that day already.
+            if any(e["code"] != DUPLICATE_KEY for e in error.details["writeErrors"]):
+                raise
     if marks:
         _marks().delete_many({"_id": {"$in": marks}})
 
