@@ -46,6 +46,7 @@ bench: install-dev
 	$(PYTHON) -m bench.ingest
 	$(PYTHON) -m bench.soak
 	$(PYTHON) -m bench.load
+	$(PYTHON) -m bench.dashboard
 
 # Hours on a small machine: 1,000,000 customers and 2,000,000 orders through the bulk import.
 bench-million: install-dev
