@@ -64,6 +64,8 @@ class Report:
     vendor: dict[str, int] = field(default_factory=dict)
     reconciliation: dict[str, int] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
+    # For each worker kill, the seconds until the vendor's next request (None: none came).
+    next_request_after_kills: list[float | None] = field(default_factory=list)
 
     def promises_held(self) -> bool:
         return (
@@ -92,6 +94,7 @@ class Stack:
             "CRM_PUBLIC_URL": self.api,
             "CRM_VENDOR_URL": self.vendor,
             "CRM_RECEIPT_SIGNING_SECRET": "soak-receipts",
+            "CRM_SECRET_KEY": "soak-session-key",
             "CRM_SWEEP_INTERVAL_SECONDS": "1",
             "CRM_ORPHAN_AFTER_SECONDS": str(orphan_after),
             "CRM_VENDOR_TIMEOUT_SECONDS": "2",
@@ -121,6 +124,9 @@ class Stack:
     def kill_worker(self) -> None:
         os.killpg(self.processes["worker"].pid, signal.SIGKILL)
         self.processes["worker"].wait()
+
+    def vendor_requests(self) -> int:
+        return requests.get(f"{self.vendor}/admin/stats", timeout=10).json()["requests"]
 
     def start_worker(self) -> None:
         self.processes["worker"] = start_worker(self.env, self.workdir / "worker.log")
@@ -170,7 +176,7 @@ def run(
         sampler = Sampler(stack.db, campaign_id)
         sampler.start()
         if faults:
-            report.faults = _inflict_faults(stack, campaign_id)
+            report.faults = _inflict_faults(stack, report.next_request_after_kills)
         report.status = _wait_until_finished(stack.db, campaign_id, timeout)
         report.seconds = time.monotonic() - started
         sampler.stop()
@@ -182,8 +188,25 @@ def run(
     return report
 
 
-def _inflict_faults(stack: Stack, campaign_id: object) -> list[str]:
+def _inflict_faults(stack: Stack, next_request_after_kills: list[float | None]) -> list[str]:
     done: list[str] = []
+
+    def kill_worker() -> None:
+        before = stack.vendor_requests()
+        killed = time.monotonic()
+        stack.kill_worker()
+        threading.Thread(target=time_next_request, args=(before, killed), daemon=True).start()
+
+    def time_next_request(before: int, killed: float) -> None:
+        while time.monotonic() - killed < 300:
+            try:
+                if stack.vendor_requests() > before:
+                    next_request_after_kills.append(time.monotonic() - killed)
+                    return
+            except requests.RequestException:
+                pass  # the vendor is being faulted or stopped: ask again
+            time.sleep(0.2)
+        next_request_after_kills.append(None)
 
     def step(at: float, what: str, action) -> None:
         time.sleep(max(0.0, at - (time.monotonic() - began)))
@@ -192,12 +215,12 @@ def _inflict_faults(stack: Stack, campaign_id: object) -> list[str]:
         done.append(what)
 
     began = time.monotonic()
-    step(3, "worker killed (SIGKILL)", stack.kill_worker)
+    step(3, "worker killed (SIGKILL)", kill_worker)
     step(4, "worker started again", stack.start_worker)
     step(6, "vendor answers 500 for 3 s", lambda: stack.fault(mode="error_500", seconds=3))
     step(10, "Redis restarted with its data", lambda: stack.restart_redis(keep_data=True))
     step(13, "vendor answers 429 for 3 s", lambda: stack.fault(mode="error_429", seconds=3))
-    step(17, "worker killed again (SIGKILL)", stack.kill_worker)
+    step(17, "worker killed again (SIGKILL)", kill_worker)
     step(18, "worker started again", stack.start_worker)
     step(
         20,
@@ -312,8 +335,9 @@ def table(reports: list[tuple[str, Report]]) -> str:
     rows = [
         "| run | members | seconds | status | logs (one per member) | delivered twice "
         "| FAILED the vendor delivered | counts = recount | samples (negative / not adding up) "
-        "| vendor requests | lookups | reconciliation | FAILED by reason |",
-        "|---|--:|--:|---|--:|--:|--:|---|---|--:|--:|---|---|",
+        "| vendor requests | lookups | reconciliation | FAILED by reason "
+        "| next vendor request after each kill (s) |",
+        "|---|--:|--:|---|--:|--:|--:|---|---|--:|--:|---|---|---|",
     ]
     for label, r in reports:
         rows.append(
@@ -322,9 +346,14 @@ def table(reports: list[tuple[str, Report]]) -> str:
             f"| {r.failed_but_delivered} | {r.recount_consistent} "
             f"| {r.samples} ({r.negative_samples} / {r.samples_not_adding_up}) "
             f"| {r.vendor.get('requests', 0):,} | {r.vendor.get('lookups', 0)} "
-            f"| {_pairs(r.reconciliation)} | {_pairs(r.failed_reasons)} |"
+            f"| {_pairs(r.reconciliation)} | {_pairs(r.failed_reasons)} "
+            f"| {_after_kills(r.next_request_after_kills)} |"
         )
     return "\n".join(rows)
+
+
+def _after_kills(seconds: list[float | None]) -> str:
+    return ", ".join("never" if s is None else f"{s:.1f}" for s in seconds) or "no kill"
 
 
 def _pairs(counts: dict[str, int]) -> str:

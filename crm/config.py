@@ -34,9 +34,13 @@ class Settings:
     # Messages per send chunk: one queue message, one lease, one vendor request. 1,000 is
     # the most a batch request of the usual e-mail/SMS vendors (and the simulator) takes.
     send_chunk_size: int = 1000
-    # How long a worker holds a chunk it sends before the sweep may hand it out again;
-    # longer than one vendor request (vendor_timeout_seconds) with room to spare.
-    send_lease_seconds: float = 120.0
+    # How long a worker holds a chunk it sends before it may be handed out again. The
+    # worker renews the lease while it works (every quarter lease), so a slow vendor
+    # never costs a live worker its chunk and a dead worker's chunk is free within a lease.
+    send_lease_seconds: float = 15.0
+    # A worker process silent this long is dead: the queue messages it had taken are
+    # given back to the queue (each live process beats every few seconds).
+    worker_dead_after_seconds: float = 15.0
     # A vendor answering 429/5xx or nothing delays messages; only after failing this long
     # are they FAILED (vendor_unavailable).
     vendor_outage_budget_seconds: float = 900.0

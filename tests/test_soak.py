@@ -31,6 +31,9 @@ def test_every_promise_holds_through_crashes_outages_and_restarts(settings, api_
     assert report.reconciliation.get("ambiguous_requests", 0) >= 1
     assert report.vendor["lookups"] >= 1
     assert report.vendor["deliveries"] == MEMBERS - report.failed_reasons.get("render_error", 0)
+    # Each kill was followed by more sending.
+    assert len(report.next_request_after_kills) == 2
+    assert None not in report.next_request_after_kills, report.next_request_after_kills
 
 
 def test_a_backlog_is_never_mistaken_for_lost_work(settings, api_key):

@@ -8,6 +8,8 @@ def boot() -> None:
 
     dramatiq_broker = broker.setup(config.load())
     from workers import ingestion, receipts, scheduling, sending  # noqa: F401  (the actors)
+    from workers.heartbeat import Heartbeat
     from workers.sweeper import Sweeper
 
+    dramatiq_broker.add_middleware(Heartbeat())
     dramatiq_broker.add_middleware(Sweeper())

@@ -16,7 +16,7 @@ from crm import metrics
 from crm.clock import utcnow
 from crm.services.ingestion import sweep as ingestion_sweep
 from crm.services.sending import sweeps
-from workers import broker, ingestion, scheduling, sending
+from workers import broker, heartbeat, ingestion, scheduling, sending
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,8 @@ def sweep_once() -> None:
     settings = broker.settings()
     idle_for = timedelta(seconds=settings.orphan_after_seconds)
     vendor = sending.vendor()
+    heartbeat.recover()
     actions = {
-        "lease_expired": sweeps.requeue_expired_leases(sending.enqueue_chunk),
         "queue_message_lost": sweeps.requeue_lost(
             idle_for, sending.in_queue, sending.enqueue_chunk
         ),

@@ -51,6 +51,15 @@ def update_leased(
     return result.matched_count == 1
 
 
+def renew(owners: dict[ObjectId, str], until: datetime) -> int:
+    """Extend the leases ``owners`` (chunk id → lease owner) still hold to ``until``."""
+    held = [{"_id": chunk_id, "lease_owner": owner} for chunk_id, owner in owners.items()]
+    result = _chunks().update_many(
+        {"$or": held, "state": str(ChunkState.LEASED)}, {"$set": {"lease_until": until}}
+    )
+    return result.modified_count
+
+
 def set_state(
     query: dict[str, Any], target: ChunkState, session: ClientSession | None = None, **fields: Any
 ) -> int:

@@ -23,7 +23,7 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
-from crm.services.sending import control, exclusions, queue, reconcile, schedule
+from crm.services.sending import control, exclusions, leases, queue, reconcile, schedule
 from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
 from crm.store import campaigns, chunks, contacts, logs, transaction
 from crm.vendor import (
@@ -60,7 +60,8 @@ def deliver(chunk_id: ObjectId, outlet: Outlet) -> None:
     if chunk is None:
         return  # sent, paused, cancelled, or being sent by someone else
     try:
-        _deliver(chunk, owner, outlet)
+        with leases.holding(chunk_id, owner):
+            _deliver(chunk, owner, outlet)
     except LeaseLost:
         log.warning("campaign_id=%s chunk %s: lease lost", chunk["campaign_id"], chunk_id)
 
