@@ -271,7 +271,8 @@ class CampaignPatchSchema(CampaignSchema):
         openapi = {"minProperties": 1}
 
     def __init__(self, **kwargs):
-        super().__init__(partial=True, **kwargs)
+        # Partial at the top only: a variant given must still be whole (its message).
+        super().__init__(partial=tuple(CampaignSchema._declared_fields), **kwargs)
 
     @ma.validates_schema
     def something_to_change(self, data, **kwargs):
