@@ -124,13 +124,3 @@ def test_cancel_while_a_batch_is_at_the_vendor_keeps_what_the_vendor_took(client
     assert campaign["reconciliation"]["found_at_vendor"] == 5
     vendor_stats = requests.get(f"{vendor}/admin/stats", timeout=5).json()
     assert vendor_stats["deliveries"] == 5 and vendor_stats["receipts_sent"] == 5
-
-
-def test_a_message_too_long_to_send_fails_and_the_campaign_finishes(client, live):
-    add_customers(client, 2)
-    campaign_id = new_campaign(client, "{{ name * 30000 }}")  # 150,000 characters each
-    send(client, campaign_id)
-    campaign = wait_until_finished(client, campaign_id)
-    assert campaign["stats"]["failed"] == campaign["stats"]["total"] == 2
-    reasons = CommunicationLog.objects(campaign_id=campaign_id).distinct("reason")
-    assert reasons == ["render_error"]

@@ -54,12 +54,7 @@ def send(
             f"No customer with id {customer_id}.",
             {"json": {"customer_id": [f"Unknown customer {customer_id}."]}},
         )
-    try:
-        body = templates.render(message, customer)
-    except templates.RenderTooLong as error:
-        raise InvalidInput(
-            "The message renders too long.", {"json": {"message": [str(error)]}}
-        ) from None
+    body = templates.render(message, customer)
     if not (vendor.url and vendor.public_url):
         raise Unavailable(
             "Test messages need the vendor's address (CRM_VENDOR_URL, CRM_PUBLIC_URL)."

@@ -88,8 +88,6 @@ def campaign_preview():
         ]
     except DomainError as error:
         return jsonify(message=explain(error), errors=error.errors), status_of(error)
-    except templates.RenderTooLong as error:
-        return jsonify(message=f"The message renders too long: {error}.", errors={}), 422
     return jsonify(rendered=rendered)
 
 
