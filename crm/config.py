@@ -69,9 +69,17 @@ class Settings:
     # Failed authentications a client address may make per minute before its failing
     # attempts get 429s (a valid key is always let through).
     auth_failures_per_minute: int = 20
-    # Failed console sign-ins one client address may make in a quarter of an hour, across
-    # all accounts; past it, its sign-ins are refused (429) until the quarter ends.
+    # Console sign-in is slowed, never locked: failed sign-ins to one account from one
+    # client address, and from one address across all accounts, in a quarter of an hour;
+    # past either, that address's sign-ins are refused (429) until the quarter ends, unseen
+    # passwords unchecked. Known and unknown accounts are counted alike.
+    sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 30
+    # A console session ends after this long without a request, and this long after its
+    # sign-in whatever its use; and at once when its user signs out (everywhere), is
+    # deactivated, or has their role or password changed.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
     # Console sign-in through an OpenID Connect provider (Google, …): on when the issuer,
     # client id and secret are all set; the label is the sign-in page's button.
     oidc_issuer: str = ""
