@@ -91,7 +91,7 @@ class Stack:
             "CRM_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "CRM_PUBLIC_URL": self.api,
             "CRM_VENDOR_URL": self.vendor,
-            "CRM_RECEIPT_SIGNING_SECRET": "soak-receipts",
+            "CRM_RECEIPT_SIGNING_SECRET": "soak-receipt-signing",
             "CRM_SWEEP_INTERVAL_SECONDS": "1",
             "CRM_ORPHAN_AFTER_SECONDS": str(orphan_after),
             "CRM_VENDOR_TIMEOUT_SECONDS": "2",

@@ -197,6 +197,8 @@ def require(settings: Settings, process: str) -> None:
         )
     if process == "api" and not settings.secret_key:
         raise MissingSetting("secret_key", "the console at /app signs its session cookies with it")
+    if process in ("api", "worker"):
+        _check_secrets(settings)
     if process == "api":
         _check_oidc_settings(settings)
     if process in ("api", "worker"):
@@ -206,6 +208,30 @@ def require(settings: Settings, process: str) -> None:
             raise MissingSetting("public_url", "the API's address, where the vendor sends receipts")
         if not settings.vendor_url:
             raise MissingSetting("vendor_url", "where workers send messages")
+
+
+# The fewest characters a secret may have (``secrets.token_urlsafe(12)``, 96 bits), and
+# values that are examples, not secrets (.env.example's among them): with one of them,
+# anyone could forge session cookies, receipts and unsubscribe links.
+MIN_SECRET_LENGTH = 16
+PLACEHOLDERS = ("change-me", "change-me-too", "changeme", "secret", "your-secret-here")
+SECRETS = ("secret_key", "receipt_signing_secret", "unsubscribe_secret")
+
+
+def _check_secrets(settings: Settings) -> None:
+    for name in SECRETS:
+        value = getattr(settings, name)
+        if not value:
+            continue
+        if value.strip().lower() in PLACEHOLDERS or value.startswith("change-me"):
+            raise InvalidSetting(name, "an example value, not a secret; " + NEW_SECRET)
+        if len(value) < MIN_SECRET_LENGTH:
+            raise InvalidSetting(
+                name, f"shorter than {MIN_SECRET_LENGTH} characters; " + NEW_SECRET
+            )
+
+
+NEW_SECRET = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 def oidc_configured(settings: Settings) -> bool:

@@ -193,7 +193,7 @@ def test_the_api_without_a_session_key_stops_naming_it(tmp_path):
     env = bare_env(
         CRM_VAR_DIR=str(tmp_path),
         CRM_REDIS_URL=os.environ["CRM_REDIS_URL"],
-        CRM_RECEIPT_SIGNING_SECRET="s",
+        CRM_RECEIPT_SIGNING_SECRET="a-receipt-signing-secret",
     )
     command = [BIN / "gunicorn", "--preload", "-b", "127.0.0.1:0", "wsgi:app"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
