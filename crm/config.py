@@ -178,10 +178,11 @@ def _values(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def stack_file_values(var_dir: Path) -> dict[str, str]:
-    """``NAME=value`` lines of the file ``make run`` keeps while it runs; empty without one."""
+def stack_file_values(var_dir: Path, name: str = STACK_FILE) -> dict[str, str]:
+    """``NAME=value`` lines of a file ``make run`` keeps (by default the one it keeps while
+    it runs); empty without one."""
     try:
-        text = (var_dir / STACK_FILE).read_text()
+        text = (var_dir / name).read_text()
     except FileNotFoundError:
         return {}
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
