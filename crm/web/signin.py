@@ -64,7 +64,7 @@ def _form_back(user) -> str | None:
     if not kept or not user.allows("marketer"):
         return None
     try:
-        endpoint, args = current_app.create_url_adapter(request).match(
+        endpoint, args = current_app.url_map.bind("").match(
             request.form.get("next", ""), method="POST"
         )
     except HTTPException:

@@ -66,7 +66,8 @@ def release(email: str | None = None) -> None:
     does not count, and a right password clears its account's count here."""
     address, *account = [key for key, _ in _keys(email)]
     try:
-        pipe = broker.redis_client().pipeline().decr(address)
+        pipe = broker.redis_client().pipeline()
+        pipe.decr(address)
         if account:
             pipe.delete(*account)
         pipe.execute()
