@@ -93,7 +93,9 @@ class Replayer:
         from crm import config, create_app, db
 
         self.reads = Reads()
-        settings = replace(config.load(), mongodb_uri=stack.mongodb_uri, secret_key="bench-console")
+        settings = replace(
+            config.load(), mongodb_uri=stack.mongodb_uri, secret_key="bench-console-session"
+        )
         self.client = create_app(settings).test_client()
         db.connect(settings, [self.reads])
         self.auth = stack.auth

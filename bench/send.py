@@ -239,9 +239,11 @@ class Bench:
         self.args, self.db, self.broker, self.api_keys = args, db, broker, api_keys
         self.vendor_simulator = vendor_simulator
         # The simulator signs receipts with the secret the API checks.
-        self.settings = replace(config.load(), receipt_signing_secret="bench-receipts")
+        self.settings = replace(config.load(), receipt_signing_secret="bench-receipt-signing")
         self.vendor_settings = vendor_config.load(
-            seed=args.seed, receipt_delay_ms=args.receipt_delay_ms, signing_secret="bench-receipts"
+            seed=args.seed,
+            receipt_delay_ms=args.receipt_delay_ms,
+            signing_secret="bench-receipt-signing",
         )
         self.commands, self.enqueues = CommandCounter(), EnqueueCounter()
         self.app = create_app(self.settings)

@@ -51,8 +51,8 @@ def running(env: dict[str, str] | None = None) -> Iterator[Running]:
             **os.environ,
             "CRM_MONGODB_URI": mongodb_uri,
             "CRM_REDIS_URL": redis_url,
-            "CRM_RECEIPT_SIGNING_SECRET": "bench-receipts",
-            "CRM_SECRET_KEY": "bench-console",
+            "CRM_RECEIPT_SIGNING_SECRET": "bench-receipt-signing",
+            "CRM_SECRET_KEY": "bench-console-session",
             **(env or {}),
         }
         processes = start_services(environment, api_port, vendor_port, workdir)

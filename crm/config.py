@@ -73,9 +73,17 @@ class Settings:
     # Failed authentications a client address may make per minute before its failing
     # attempts get 429s (a valid key is always let through).
     auth_failures_per_minute: int = 20
-    # Failed console sign-ins one client address may make in a quarter of an hour, across
-    # all accounts; past it, its sign-ins are refused (429) until the quarter ends.
+    # Console sign-in is slowed, never locked: failed sign-ins to one account from one
+    # client address, and from one address across all accounts, in a quarter of an hour;
+    # past either, that address's sign-ins are refused (429) until the quarter ends, unseen
+    # passwords unchecked. Known and unknown accounts are counted alike.
+    sign_in_failures_per_account: int = 5
     sign_in_failures_per_address: int = 30
+    # A console session ends after this long without a request, and this long after its
+    # sign-in whatever its use; and at once when its user signs out (everywhere), is
+    # deactivated, or has their role or password changed.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
     # Console sign-in through an OpenID Connect provider (Google, …): on when the issuer,
     # client id and secret are all set; the label is the sign-in page's button.
     oidc_issuer: str = ""
@@ -174,10 +182,11 @@ def _values(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def stack_file_values(var_dir: Path) -> dict[str, str]:
-    """``NAME=value`` lines of the file ``make run`` keeps while it runs; empty without one."""
+def stack_file_values(var_dir: Path, name: str = STACK_FILE) -> dict[str, str]:
+    """``NAME=value`` lines of a file ``make run`` keeps (by default the one it keeps while
+    it runs); empty without one."""
     try:
-        text = (var_dir / STACK_FILE).read_text()
+        text = (var_dir / name).read_text()
     except FileNotFoundError:
         return {}
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
@@ -193,6 +202,8 @@ def require(settings: Settings, process: str) -> None:
         )
     if process == "api" and not settings.secret_key:
         raise MissingSetting("secret_key", "the console at /app signs its session cookies with it")
+    if process in ("api", "worker"):
+        _check_secrets(settings)
     if process == "api":
         _check_oidc_settings(settings)
     if process in ("api", "worker"):
@@ -202,6 +213,30 @@ def require(settings: Settings, process: str) -> None:
             raise MissingSetting("public_url", "the API's address, where the vendor sends receipts")
         if not settings.vendor_url:
             raise MissingSetting("vendor_url", "where workers send messages")
+
+
+# The fewest characters a secret may have (``secrets.token_urlsafe(12)``, 96 bits), and
+# values that are examples, not secrets (.env.example's among them): with one of them,
+# anyone could forge session cookies, receipts and unsubscribe links.
+MIN_SECRET_LENGTH = 16
+PLACEHOLDERS = ("change-me", "change-me-too", "changeme", "secret", "your-secret-here")
+SECRETS = ("secret_key", "receipt_signing_secret", "unsubscribe_secret")
+
+
+def _check_secrets(settings: Settings) -> None:
+    for name in SECRETS:
+        value = getattr(settings, name)
+        if not value:
+            continue
+        if value.strip().lower() in PLACEHOLDERS or value.startswith("change-me"):
+            raise InvalidSetting(name, "an example value, not a secret; " + NEW_SECRET)
+        if len(value) < MIN_SECRET_LENGTH:
+            raise InvalidSetting(
+                name, f"shorter than {MIN_SECRET_LENGTH} characters; " + NEW_SECRET
+            )
+
+
+NEW_SECRET = 'make one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 
 def oidc_configured(settings: Settings) -> bool:

@@ -40,6 +40,12 @@ SHARED = (
 )
 
 
+# Secrets made on the first run and kept in <var>/secrets.env: the session key, and the
+# receipt secret (which unsubscribe links are signed with unless set apart).
+GENERATED = ("secret_key", "receipt_signing_secret")
+SECRETS_FILE = "secrets.env"
+
+
 class Stopped(Exception):
     """Ctrl-C or SIGTERM."""
 
@@ -93,11 +99,7 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
     env.setdefault(
         "CRM_VENDOR_URL", f"http://{_client_host(settings.vendor_host)}:{settings.vendor_port}"
     )
-    if "receipt_signing_secret" not in given:
-        # The API, the worker and the simulator start together, so a fresh secret will do.
-        env["CRM_RECEIPT_SIGNING_SECRET"] = secrets.token_urlsafe(32)
-    if "secret_key" not in given:
-        env["CRM_SECRET_KEY"] = secrets.token_urlsafe(32)
+    env.update(kept_secrets(var, [name for name in GENERATED if name not in given]))
     ports = [(settings.host, settings.port, "the API (CRM_PORT)")]
     ports.append((settings.vendor_host, settings.vendor_port, "the vendor (CRM_VENDOR_PORT)"))
     if "mongodb_uri" not in given:
@@ -162,6 +164,23 @@ def _watch(processes: list[subprocess.Popen]) -> int:
 
 def _client_host(bind_host: str) -> str:
     return "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
+
+
+def kept_secrets(var: Path, names: list[str]) -> dict[str, str]:
+    """The secrets ``names`` by variable, made once and then read from <var>/secrets.env,
+    so that a restart keeps the console signed in and links already sent working."""
+    path = var / SECRETS_FILE
+    kept = {
+        name.removeprefix("CRM_").lower(): value
+        for name, value in config.stack_file_values(var, SECRETS_FILE).items()
+    }
+    missing = [name for name in names if not kept.get(name)]
+    if missing:
+        kept |= {name: secrets.token_urlsafe(32) for name in missing}
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{config.env_name(name)}={kept[name]}\n" for name in kept))
+        log.info("new secrets kept in %s: %s", path, ", ".join(map(config.env_name, missing)))
+    return {config.env_name(name): kept[name] for name in names}
 
 
 def ensure_api_key(settings: config.Settings, var: Path) -> Path:

@@ -1,19 +1,24 @@
 """``make run`` (``python -m devstack``) as an operator meets it: the CLI beside it, a taken
 port, a missing setting, Ctrl-C and a SIGKILL — through the real processes."""
 
+import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import flask
 import psutil
 import pytest
 import requests
 
+from crm import config, signatures
 from devstack import embedded
+from devstack.stack import kept_secrets
 from tests.helpers.polling import eventually
 
 pytestmark = pytest.mark.system
@@ -193,12 +198,40 @@ def test_the_api_without_a_session_key_stops_naming_it(tmp_path):
     env = bare_env(
         CRM_VAR_DIR=str(tmp_path),
         CRM_REDIS_URL=os.environ["CRM_REDIS_URL"],
-        CRM_RECEIPT_SIGNING_SECRET="s",
+        CRM_RECEIPT_SIGNING_SECRET="a-receipt-signing-secret",
     )
     command = [BIN / "gunicorn", "--preload", "-b", "127.0.0.1:0", "wsgi:app"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert any(line.startswith("CRM_SECRET_KEY is not set:") for line in done.stderr.splitlines())
+
+
+def test_the_stack_signs_with_the_secrets_it_keeps_for_its_next_run(stack):
+    url = f"http://127.0.0.1:{stack['env']['CRM_PORT']}"
+    kept = config.stack_file_values(stack["var"], "secrets.env")
+    assert stat.S_IMODE((stack["var"] / "secrets.env").stat().st_mode) == 0o600
+    # A receipt signed with the kept secret is genuine to the API (unknown id: 404, not 401).
+    raw = json.dumps({"communication_log_id": "6b0f07e286b0212addc04d04", "status": "SENT"})
+    headers = signatures.sign(kept["CRM_RECEIPT_SIGNING_SECRET"], raw.encode())
+    headers["Content-Type"] = "application/json"
+    receipt = requests.post(f"{url}/api/sendCampaign/deliveryReceipt", data=raw, headers=headers)
+    assert receipt.status_code == 404
+    # A session cookie signed with the kept key is the API's own (its form token holds).
+    signer = flask.Flask("kept")
+    signer.secret_key = kept["CRM_SECRET_KEY"]
+    cookie = signer.session_interface.get_signing_serializer(signer).dumps({"csrf": "held"})
+    form = {"csrf_token": "held", "email": "nobody@example.com", "password": "not it"}
+    answer = requests.post(f"{url}/app/sign-in", data=form, cookies={"session": cookie})
+    assert answer.status_code == 401
+
+
+def test_generated_secrets_are_made_once_and_kept(tmp_path):
+    first = kept_secrets(tmp_path, ["secret_key"])
+    both = kept_secrets(tmp_path, ["secret_key", "receipt_signing_secret"])
+    again = kept_secrets(tmp_path, ["receipt_signing_secret", "secret_key"])
+    assert first["CRM_SECRET_KEY"] == both["CRM_SECRET_KEY"] and both == again
+    assert len(set(both.values())) == 2 and all(len(value) >= 32 for value in both.values())
+    assert stat.S_IMODE((tmp_path / "secrets.env").stat().st_mode) == 0o600
 
 
 def test_ctrl_c_stops_quietly_and_frees_every_port(stack):

@@ -135,7 +135,11 @@ def test_refused_provider_sign_ins_count_toward_the_address_throttle(app, consol
 
 
 def test_half_a_providers_settings_stops_the_api_naming_what_is_missing():
-    half = config.Settings(secret_key="k", receipt_signing_secret="s", oidc_issuer="https://a.test")
+    half = config.Settings(
+        secret_key="a-console-session-key",
+        receipt_signing_secret="a-receipt-signing-secret",
+        oidc_issuer="https://a.test",
+    )
     with pytest.raises(SystemExit, match="CRM_OIDC_CLIENT_ID is not set"):
         config.require(half, "api")
     whole = replace(half, oidc_client_id="c", oidc_client_secret="x")

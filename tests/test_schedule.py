@@ -272,7 +272,7 @@ def test_an_import_takes_a_timezone_column(client, worker):
     [("default_timezone", "Mars/Base"), ("quiet_hours", "9pm-8am"), ("quiet_hours", "21:00")],
 )
 def test_a_process_refuses_a_bad_schedule_setting_in_one_line(setting, value):
-    settings = replace(config.load(), **{setting: value}, secret_key="k")
+    settings = replace(config.load(), **{setting: value}, secret_key="a-console-session-key")
     with pytest.raises(SystemExit) as stopped:
         config.require(settings, "api")
     assert str(stopped.value).startswith(f"CRM_{setting.upper()} is invalid: expected")

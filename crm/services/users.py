@@ -1,37 +1,34 @@
-"""Console users: passwords hashed with scrypt and a salt of their own, a lock after
-repeated failed sign-ins, and what admins do to them (roles, deactivation, a new
-password). There is always an active admin left."""
+"""Console users: passwords hashed with scrypt and a salt of their own, and what admins do
+to them (roles, deactivation, a new password). There is always an active admin left.
+
+Each change that must end a user's sessions (signing out, deactivation, a new role or
+password) increments the user's ``session_epoch`` in the same update. Guessing passwords
+is slowed by the console's sign-in throttle, not here: a per-account lock would let
+anyone lock any account, and would tell which accounts exist."""
 
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
 from functools import partial
 
 from mongoengine import NotUniqueError, ValidationError
 
 from crm.clock import utcnow
 from crm.documents import ROLES, User
+from crm.services import passwords
 from crm.services.errors import Conflict, InvalidInput, NotFound
 from crm.store import transaction
 from crm.store import users as store
 
-MAX_FAILURES = 5
-MIN_PASSWORD = 12
-MAX_PASSWORD = 200
-LOCK = timedelta(minutes=15)
 # scrypt's cost: 16 MiB of memory and about 50 ms a hash.
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 2**20}
-
-
-class Locked(Exception):
-    """Too many failed sign-ins: the account is locked for a while."""
 
 
 class Deactivated(Exception):
     """The account was deactivated by an admin."""
 
 
+ENDING_SESSIONS = {"$inc": {"session_epoch": 1}}
 LAST_ADMIN = "There must be an active admin left: make another user admin first."
 
 
@@ -74,7 +71,8 @@ def listing() -> list[User]:
 def set_role(email: str, role: str) -> User:
     _check_role(role)
     user = _named(email)
-    _keeping_an_admin(user, {"$set": {"role": role}})
+    if user.role != role:
+        _keeping_an_admin(user, {"$set": {"role": role}, **ENDING_SESSIONS})
     return user.reload()
 
 
@@ -84,13 +82,13 @@ def deactivate(email: str, by: User) -> User:
     if user.id == by.id:
         raise Conflict("You cannot deactivate your own account.")
     if user.deactivated_at is None:
-        _keeping_an_admin(user, {"$set": {"deactivated_at": utcnow()}})
+        _keeping_an_admin(user, {"$set": {"deactivated_at": utcnow()}, **ENDING_SESSIONS})
     return user.reload()
 
 
 def reactivate(email: str) -> User:
     user = _named(email)
-    user.update(unset__deactivated_at=True, set__failed_attempts=0, unset__locked_until=True)
+    user.update(unset__deactivated_at=True)
     return user.reload()
 
 
@@ -104,8 +102,7 @@ def reset_password(email: str) -> tuple[User, str]:
         set__salt=salt.hex(),
         set__password_hash=_hash(password, salt),
         set__must_change_password=True,
-        set__failed_attempts=0,
-        unset__locked_until=True,
+        inc__session_epoch=1,
     )
     return user.reload(), password
 
@@ -129,12 +126,11 @@ def change_password(user: User, current: str, new: str, confirmation: str) -> Us
     problems: dict[str, list[str]] = {}
     if not _matches(user, current):
         problems["current_password"] = ["Not the current password."]
-    if not MIN_PASSWORD <= len(new) <= MAX_PASSWORD:
-        problems["new_password"] = [f"{MIN_PASSWORD} to {MAX_PASSWORD} characters."]
+    weakness = passwords.weakness(new, user.email)
+    if weakness:
+        problems["new_password"] = [weakness]
     elif new == current:
         problems["new_password"] = ["Must differ from the current password."]
-    elif new.strip().lower() == user.email:
-        problems["new_password"] = ["Must not be the e-mail address."]
     if new != confirmation:
         problems["confirmation"] = ["Does not match the new password."]
     if problems:
@@ -144,8 +140,14 @@ def change_password(user: User, current: str, new: str, confirmation: str) -> Us
         set__salt=salt.hex(),
         set__password_hash=_hash(new, salt),
         set__must_change_password=False,
+        inc__session_epoch=1,
     )
     return user.reload()
+
+
+def sign_out(user: User) -> None:
+    """End every session of ``user``, in this browser and any other."""
+    User.objects(id=user.id).update_one(inc__session_epoch=1)
 
 
 def _matches(user: User, password: str) -> bool:
@@ -157,28 +159,17 @@ def get(user_id: str) -> User | None:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user these credentials name, or None; Locked while the account is locked.
-
-    A failure counts against the account whatever the password; the fifth in a row
-    locks it for ``LOCK``, and a success resets the count.
-    """
+    """The user these credentials name, or None (Deactivated: right, but deactivated)."""
     user = User.objects(email=email.strip().lower()).first()
     if user is None:
         _hash(password, b"0" * 16)  # the same time as a known address
         return None
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        raise Locked()
-    if _matches(user, password):
-        if user.deactivated_at:
-            raise Deactivated()
-        user.update(set__failed_attempts=0, unset__locked_until=True, set__last_signed_in_at=now)
-        return user.reload()
-    user = User.objects(id=user.id).modify(inc__failed_attempts=1, new=True)
-    if user.failed_attempts >= MAX_FAILURES:
-        user.update(set__failed_attempts=0, set__locked_until=now + LOCK)
-        raise Locked()
-    return None
+    if not _matches(user, password):
+        return None
+    if user.deactivated_at:
+        raise Deactivated()
+    user.update(set__last_signed_in_at=utcnow())
+    return user.reload()
 
 
 def sign_in_verified(email: str) -> User | None:
@@ -198,6 +189,7 @@ def sign_in_verified(email: str) -> User | None:
         set__salt=secrets.token_bytes(16).hex(),
         set__password_hash=secrets.token_hex(32),
         set__must_change_password=False,
+        inc__session_epoch=1,
     )
     user.update(set__last_signed_in_at=utcnow())
     return user.reload()

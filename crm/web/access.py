@@ -1,8 +1,6 @@
 """Who is signed in, what their role lets them do, and the CSRF token every POST carries."""
 
-import hashlib
 import hmac
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -11,6 +9,7 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    flash,
     g,
     redirect,
     render_template,
@@ -21,13 +20,16 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from crm import db
-from crm.documents import User
-from crm.services import users
+from crm.web import sessions
 
 PREFIX = "/app"
 OPEN = ("console.sign_in", "console.oidc_start", "console.oidc_callback", "console.static")
 # What a user who must replace a generated password may reach before doing so.
 BEFORE_NEW_PASSWORD = ("console.password", "console.sign_out", "console.static")
+# Forms whose fields a session ending mid-way must not lose: posted then, they come back
+# through the sign-in page (see crm.web.signin).
+KEPT_FORMS = ("console.campaign_save", "console.draft_save")
+KEPT = "kept."
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
@@ -41,37 +43,22 @@ def init_app(app: Flask) -> None:
 def guard(blp: Blueprint) -> None:
     """Every view of ``blp`` needs a signed-in user, and every POST the CSRF token."""
     blp.before_request(_check)
-    blp.context_processor(lambda: {"user": g.get("user"), "csrf_token": csrf_token})
+    blp.context_processor(lambda: {"user": g.get("user"), "csrf_token": sessions.csrf_token})
     for status in (400, 403, 404, 409, 413, 422):
         blp.register_error_handler(status, _error_page(status))
-
-
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
 
 
 def _in_console() -> bool:
     return request.path == PREFIX or request.path.startswith(PREFIX + "/")
 
 
-def _check() -> Response | None:
+def _check() -> Response | tuple[str, int] | None:
     db.ensure_indexes()
+    g.user = sessions.current_user()
     if request.method == "POST":
-        sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
-        expected = session.get("csrf", "")
-        if not expected or not hmac.compare_digest(sent, expected):
-            abort(400, "The form's security token is missing or stale; reload the page.")
-    g.user = None
-    user_id = session.get("user_id")
-    if user_id:
-        user = users.get(user_id)
-        if user is not None and not user.deactivated_at and session.get("grant") == _grant(user):
-            g.user = user
-        else:
-            # A deleted or deactivated user, or a role or password changed since signing in.
-            session.clear()
+        if g.user is None and request.endpoint in KEPT_FORMS:
+            return _sign_in_keeping_form()
+        _check_csrf()
     if g.user is None and request.endpoint not in OPEN:
         return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
     if g.user and g.user.must_change_password and request.endpoint not in BEFORE_NEW_PASSWORD:
@@ -79,16 +66,24 @@ def _check() -> Response | None:
     return None
 
 
-def _grant(user: User) -> str:
-    """What a session was signed in with: it holds only while the role and password do."""
-    password = hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-    return f"{user.role}:{password}"
+def _check_csrf() -> None:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        abort(400, "The form's security token is missing or stale; reload the page.")
 
 
-def sign_in(user: User) -> None:
-    session.clear()  # a fresh session (and token) on signing in
-    session["user_id"], session["grant"] = str(user.id), _grant(user)
-    csrf_token()
+def _sign_in_keeping_form() -> tuple[str, int]:
+    """The sign-in page carrying the form's fields (never in the cookie nor kept here),
+    for the form to come back filled in once signed in, still to be saved."""
+    flash(
+        "Your session ended before this was saved. Sign in again: what you wrote comes "
+        "back, to check and save.",
+        "warning",
+    )
+    fields = request.form.items(multi=True)
+    kept = [(KEPT + name, value) for name, value in fields if name != "csrf_token"]
+    return sessions.sign_in_page("", request.path, kept), 401
 
 
 def requires(role: str) -> Callable:

@@ -21,9 +21,10 @@ from joserfc.errors import JoseError
 from crm.config import Settings, oidc_configured
 from crm.documents import User
 from crm.services import users
-from crm.web import access, throttle
+from crm.web import sessions, throttle
 from crm.web.blueprint import blp
-from crm.web.signin import DEACTIVATED, safe_next, sign_in_page
+from crm.web.sessions import sign_in_page
+from crm.web.signin import DEACTIVATED, safe_next
 
 TIMEOUT_SECONDS = 10
 NEXT = "oidc_next"
@@ -76,16 +77,17 @@ def oidc_start():
 @blp.route("/sign-in/oidc/callback")
 def oidc_callback():
     provider = _provider()
-    if throttle.blocked():
-        return _refuse(Refused(throttle.blocked_message(), 429))
+    if not throttle.reserve():
+        return _refuse(Refused(throttle.refused_message(), 429))
     try:
         user = _verified_user(provider)
     except Refused as refused:
-        if refused.status != 502:
-            throttle.count_failure()
+        if refused.status == 502:
+            throttle.release()
         return _refuse(refused)
+    throttle.release()
     next_page = session.get(NEXT)
-    access.sign_in(user)
+    sessions.sign_in(user)
     return redirect(safe_next(next_page))
 
 

@@ -3,12 +3,15 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
-from crm.config import oidc_configured
-from crm.services import users
+from crm.services import campaigns, users
 from crm.services.errors import DomainError
-from crm.web import access, throttle
+from crm.web import access, sessions, throttle
 from crm.web.blueprint import blp, explain
+from crm.web.campaigns import composer
+from crm.web.sessions import sign_in_page
 
 DEACTIVATED = "This account was deactivated; ask an admin to reactivate it."
 
@@ -28,38 +31,50 @@ def sign_in():
             return redirect(url_for("console.home"))
         return sign_in_page("", request.args.get("next", ""))
     email = request.form.get("email", "")
-    if throttle.blocked():
-        return _refused(email, throttle.blocked_message(), 429)
+    if not throttle.reserve(email):
+        return _refused(email, throttle.refused_message(), 429)
     try:
         user = users.authenticate(email, request.form.get("password", ""))
-    except users.Locked:
-        throttle.count_failure()
-        message = (
-            f"Too many failed sign-ins: this account is locked for "
-            f"{int(users.LOCK.total_seconds() // 60)} minutes."
-        )
-        return _refused(email, message, 423)
     except users.Deactivated:
+        throttle.release(email)
         return _refused(email, DEACTIVATED, 403)
     if user is None:
-        throttle.count_failure()
         return _refused(email, "Wrong e-mail or password.", 401)
-    access.sign_in(user)
+    throttle.release(email)
+    sessions.sign_in(user)
     if user.must_change_password:
         return redirect(url_for("console.password", next=request.form.get("next") or None))
-    return redirect(safe_next(request.form.get("next")))
+    return _form_back(user) or redirect(safe_next(request.form.get("next")))
 
 
 def _refused(email: str, message: str, status: int):
     flash(message, "danger")
-    return sign_in_page(email, request.form.get("next", "")), status
+    return sign_in_page(email, request.form.get("next", ""), _kept()), status
 
 
-def sign_in_page(email: str, next_page: str) -> str:
-    """The sign-in form, with the provider's button when one is configured."""
-    settings = current_app.config["CRM_SETTINGS"]
-    provider = settings.oidc_label if oidc_configured(settings) else None
-    return render_template("sign_in.html", email=email, next=next_page, provider=provider)
+def _kept() -> list[tuple[str, str]]:
+    """The fields of a form whose session ended, as the sign-in page carries them."""
+    return [(k, v) for k, v in request.form.items(multi=True) if k.startswith(access.KEPT)]
+
+
+def _form_back(user) -> str | None:
+    """The form posted when the session ended, filled in as it was, still to be saved:
+    when the sign-in carries one the user may fill."""
+    kept = MultiDict([(name.removeprefix(access.KEPT), value) for name, value in _kept()])
+    if not kept or not user.allows("marketer"):
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind("").match(
+            request.form.get("next", ""), method="POST"
+        )
+    except HTTPException:
+        return None
+    if endpoint not in access.KEPT_FORMS:
+        return None
+    g.user = user
+    draft = campaigns.get(args["campaign_id"]) if "campaign_id" in args else None
+    flash("This is what you wrote before your session ended; check it and save it.", "info")
+    return composer(kept.to_dict(), {}, draft)
 
 
 @blp.route("/password", methods=["GET", "POST"])
@@ -79,13 +94,14 @@ def password():
         flash(explain(error), "danger")
         page = render_template("password.html", forced=forced, next=form.get("next", ""))
         return page, 422
-    access.sign_in(user)  # sessions signed in with the old password end
+    sessions.sign_in(user)  # sessions signed in with the old password end
     flash("Password changed.", "success")
     return redirect(safe_next(form.get("next")))
 
 
 @blp.route("/sign-out", methods=["POST"])
 def sign_out():
+    users.sign_out(g.user)
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("console.sign_in"))

@@ -1,11 +1,17 @@
-"""Failed sign-ins counted per client address, across accounts: the per-account lock stops
-guessing one account's password, this slows guessing many accounts' from one address.
+"""Console sign-ins slowed, never locked: attempts counted per account from one client
+address, and per address across accounts, in fixed quarter-hour windows in Redis.
 
-Counted in Redis, in fixed quarter-hour windows. Past the limit, the address's sign-ins
-are refused before any password is checked, so a guess there tells nothing; a success
-does not reset the count (a guesser holding one account could otherwise reset it).
+Each attempt is counted before its password is checked (one atomic increment), and one
+past a limit is refused unchecked, so a burst of concurrent attempts checks no more
+passwords than the limit. A refused attempt and a right password give their count back:
+what is counted is wrong passwords. A right password also clears its account's count
+from that address, but never the address's (a guesser holding one account could
+otherwise reset it). Accounts are counted by the e-mail address typed, existing or not,
+so the answers tell nothing of which accounts exist; and since an account's count is
+its own per address, a guesser elsewhere cannot keep its owner out.
 """
 
+import hashlib
 import logging
 import time
 
@@ -19,37 +25,64 @@ WINDOW_SECONDS = 15 * 60
 log = logging.getLogger(__name__)
 
 
-def _key() -> str:
+def _keys(email: str | None) -> list[tuple[str, int]]:
+    """The counts a sign-in to ``email`` (None: through a provider) adds to, with limits."""
+    settings = current_app.config["CRM_SETTINGS"]
     window = int(time.time() // WINDOW_SECONDS)
-    return f"crm:console-sign-in-failures:{request.remote_addr}:{window}"
+    address = request.remote_addr
+    keys = [
+        (f"crm:console-sign-in:address:{address}:{window}", settings.sign_in_failures_per_address)
+    ]
+    if email is not None:
+        account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+        key = f"crm:console-sign-in:account:{account}:{address}:{window}"
+        keys.append((key, settings.sign_in_failures_per_account))
+    return keys
 
 
-def _limit() -> int:
-    return current_app.config["CRM_SETTINGS"].sign_in_failures_per_address
-
-
-def blocked() -> bool:
-    """Whether this address has used up its failed sign-ins for the window. Without Redis,
-    only the per-account lock holds."""
-    try:
-        failures = broker.redis_client().get(_key())
-    except RedisError as error:
-        log.warning("sign-in throttle unavailable: %s", type(error).__name__)
-        return False
-    return int(failures or 0) >= _limit()
-
-
-def count_failure() -> None:
+def reserve(email: str | None = None) -> bool:
+    """Count a sign-in to ``email`` (None: through a provider) before it is checked;
+    False (and not counted) when this address is past a limit. Without Redis, sign-ins
+    are not slowed."""
+    counted = _keys(email)
+    keys = [key for key, _ in counted]
     try:
         pipe = broker.redis_client().pipeline()
-        pipe.incr(_key())
-        pipe.expire(_key(), 2 * WINDOW_SECONDS)
+        for key in keys:
+            pipe.incr(key)
+            pipe.expire(key, 2 * WINDOW_SECONDS)
+        counts = pipe.execute()[::2]
+        if all(count <= limit for count, (_, limit) in zip(counts, counted, strict=True)):
+            return True
+        _give_back(keys)
+    except RedisError as error:
+        log.warning("sign-in throttle unavailable: %s", type(error).__name__)
+        return True
+    return False
+
+
+def release(email: str | None = None) -> None:
+    """This sign-in was no guess (a right password; a provider that did not answer): it
+    does not count, and a right password clears its account's count here."""
+    address, *account = [key for key, _ in _keys(email)]
+    try:
+        pipe = broker.redis_client().pipeline()
+        pipe.decr(address)
+        if account:
+            pipe.delete(*account)
         pipe.execute()
     except RedisError as error:
         log.warning("sign-in throttle unavailable: %s", type(error).__name__)
 
 
-def blocked_message() -> str:
+def _give_back(keys: list[str]) -> None:
+    pipe = broker.redis_client().pipeline()
+    for key in keys:
+        pipe.decr(key)
+    pipe.execute()
+
+
+def refused_message() -> str:
     return f"Too many failed sign-ins from this address: try again in {_minutes_left()} minutes."
 
 

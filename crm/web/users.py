@@ -15,7 +15,13 @@ from crm.web.blueprint import blp, flash_error
 @blp.route("/users")
 @requires("admin")
 def user_list():
-    return render_template("users.html", users=users.listing(), roles=ROLES)
+    return _page()
+
+
+def _page(generated: str = "") -> str:
+    """The list; ``generated``: a password shown in this answer only (never flashed, as
+    flashed messages travel in the session cookie)."""
+    return render_template("users.html", users=users.listing(), roles=ROLES, generated=generated)
 
 
 @blp.route("/users", methods=["POST"])
@@ -25,13 +31,11 @@ def user_create():
         user, password = users.create(request.form.get("email", ""), request.form.get("role", ""))
     except DomainError as error:
         flash_error(error)
-    else:
-        flash(
-            f"Created {user.email} ({user.role}). Temporary password, shown once: {password} "
-            "(they choose their own at their first sign-in).",
-            "success",
-        )
-    return redirect(url_for("console.user_list"))
+        return redirect(url_for("console.user_list"))
+    return _page(
+        f"Created {user.email} ({user.role}). Temporary password, shown once: {password} "
+        "(they choose their own at their first sign-in)."
+    )
 
 
 @blp.route("/users/role", methods=["POST"])
@@ -76,10 +80,8 @@ def user_password_reset():
         user, password = users.reset_password(request.form.get("email", ""))
     except DomainError as error:
         flash_error(error)
-    else:
-        flash(
-            f"New temporary password for {user.email}, shown once: {password} (their sessions "
-            "ended; they choose their own at their next sign-in).",
-            "success",
-        )
-    return redirect(url_for("console.user_list"))
+        return redirect(url_for("console.user_list"))
+    return _page(
+        f"New temporary password for {user.email}, shown once: {password} (their sessions "
+        "ended; they choose their own at their next sign-in)."
+    )
