@@ -38,6 +38,10 @@ def start(campaign_id: ObjectId, enqueue_materialize: Enqueue, **fields: Any) ->
     audience = Audience.objects(id=campaign.audience_id).only("rules").first()
     if audience is None:
         raise InvalidTransition("The campaign's audience was deleted; it cannot be sent.")
+    if campaign.status != CampaignStatus.DRAFT:  # not a DRAFT is the refusal, whatever its audience
+        raise InvalidTransition(
+            f"Campaign {campaign_id} is {campaign.status}; it cannot become SENDING."
+        )
     if not audiences.count(audience.rules, utcnow()):
         raise InvalidInput(
             "The campaign's audience has no members now; there is no one to send it to.",
