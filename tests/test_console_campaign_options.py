@@ -55,6 +55,7 @@ def test_the_live_page_counts_skipped_and_held_out_and_a_viewer_reads_the_result
     sign_in(page, url, "marketer", accounts["marketer"])
     page.goto(f"{url}/app/campaigns/{campaign.id}")
     page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name=f"Send to {customers} customers").click()
     expect(page.locator("#campaign-status")).to_have_text("COMPLETED", timeout=30_000)
 
     logs = CommunicationLog.objects(campaign_id=campaign.id)
@@ -205,6 +206,7 @@ def test_composer_options_are_checked_by_the_api_schema_and_saved_with_the_campa
         page.get_by_label(re.compile("^No cap")).check()
         shoot(page, "composer-options")
         page.get_by_role("button", name="Send now").click()
+        page.get_by_role("button", name=re.compile("^Schedule for")).click()
         page.wait_for_url(re.compile(r"/app/campaigns/[0-9a-f]{24}$"))
         expect(page.locator("#campaign-status")).to_have_text("SCHEDULED")
         scheduled = campaigns.get(page.url.rsplit("/", 1)[1])

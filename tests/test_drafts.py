@@ -7,7 +7,7 @@ from crm.documents import Audience, Campaign, CampaignStatus
 from crm.services import api_keys, drafts
 from crm.services.errors import InvalidTransition
 from tests.helpers.database import database_contents
-from tests.helpers.factories import EVERYONE
+from tests.helpers.factories import EVERYONE, add_customers
 from tests.helpers.http import assert_error
 
 LATER = {"send_at": "2099-01-01T09:00:00+01:00", "quiet_hours": {"start": "21:00", "end": "08:00"}}
@@ -88,6 +88,7 @@ def test_a_campaign_no_longer_a_draft_is_neither_edited_nor_deleted(client, draf
     if becomes == "CANCELLED":
         client.post(f"/api/campaign/{draft}/cancel")
     else:
+        add_customers(client, 1)  # an audience without members is not sent
         schedule = LATER if becomes == "SCHEDULED" else None
         body = {"campaign_id": draft, **({"schedule": schedule} if schedule else {})}
         client.post("/api/sendCampaign", json=body)

@@ -278,8 +278,10 @@ def test_the_composer_sets_a_winner_and_the_console_says_when_and_which_won(app)
     console = app.test_client()
     assert console_sign_in(console, "mo@example.com", password).status_code == 302
     audience = Audience(rules=EVERYONE).save()
+    composer = console.get("/app/campaigns/new", follow_redirects=True).get_data(as_text=True)
     form = {
-        "csrf_token": csrf_token(console.get("/app/campaigns/new").get_data(as_text=True)),
+        "csrf_token": csrf_token(composer),
+        "form_key": re.search(r'name="form_key" value="([0-9a-f]{24})"', composer)[1],
         "audience_id": str(audience.id),
         "message": "A",
         "variants.1.message": "B",

@@ -17,7 +17,10 @@ blp = Blueprint("sending", __name__, url_prefix="/api", description="Sending")
 @blp.response(202, SendAcceptedSchema, description="Queued; watch GET /api/campaign/{id}.")
 @blp.alt_response(409, schema=ErrorSchema, description="The campaign is not a DRAFT.")
 @blp.alt_response(
-    422, schema=ErrorSchema, description="The schedule is invalid, or its start has passed."
+    422,
+    schema=ErrorSchema,
+    description="The schedule is invalid, or its start has passed, or the campaign is to "
+    "be sent now and its audience has no members.",
 )
 @blp.alt_response(
     503, schema=ErrorSchema, description="The queue is unreachable; the campaign stays a DRAFT."

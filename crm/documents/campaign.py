@@ -80,6 +80,9 @@ class Campaign(Document):
     materialized = BooleanField(default=False)
     # Messages by status, changed in the same transaction as the logs they count.
     counts = MapField(IntField(), default=dict)
+    # Messages the vendor took, whatever their receipts said, kept with the counts
+    # (None for campaigns sent before it was kept: counted from their logs when shown).
+    vendor_accepted = IntField()
     # Chunks made so far: the next chunk's number.
     chunks = IntField(default=0)
     # Deliveries whose outcome was unknown and how they ended (crm/services/sending).

@@ -25,6 +25,12 @@ class CampaignStatsSchema(BaseSchema):
         metadata={"description": "Never sent: opted out, suppressed or over the frequency cap."}
     )
     held_out = ma.fields.Integer(metadata={"description": "Control group members, never sent."})
+    vendor_accepted = ma.fields.Integer(
+        metadata={
+            "description": "Messages the vendor took (ACCEPTED, then SENT or FAILED by its "
+            "receipt); messages FAILED before reaching it are not among them."
+        }
+    )
     waiting = ma.fields.Integer(
         metadata={
             "description": "Outside an automatic winner's test share: sent the winning "

@@ -71,6 +71,11 @@ def refresh(audience_id: ObjectId | str) -> Audience:
     return audience.save()
 
 
+def members_now(audience_id: ObjectId | str) -> int:
+    """The saved audience's members counted as of now (its stored size may be stale)."""
+    return count(get(audience_id).rules, _now())
+
+
 def _now() -> datetime:
     """Now to the millisecond, as MongoDB stores it, so a response equals a later read."""
     now = utcnow()

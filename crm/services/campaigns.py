@@ -5,6 +5,7 @@ sent by ``crm.services.sending``."""
 from typing import Any
 
 from bson import ObjectId
+from mongoengine.errors import NotUniqueError
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
@@ -19,7 +20,21 @@ SETTLED = (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
 
 
 def create(data: dict[str, Any]) -> Campaign:
-    return Campaign(**checked(data)).save()
+    return Campaign(**checked(data), vendor_accepted=0).save()
+
+
+def create_once(campaign_id: ObjectId, data: dict[str, Any]) -> tuple[Campaign, bool]:
+    """Create the campaign with the id its form was given, once: the same id again (the
+    form sent twice) returns the campaign it made, and False."""
+    try:
+        campaign = Campaign(id=campaign_id, **checked(data), vendor_accepted=0)
+        return campaign.save(force_insert=True), True
+    except NotUniqueError:
+        return get(campaign_id), False
+
+
+def find(campaign_id: ObjectId) -> Campaign | None:
+    return Campaign.objects(id=campaign_id).first()
 
 
 def checked(data: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +78,7 @@ def _describe(campaign: Campaign) -> dict[str, Any]:
         status.value.lower(): counts.get(status.value, 0) for status in MessageStatus
     }
     stats["total"] = sum(counts.values())
+    stats["vendor_accepted"] = _vendor_accepted(campaign)
     fields = {name: campaign[name] for name in campaign._fields}
     if campaign.winner:
         fields["winner"] = {
@@ -70,6 +86,13 @@ def _describe(campaign: Campaign) -> dict[str, Any]:
             "decide_at": variants.decide_at(campaign),
         }
     return {**fields, "stats": stats, "progress": _progress(campaign, stats)}
+
+
+def _vendor_accepted(campaign: Campaign) -> int:
+    if campaign.vendor_accepted is not None:
+        return campaign.vendor_accepted
+    # Sent before the total was kept: each log the vendor took has its accepted_at.
+    return CommunicationLog.objects(campaign_id=campaign.id, accepted_at__ne=None).count()
 
 
 def _progress(campaign: Campaign, stats: dict[str, int]) -> dict[str, Any]:

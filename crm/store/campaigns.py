@@ -13,6 +13,8 @@ from crm.documents import Campaign, CampaignStatus, MessageStatus
 STATE_FIELDS = {"status": 1, "materialized": 1, "counts": 1}
 OPEN = (MessageStatus.PENDING, MessageStatus.ACCEPTED, MessageStatus.WAITING)
 NOTHING_OPEN = {f"counts.{status}": {"$in": [0, None]} for status in OPEN}
+# Messages the vendor took (ACCEPTED, later SENT or FAILED by its receipt): not a status.
+VENDOR_ACCEPTED = "vendor_accepted"
 
 
 def _campaigns() -> Collection:
@@ -47,8 +49,10 @@ def add_counts(
     session: ClientSession,
     tallies: Counter[str] | None = None,
 ) -> dict[str, Any] | None:
-    """Add a change in message counts (and reconciliation tallies); returns the campaign."""
-    inc = {f"counts.{status}": n for status, n in delta.items() if n}
+    """Add a change in message counts (and reconciliation tallies); returns the campaign.
+    ``VENDOR_ACCEPTED`` in ``delta`` counts messages the vendor took, whatever became of
+    them: a total of its own, beside the counts by status."""
+    inc = {_counter(status): n for status, n in delta.items() if n}
     inc |= {f"reconciliation.{name}": n for name, n in (tallies or {}).items() if n}
     if not inc:
         return find(campaign_id, STATE_FIELDS, session)
@@ -59,6 +63,10 @@ def add_counts(
         return_document=ReturnDocument.AFTER,
         session=session,
     )
+
+
+def _counter(key: str) -> str:
+    return key if key == VENDOR_ACCEPTED else f"counts.{key}"
 
 
 def complete_if_done(campaign_id: ObjectId, session: ClientSession | None = None) -> bool:

@@ -1,8 +1,8 @@
-"""Campaigns: the list, the composer, the live page with its controls, logs and CSV."""
+"""Campaigns: the list, the composer, the live page, its logs and CSV (its controls:
+``crm.web.controls``)."""
 
 import csv
 import io
-from collections.abc import Callable
 from typing import Any
 
 from bson import ObjectId
@@ -19,30 +19,20 @@ from flask import (
     url_for,
 )
 
-from crm.documents import Campaign, MessageStatus
+from crm.documents import Campaign, CampaignStatus, MessageStatus
 from crm.schemas.campaign import CampaignSchema
 from crm.services import audiences, campaigns, pages, templates, test_messages, timelines
 from crm.services.errors import DomainError
-from crm.services.sending import control, schedule
 from crm.web import charts, composer_options
 from crm.web.access import requires
-from crm.web.blueprint import blp, explain, flash_error, status_of
-from crm.web.charts import funnel
+from crm.web.blueprint import blp, explain, status_of
+from crm.web.charts import funnel, status_badge
 from crm.web.fields import field_errors, load
 from crm.web.results import winner_line
-from workers import scheduling, sending
 
 LOG_PAGE = 50
 CSV_PAGE = 1000
-CONTROLS: dict[str, Callable[[ObjectId], Any]] = {
-    "send": lambda campaign_id: scheduling.start(
-        campaign_id, None, current_app.config["CRM_SETTINGS"]
-    ),
-    "pause": control.pause,
-    "resume": lambda campaign_id: control.resume(campaign_id, sending.resume_campaign.send),
-    "cancel": lambda campaign_id: control.cancel(campaign_id, sending.cancel_campaign.send),
-    "unschedule": schedule.unschedule,
-}
+blp.add_app_template_global(status_badge)
 
 
 @blp.route("/campaigns")
@@ -54,23 +44,56 @@ def campaign_list():
 @blp.route("/campaigns/new")
 @requires("marketer")
 def campaign_composer():
-    return composer({"audience_id": request.args.get("audience_id", "")}, {})
+    """A new composer gets its form's key in its address, so Back or a reload shows the
+    same form again, and sending it again finds the campaign it made."""
+    audience_id = request.args.get("audience_id", "")
+    form_key = request.args.get("form", "")
+    if not ObjectId.is_valid(form_key):
+        fresh = url_for(
+            "console.campaign_composer", form=str(ObjectId()), audience_id=audience_id or None
+        )
+        return redirect(fresh)
+    return composer({"audience_id": audience_id, "form_key": form_key}, {})
 
 
 def composer(
     given: dict[str, str], errors: dict[str, list[str]], draft: Campaign | None = None
 ) -> str:
     """The composer with the inputs ``given``, for a new campaign or to edit ``draft``."""
+    made = None if draft else _made_by(given.get("form_key", ""))
     return render_template(
         "composer.html",
         draft=draft,
+        made=made,
         audiences=audiences.page(pages.Request(page_size=100)).items,
+        audience_size=_size_now(given.get("audience_id", "")),
         variables=sorted(templates.VARIABLES - {"attributes"}),
         chosen=given.get("audience_id", ""),
         given=given,
         errors=errors,
         default_timezone=current_app.config["CRM_SETTINGS"].default_timezone,
     )
+
+
+def _made_by(form_key: str) -> Campaign | None:
+    return campaigns.find(ObjectId(form_key)) if ObjectId.is_valid(form_key) else None
+
+
+def _size_now(audience_id: str) -> int | None:
+    """The audience's members as of now (None without one)."""
+    if not ObjectId.is_valid(audience_id):
+        return None
+    try:
+        return audiences.members_now(audience_id)
+    except DomainError:
+        return None
+
+
+@blp.route("/campaigns/audience-size")
+@requires("marketer")
+def campaign_audience_size():
+    """The chosen audience's members as of now (JSON, for the composer)."""
+    return jsonify(size=_size_now(request.args.get("audience_id", "")))
 
 
 @blp.route("/campaigns/preview", methods=["POST"])
@@ -123,20 +146,28 @@ def campaign_test_message():
 @blp.route("/campaigns", methods=["POST"])
 @requires("marketer")
 def campaign_save():
-    """Create the campaign as ``POST /api/campaign`` does (its schema, then the service);
-    a refusal shows the composer again, each error next to its field."""
-    body, rows = composer_options.campaign_body(request.form)
-    try:
-        campaign = campaigns.create(load(CampaignSchema(), body))
-    except DomainError as error:
-        flash(error.message, "danger")
-        errors = composer_options.row_of(field_errors(error), rows)
-        return composer(request.form.to_dict(), errors), 422
-    try:
-        if request.form.get("action") == "send":
-            CONTROLS["send"](campaign.id)
-    except DomainError as error:
-        flash_error(error)
+    """Create the campaign as ``POST /api/campaign`` does (its schema, then the service),
+    once per form key; a refusal shows the composer again, each error next to its field.
+    Send now goes on to the confirmation, which sends."""
+    form_key = request.form.get("form_key", "")
+    if not ObjectId.is_valid(form_key):
+        flash("The form was out of date; check it and submit it again.", "warning")
+        return composer({**request.form.to_dict(), "form_key": str(ObjectId())}, {}), 422
+    campaign, created = campaigns.find(ObjectId(form_key)), False
+    if campaign is None:
+        body, rows = composer_options.campaign_body(request.form)
+        try:
+            campaign, created = campaigns.create_once(
+                ObjectId(form_key), load(CampaignSchema(), body)
+            )
+        except DomainError as error:
+            flash(error.message, "danger")
+            errors = composer_options.row_of(field_errors(error), rows)
+            return composer(request.form.to_dict(), errors), 422
+    if not created:
+        flash("This form was sent already: here is the campaign it made.", "info")
+    if request.form.get("action") == "send" and campaign.status == CampaignStatus.DRAFT:
+        return redirect(url_for("console.campaign_confirm", campaign_id=campaign.id, action="send"))
     return redirect(url_for("console.campaign_page", campaign_id=campaign.id))
 
 
@@ -180,25 +211,11 @@ def campaign_progress(campaign_id: ObjectId):
     campaign = _described(campaign_id)
     return jsonify(
         status=campaign["status"].value,
+        badge=status_badge(campaign),
         stats=campaign["stats"],
         progress=campaign["progress"],
         funnel=funnel(campaign),
     )
-
-
-@blp.route(
-    "/campaigns/<objectid:campaign_id>/<any(send,pause,resume,cancel,unschedule):action>",
-    methods=["POST"],
-)
-@requires("marketer")
-def campaign_control(campaign_id: ObjectId, action: str):
-    try:
-        CONTROLS[action](campaign_id)
-    except DomainError as error:
-        flash_error(error)
-    else:
-        flash(f"Campaign {action}: done.", "success")
-    return redirect(url_for("console.campaign_page", campaign_id=campaign_id))
 
 
 @blp.route("/campaigns/<objectid:campaign_id>/logs.csv")

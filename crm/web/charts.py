@@ -11,21 +11,36 @@ GAP = 0.15
 
 
 def funnel(campaign: dict[str, Any]) -> list[dict[str, Any]]:
-    """A described campaign's funnel: its members, those the vendor accepted (sent, failed or
-    awaiting a receipt), and the sent and failed; each with its share of the members."""
+    """A described campaign's funnel: its members, the messages the vendor took, those it
+    delivered and those it failed, and those FAILED before reaching it (never sent); each
+    with its share of the members."""
     stats = campaign["stats"]
     members = campaign["progress"]["total"]
+    taken = stats["vendor_accepted"]
+    failed_at_vendor = max(taken - stats["sent"] - stats["accepted"], 0)
     steps = [
         ("members", "Members", members),
-        ("accepted", "Accepted by the vendor", stats["accepted"] + stats["sent"] + stats["failed"]),
+        ("accepted", "Accepted by the vendor", taken),
         ("sent", "Sent", stats["sent"]),
-        ("failed", "Failed", stats["failed"]),
+        ("failed", "Failed at the vendor", failed_at_vendor),
+        ("unsent", "Failed before the vendor (never sent)", stats["failed"] - failed_at_vendor),
     ]
     scale = max(members, 1)
     return [
         {"key": key, "label": label, "value": value, "percent": round(100 * value / scale, 1)}
         for key, label, value in steps
     ]
+
+
+def status_badge(campaign: dict[str, Any]) -> dict[str, str]:
+    """The status a described campaign is shown with: a COMPLETED one whose messages all,
+    or mostly, failed says so, as an error."""
+    status, stats = str(campaign["status"]), campaign["stats"]
+    if status == "COMPLETED" and stats["failed"] and not stats["sent"]:
+        return {"text": "COMPLETED — all failed", "tone": "danger"}
+    if status == "COMPLETED" and stats["failed"] > stats["sent"]:
+        return {"text": "COMPLETED — most failed", "tone": "danger"}
+    return {"text": status, "tone": "secondary"}
 
 
 @dataclass

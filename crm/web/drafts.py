@@ -1,6 +1,7 @@
-"""Draft campaigns in the console: the composer opened on a draft saves over it, and a
-draft can be deleted (a box to tick first). Both as the API does them
-(``crm.services.drafts``), so a campaign no longer a DRAFT is left as it is."""
+"""Draft campaigns in the console: the composer opened on a draft saves over it (Send now
+goes on to the confirmation), and a draft can be deleted (a box to tick first). Both as
+the API does them (``crm.services.drafts``), so a campaign no longer a DRAFT is left as
+it is."""
 
 from bson import ObjectId
 from flask import flash, redirect, request, url_for
@@ -9,11 +10,11 @@ from werkzeug.wrappers import Response
 from crm.documents import CampaignStatus
 from crm.schemas.campaign import CampaignPatchSchema
 from crm.services import campaigns, drafts
-from crm.services.errors import DomainError, InvalidInput, InvalidTransition
+from crm.services.errors import InvalidInput, InvalidTransition
 from crm.web import composer_options
 from crm.web.access import requires
 from crm.web.blueprint import blp, flash_error
-from crm.web.campaigns import CONTROLS, composer
+from crm.web.campaigns import composer
 from crm.web.fields import field_errors, load
 
 
@@ -44,10 +45,7 @@ def draft_save(campaign_id: ObjectId):
         return composer(request.form.to_dict(), errors, campaigns.get(campaign_id)), 422
     flash("Draft saved.", "success")
     if request.form.get("action") == "send":
-        try:
-            CONTROLS["send"](campaign_id)
-        except DomainError as error:
-            flash_error(error)
+        return redirect(url_for("console.campaign_confirm", campaign_id=campaign_id, action="send"))
     return _campaign_page(campaign_id)
 
 

@@ -17,7 +17,8 @@ from pymongo.client_session import ClientSession
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, MessageStatus
-from crm.services.errors import InvalidTransition, NotFound, QueueUnavailable
+from crm.services import audiences
+from crm.services.errors import InvalidInput, InvalidTransition, NotFound, QueueUnavailable
 from crm.services.sending import queue, reconcile
 from crm.services.sending.moves import LeaseLost, Move, move_where
 from crm.store import campaigns, chunks, contacts, logs, transaction
@@ -31,10 +32,21 @@ WAITING_BATCH = 1000
 
 
 def start(campaign_id: ObjectId, enqueue_materialize: Enqueue, **fields: Any) -> Campaign:
-    """DRAFT → SENDING (setting ``fields`` too), then the workers materialise and send it."""
+    """DRAFT → SENDING (setting ``fields`` too), then the workers materialise and send it.
+    An audience without members now is refused: such a send would reach no one."""
     campaign = _get(campaign_id)
-    if not Audience.objects(id=campaign.audience_id).only("id").first():
+    audience = Audience.objects(id=campaign.audience_id).only("rules").first()
+    if audience is None:
         raise InvalidTransition("The campaign's audience was deleted; it cannot be sent.")
+    if campaign.status != CampaignStatus.DRAFT:  # not a DRAFT is the refusal, whatever its audience
+        raise InvalidTransition(
+            f"Campaign {campaign_id} is {campaign.status}; it cannot become SENDING."
+        )
+    if not audiences.count(audience.rules, utcnow()):
+        raise InvalidInput(
+            "The campaign's audience has no members now; there is no one to send it to.",
+            {"json": {"campaign_id": ["Its audience has 0 members."]}},
+        )
     _move(
         campaign_id, [CampaignStatus.DRAFT], CampaignStatus.SENDING, started_at=utcnow(), **fields
     )

@@ -40,12 +40,21 @@ class Move:
         changes: dict[str, Any] = {"status": str(self.target), "updated_at": at}
         if self.reason is not None:
             changes["reason"] = self.reason
-        if self.source == MessageStatus.PENDING and self.target in TAKEN_BY_VENDOR:
+        if self.taken_by_vendor:
             changes["accepted_at"] = at
         return changes
 
+    @property
+    def taken_by_vendor(self) -> bool:
+        """Whether the move records the vendor taking the message (its ``accepted_at``)."""
+        return self.source == MessageStatus.PENDING and self.target in TAKEN_BY_VENDOR
+
     def delta(self, n: int) -> Counter[str]:
-        return Counter({str(self.source): -n, str(self.target): n})
+        """The change in counts: by status, and ``VENDOR_ACCEPTED`` for messages taken."""
+        delta = Counter({str(self.source): -n, str(self.target): n})
+        if self.taken_by_vendor:
+            delta[campaigns.VENDOR_ACCEPTED] = n
+        return delta
 
 
 Moves = dict[Move, list[ObjectId]]

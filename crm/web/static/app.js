@@ -217,6 +217,18 @@ function startComposer(form) {
   message.addEventListener("input", refresh);
   audience.addEventListener("change", refresh);
   refresh();
+  // The chosen audience's members, counted when asked (a saved audience's size goes stale).
+  const size = document.getElementById("audience-size");
+  audience.addEventListener("change", () => {
+    size.textContent = "";
+    if (!audience.value) return;
+    const chosen = audience.value;
+    const url = `${size.dataset.url}?audience_id=${encodeURIComponent(chosen)}`;
+    fetch(url, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
+      if (audience.value !== chosen || data.size == null) return;
+      size.textContent = `${data.size.toLocaleString("en")} customer${data.size === 1 ? "" : "s"} now`;
+    });
+  });
 }
 
 // ---- Test message ---------------------------------------------------------------------
@@ -275,7 +287,10 @@ function startCampaign(page) {
     document.getElementById("campaign-total").textContent = total.toLocaleString("en");
     document.getElementById("campaign-rate").textContent = rate == null ? "—" : `${rate.toFixed(1)}/s`;
     document.getElementById("campaign-eta").textContent = eta == null ? "—" : `${Math.ceil(eta)} s`;
-    document.getElementById("campaign-status").textContent = data.status;
+    const badge = document.getElementById("campaign-status");
+    badge.textContent = data.badge.text;
+    badge.className = `badge text-bg-${data.badge.tone}`;
+    badge.dataset.status = data.status;
     page.dataset.status = data.status;
     for (const [name, n] of Object.entries(data.stats)) {
       const cell = page.querySelector(`[data-count="${name}"]`);
