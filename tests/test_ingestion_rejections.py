@@ -66,7 +66,7 @@ def test_every_rejected_row_downloads_as_csv_with_its_value_and_reason(client, w
     by_value = {row["value"]: row for row in rows}
     assert by_value["'=HYPERLINK(1)"]["field"] == "email"  # a formula is never a formula
     repeated = by_value["ok-1"]
-    assert (repeated["row"], repeated["reason"]) == ("155", "duplicate_in_file")
+    assert (repeated["row"], repeated["reason"]) == ("154", "duplicate_in_file")
 
 
 def test_the_rejections_download_is_documented_and_404s_for_an_unknown_import(client):
