@@ -81,9 +81,8 @@ def receive(
             partitions[partition].write(_line([row, kind.to_message(data)]))
 
         def reject_repeat(first: list[Any], later: list[Any]) -> None:
-            key = later[1][GROUP_BY]
-            said = f"{GROUP_BY} {key} is on row {first[0]} already; only that row is imported."
-            rejection = tally.reject(later[0], {GROUP_BY: [said]}, later[1], jobs.DUPLICATE_IN_FILE)
+            errors = repeated_key(GROUP_BY, later[1][GROUP_BY], first[0])
+            rejection = tally.reject(later[0], errors, later[1], jobs.DUPLICATE_IN_FILE)
             rejected.write(_line(rejection))
             tally.duplicates += 1
 
@@ -137,6 +136,11 @@ def receive(
         job.chunks,
     )
     return jobs.get(job.id)
+
+
+def repeated_key(name: str, key: str, first_row: int) -> dict[str, list[str]]:
+    """Why a row giving ``key`` again is rejected."""
+    return {name: [f"{name} {key} is on row {first_row} already; only that row is imported."]}
 
 
 def _load(kind: Kind, record: dict[str, Any] | RowError) -> dict[str, Any]:

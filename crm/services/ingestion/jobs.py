@@ -49,11 +49,12 @@ class Tally:
         """Count a rejected row; keep the first ones with their reasons and the values
         ``given`` (the row as read) had at each field named. Returns the rejection."""
         self.rejected += 1
-        rejection = {"row": row, "reason": reason, "errors": _flatten(errors)}
-        for error in rejection["errors"]:
+        flat = _flatten(errors)
+        for error in flat:
             value = _value_at(given, error["field"])
             if value is not None:
                 error["value"] = value
+        rejection = {"row": row, "reason": reason, "errors": flat}
         if len(self.rejections) < KEPT_REJECTIONS:
             self.rejections.append(rejection)
         return rejection

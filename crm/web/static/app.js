@@ -368,8 +368,9 @@ function startImport(page) {
     problem.classList.toggle("d-none", !data.error);
     problem.textContent = data.error || "";
     const rows = data.rejections.flatMap((r) => r.errors.map((e) => el("tr", {}, [
-      el("td", { text: r.row }), el("td", { text: e.field }), el("td", { text: e.message })])));
-    rejections.replaceChildren(...(rows.length ? rows : [el("tr", {}, [el("td", { colspan: "3", text: "None." })])]));
+      el("td", { text: r.row }), el("td", { text: e.field }),
+      el("td", { class: "rejected-value", text: e.value === undefined ? "—" : e.value }), el("td", { text: e.message })])));
+    rejections.replaceChildren(...(rows.length ? rows : [el("tr", {}, [el("td", { colspan: "4", text: "None." })])]));
   }
   function poll() {
     fetch(page.dataset.progressUrl, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
