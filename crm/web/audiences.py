@@ -1,13 +1,16 @@
 """Audiences: the list, the segment builder with its live preview, and saving."""
 
 import json
+import re
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from crm.services import audiences, pages
 from crm.services.errors import DomainError, InvalidInput
 from crm.web.access import requires
-from crm.web.blueprint import blp, explain, flash_error, status_of
+from crm.web.blueprint import blp, status_of
+
+POSITION = re.compile(r"rules\[(\d+)\]")
 
 
 @blp.route("/audiences")
@@ -30,7 +33,7 @@ def audience_preview():
     try:
         return jsonify(audiences.preview(tree if isinstance(tree, dict) else {}))
     except DomainError as error:
-        return jsonify(message=explain(error), errors=error.errors), status_of(error)
+        return jsonify(message=in_words(error), errors=error.errors), status_of(error)
 
 
 @blp.route("/audiences", methods=["POST"])
@@ -40,10 +43,37 @@ def audience_save():
         rules = json.loads(request.form.get("rules", ""))
         audience = audiences.create({"name": request.form.get("name") or None, "rules": rules})
     except ValueError:
-        flash_error(InvalidInput("The rules are not valid JSON."))
+        flash(in_words(InvalidInput("The rules are not valid JSON.")), "danger")
         return redirect(url_for("console.audience_builder"))
     except DomainError as error:
-        flash_error(error)
+        flash(in_words(error), "danger")
         return redirect(url_for("console.audience_builder"))
     flash(f"Saved the audience: {audience.size:,} customers.", "success")
     return redirect(url_for("console.audience_list"))
+
+
+def in_words(error: DomainError) -> str:
+    """The error with each problem at the rule a marketer sees: ``rules[1].rules[0].value``
+    as "Group 2, rule 1: value"."""
+    problems = error.errors.get("json", {})
+    lines = [
+        f"{_where(path)}{_lowered(str(problem))}"
+        for path, listed in (problems.items() if isinstance(problems, dict) else [])
+        for problem in (listed if isinstance(listed, list) else [listed])
+    ]
+    return " ".join([error.message, *lines])
+
+
+def _where(path: str) -> str:
+    positions = [int(n) + 1 for n in POSITION.findall(path)]
+    if not positions:
+        return f"{path}: " if path != "rules" else ""
+    groups = [f"group {n}" for n in positions[:-1]]
+    rule = ", ".join([*groups, f"rule {positions[-1]}"])
+    field = path.rsplit("].", 1)[1] if "]." in path.rsplit("[", 1)[-1] else ""
+    said = rule[0].upper() + rule[1:]
+    return f"{said}: {field} " if field else f"{said}: "
+
+
+def _lowered(problem: str) -> str:
+    return problem[:1].lower() + problem[1:]

@@ -50,6 +50,8 @@ function startBuilder(root) {
     const field = fields[rule.field];
     const raw = String(rule.value).trim();
     if (["exists", "not_exists"].includes(rule.operator)) return null;
+    // An empty value is sent as none, for the server to say so at its rule (never as 0).
+    if (raw === "") return null;
     if (["older_than_days", "within_last_days"].includes(rule.operator)) return Number(raw);
     if (["in", "not_in"].includes(rule.operator)) return raw.split(",").map((s) => s.trim()).filter(Boolean);
     const scalar = (text) => {
@@ -84,7 +86,7 @@ function startBuilder(root) {
     const id = nextId("in");
     const box = el("input", { id, class: "form-control form-control-sm", value, ...attributes });
     box.addEventListener("input", () => onInput(box.value));
-    return el("div", { class: "col" }, [el("label", { for: id, class: "visually-hidden", text: label }), box]);
+    return el("div", { class: "col rule-input" }, [el("label", { for: id, class: "visually-hidden", text: label }), box]);
   }
 
   function button(text, style, onClick, label) {
@@ -165,8 +167,12 @@ function startBuilder(root) {
       size.removeAttribute("aria-busy");
       problem.classList.toggle("d-none", ok);
       if (!ok) {
+        // The size and sample of rules that are no longer on screen would mislead.
         problem.textContent = data.message;
         size.textContent = "—";
+        delete size.dataset.size;
+        summary.textContent = "";
+        sample.replaceChildren();
         return;
       }
       size.textContent = data.size.toLocaleString("en");
