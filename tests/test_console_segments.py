@@ -37,10 +37,12 @@ def test_empty_and_invalid_values_are_errors_at_their_rule_and_clear_the_preview
         expect(problem).to_contain_text("Rule 1: value must not be empty")
         assert "rules[" not in problem.inner_text()
         expect(size).to_have_text("—")
+        expect(value).to_have_attribute("aria-invalid", "true")  # the error is at its input
 
         value.fill("5")  # visit_count is i % 10: 5, 6, 7, 8, 9 twice each
         expect(size).to_have_text("10")
         expect(page.locator("#audience-sample tbody tr")).to_have_count(10)
+        assert value.get_attribute("aria-invalid") is None
 
         value.fill("five")
         expect(problem).to_contain_text("Rule 1: value")

@@ -82,7 +82,8 @@ def _value_at(given: Any, path: str) -> str | None:
             return None
         given = given[name]
     text = given if isinstance(given, str) else json.dumps(given, default=str)
-    return text[:MAX_VALUE]
+    # Stored and shown as given, but for what no UTF-8 can hold (a lone surrogate).
+    return text[:MAX_VALUE].encode("utf-8", "replace").decode("utf-8")
 
 
 def get(ingestion_id: ObjectId) -> Ingestion:

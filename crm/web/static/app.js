@@ -96,26 +96,34 @@ function startBuilder(root) {
     return b;
   }
 
-  function ruleRow(rule, parent) {
+  // Each rule's inputs by the path the server names a problem at ("rules[1].rules[0].value").
+  let inputsAt = {};
+
+  function at(path, box) {
+    inputsAt[path] = box.querySelector("input, select");
+    return box;
+  }
+
+  function ruleRow(rule, parent, path) {
     const field = fields[rule.field];
     const row = el("div", { class: "row g-1 align-items-center mb-1 rule" });
-    row.append(select("Field", catalog.fields.map((f) => [f.field, f.field]), rule.field, (v) => {
+    row.append(at(`${path}.field`, select("Field", catalog.fields.map((f) => [f.field, f.field]), rule.field, (v) => {
       rule.field = v;
       if (!fields[v].operators.includes(rule.operator)) rule.operator = fields[v].operators[0];
       changed(true);
-    }));
+    })));
     if (field.type === "any") {
       row.append(input("Attribute key", rule.key, (v) => { rule.key = v; changed(false); },
         { placeholder: "key", list: "attribute-keys" }));
     }
-    row.append(select("Operator", field.operators.map((o) => [o, o]), rule.operator, (v) => { rule.operator = v; changed(true); }));
+    row.append(at(`${path}.operator`, select("Operator", field.operators.map((o) => [o, o]), rule.operator, (v) => { rule.operator = v; changed(true); })));
     if (!["exists", "not_exists"].includes(rule.operator)) {
       const hint = ["in", "not_in", "between"].includes(rule.operator) ? "values, comma-separated" : "value";
-      row.append(input("Value", rule.value, (v) => { rule.value = v; changed(false); }, { placeholder: hint }));
+      row.append(at(`${path}.value`, input("Value", rule.value, (v) => { rule.value = v; changed(false); }, { placeholder: hint })));
     }
     if (field.takes_within_days) {
-      row.append(input("Within days", rule.within_days || "", (v) => { rule.within_days = v; changed(false); },
-        { placeholder: "in last N days", type: "number", min: "1" }));
+      row.append(at(`${path}.within_days`, input("Within days", rule.within_days || "", (v) => { rule.within_days = v; changed(false); },
+        { placeholder: "in last N days", type: "number", min: "1" })));
     }
     row.append(el("div", { class: "col-auto" }, [button("×", "outline-danger", () => {
       parent.rules.splice(parent.rules.indexOf(rule), 1);
@@ -124,14 +132,17 @@ function startBuilder(root) {
     return row;
   }
 
-  function groupBox(group, parent) {
+  function groupBox(group, parent, path) {
     const box = el("fieldset", { class: `rule-group logic-${group.logic} mb-2` });
     const head = el("div", { class: "row g-1 align-items-center mb-1" });
     head.append(el("legend", { class: "col-auto fs-6 mb-0", text: parent ? "Group:" : "Customers matching" }));
     head.append(select("Combine with", [["AND", "all of (AND)"], ["OR", "any of (OR)"], ["NOT", "none of (NOT)"]],
       group.logic, (v) => { group.logic = v; changed(true); }));
     box.append(head);
-    for (const child of group.rules) box.append(child.rules ? groupBox(child, group) : ruleRow(child, group));
+    group.rules.forEach((child, i) => {
+      const place = `${path ? `${path}.` : ""}rules[${i}]`;
+      box.append(child.rules ? groupBox(child, group, place) : ruleRow(child, group, place));
+    });
     const actions = el("div", { class: "d-flex gap-1 mb-1" });
     actions.append(button("+ Rule", "outline-primary", () => { group.rules.push(newRule()); changed(true); }));
     actions.append(button("+ Group", "outline-secondary", () => {
@@ -149,7 +160,8 @@ function startBuilder(root) {
   }
 
   function render() {
-    root.replaceChildren(groupBox(tree, null),
+    inputsAt = {};
+    root.replaceChildren(groupBox(tree, null, ""),
       el("datalist", { id: "attribute-keys" }, (catalog.attributes || []).map((a) => el("option", { value: a.field.replace("attributes.", "") }))));
   }
 
@@ -166,6 +178,18 @@ function startBuilder(root) {
     postJson(previewUrl, body).then(({ ok, data }) => {
       size.removeAttribute("aria-busy");
       problem.classList.toggle("d-none", ok);
+      for (const box of Object.values(inputsAt)) {
+        box.classList.remove("is-invalid");
+        box.removeAttribute("aria-invalid");
+        box.removeAttribute("aria-describedby");
+      }
+      for (const path of Object.keys((!ok && data.errors && data.errors.json) || {})) {
+        const box = inputsAt[path];
+        if (!box) continue;
+        box.classList.add("is-invalid");
+        box.setAttribute("aria-invalid", "true");
+        box.setAttribute("aria-describedby", "audience-error");
+      }
       if (!ok) {
         // The size and sample of rules that are no longer on screen would mislead.
         problem.textContent = data.message;
