@@ -2,12 +2,13 @@ import re
 from typing import Any
 
 from bson import Decimal128
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, ExecutionTimeout
 
+from crm import db
 from crm.clock import utcnow
 from crm.documents import Campaign, CommunicationLog, Customer
 from crm.services import attribute_keys, pages
-from crm.services.errors import NotFound
+from crm.services.errors import NotFound, QueryTooSlow
 
 DEFAULTS = {"total_spends": Decimal128("0"), "visit_count": 0, "attributes": {}}
 
@@ -75,7 +76,13 @@ def search(request: pages.Request, text: str) -> pages.Page:
     found = Customer.objects.exclude("order_days").filter(
         __raw__={"$or": [{"customer_id": anywhere}, {"name": anywhere}, {"email": anywhere}]}
     )
-    return pages.read(found, pages.BY_CUSTOMER_ID, request)
+    try:
+        return pages.read(found, pages.BY_CUSTOMER_ID, request)
+    except ExecutionTimeout:
+        message = f"The search took longer than {db.query_timeout_ms():,} ms."
+        raise QueryTooSlow(
+            message, {"query": {"q": [f"{message} Search for more of it."]}}
+        ) from None
 
 
 def messages(customer_id: str, campaigns: int = 50) -> list[CommunicationLog]:
