@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from crm import db
@@ -43,7 +43,7 @@ def init_app(app: Flask) -> None:
 def _console_not_found(app: Flask) -> None:
     """A path under /app that no page answers is the console's 404 page; elsewhere the
     API's JSON error, as before."""
-    api_handler = app._find_error_handler(NotFound(), [])
+    api_handler = app.error_handler_spec[None][None].get(HTTPException)
 
     def not_found(error: NotFound) -> Any:
         if not _in_console():
