@@ -53,27 +53,26 @@ def audience_save():
 
 
 def in_words(error: DomainError) -> str:
-    """The error with each problem at the rule a marketer sees: ``rules[1].rules[0].value``
-    as "Group 2, rule 1: value"."""
+    """The error with each problem said at the rule a marketer sees."""
     problems = error.errors.get("json", {})
     lines = [
-        f"{_where(path)}{_lowered(str(problem))}"
+        _said_at(path, str(problem))
         for path, listed in (problems.items() if isinstance(problems, dict) else [])
         for problem in (listed if isinstance(listed, list) else [listed])
     ]
     return " ".join([error.message, *lines])
 
 
-def _where(path: str) -> str:
+def _said_at(path: str, problem: str) -> str:
+    """``rules[1].rules[0].value`` and "Must be a number." as "Group 2, rule 1: value
+    must be a number."; a problem of the whole tree as it is."""
     positions = [int(n) + 1 for n in POSITION.findall(path)]
     if not positions:
-        return f"{path}: " if path != "rules" else ""
-    groups = [f"group {n}" for n in positions[:-1]]
-    rule = ", ".join([*groups, f"rule {positions[-1]}"])
-    field = path.rsplit("].", 1)[1] if "]." in path.rsplit("[", 1)[-1] else ""
-    said = rule[0].upper() + rule[1:]
-    return f"{said}: {field} " if field else f"{said}: "
-
-
-def _lowered(problem: str) -> str:
-    return problem[:1].lower() + problem[1:]
+        return problem
+    field = path[path.rindex("]") + 1 :].lstrip(".")
+    node = "group" if field in ("rules", "logic") else "rule"
+    where = ", ".join([*(f"group {n}" for n in positions[:-1]), f"{node} {positions[-1]}"])
+    where = where[0].upper() + where[1:]
+    if not field:
+        return f"{where}: {problem}"
+    return f"{where}: {field} {problem[:1].lower()}{problem[1:]}"
