@@ -17,6 +17,7 @@ DOCUMENTS = (
     documents.SendChunk,
     documents.Ingestion,
     documents.IngestionBatch,
+    documents.IngestionRejection,
     documents.ParkedOrder,
     documents.AttributeKey,
     documents.Suppression,

@@ -54,7 +54,7 @@ def test_import_reports_counts_and_rejected_rows(flask, worker, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Reading export.csv" in result.output
     assert "customers import" in result.output and ": DONE" in result.output
-    assert "received 3, valid 2, rejected 1, inserted 1, updated 0, duplicates 1" in result.output
+    assert "received 3, valid 1, rejected 2, inserted 1, updated 0, duplicates 1" in result.output
     assert "row 3: email: Not a valid email address." in result.output
 
 

@@ -453,8 +453,9 @@ def test_an_uploaded_csv_is_previewed_then_imported_and_its_rejected_row_explain
         assert page.locator('[data-count="rejected"]').inner_text() == "1"
         rejected = page.locator("#import-rejections tbody tr")
         playwright_api.expect(rejected).to_have_count(1)
-        row, field, reason = rejected.first.locator("td").all_inner_texts()
-        assert (row, field) == ("4", "email") and reason in previewed["4"][1]
+        row, field, value, reason = rejected.first.locator("td").all_inner_texts()
+        assert (row, field, value) == ("4", "email", "not-an-email")
+        assert reason in previewed["4"][1]
         stored = {c.customer_id: c for c in Customer.objects}
         assert sorted(stored) == ["i-1", "i-2", "i-4", "i-5"]
         for number, (values, _) in previewed.items():

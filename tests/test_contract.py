@@ -56,6 +56,7 @@ def test_every_operation_answers_as_documented(client, live, vendor):
     job = call("POST", "/api/customers/bulk", 202, data=CSV, content_type="text/csv").json
     call("POST", "/api/orders/bulk", 202, data=ORDERS_CSV, content_type="text/csv")
     call("GET", f"/api/ingestions/{job['id']}", 200)
+    call("GET", f"/api/ingestions/{job['id']}/rejections", 200)
 
     # Audiences, under both the plural paths and the seed's singular ones
     for base in ("/api/audiences", "/api/audience"):

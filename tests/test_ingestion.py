@@ -49,20 +49,26 @@ def test_csv_with_good_bad_and_duplicate_rows(client, worker):
     assert job["status"] == "DONE" and job["kind"] == "customers" and job["format"] == "csv"
     assert job["counts"] == {
         "received": 7,
-        "valid": 4,
-        "rejected": 3,
+        "valid": 2,
+        "rejected": 5,
         "inserted": 2,
-        "updated": 1,
-        "duplicates": 1,
+        "updated": 0,
+        "duplicates": 2,
         "parked": 0,
     }
     # Rows as an editor numbers them: the header is line 1.
-    assert rejected_rows(job) == {4: {"email"}, 7: {"name"}, 8: {"_schema"}}
+    assert rejected_rows(job) == {
+        3: {"customer_id"},
+        4: {"email"},
+        6: {"customer_id"},
+        7: {"name"},
+        8: {"_schema"},
+    }
     assert job["progress"] == {"chunks": 1, "chunks_done": 1, "percent": 100.0}
     asha = customer(client, "c1")
     assert asha["visit_count"] == 2 and asha["attributes"] == {"city": "Pune"}
-    # A later row for the same customer wins, as a second POST would.
-    assert customer(client, "c3")["attributes"] == {"city": "Beijing"}
+    # A customer_id given again: the first row is imported, the later one rejected.
+    assert customer(client, "c3")["attributes"] == {"city": "Xi'an"}
     assert client.get("/api/customers/c2").status_code == 404
 
 

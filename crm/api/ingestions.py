@@ -3,12 +3,13 @@ stream, validated, and applied by workers; the job reports how it went."""
 
 from typing import IO
 
-from flask import current_app, request, url_for
+from flask import Response, current_app, request, stream_with_context, url_for
 from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
 from crm.api.blueprint import Blueprint
 from crm.schemas.ingestion import IngestionSchema, UploadQuerySchema
+from crm.services import csv_cells
 from crm.services.errors import InvalidInput, Unavailable
 from crm.services.ingestion import intake, jobs
 from crm.services.ingestion.formats import Upload, detect
@@ -88,6 +89,39 @@ def import_orders(query):
 def get_ingestion(ingestion_id):
     """An import's status, counts, progress and first rejected rows with their reasons."""
     return jobs.report(jobs.get(ingestion_id))
+
+
+REJECTIONS_CSV = {
+    "description": "One line per problem of each rejected row, by row: `row` (as in the "
+    "job's rejections), `reason` (`invalid`, or `duplicate_in_file`: a customer_id an "
+    "earlier row of the upload had, whose first row alone is imported), `field`, the "
+    "`value` the upload gave it and the `message`. A cell that a spreadsheet would take "
+    "for a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is "
+    "written with a `'` in front.",
+    "content": {
+        "text/csv": {
+            "schema": {"type": "string"},
+            "example": "row,reason,field,value,message\n"
+            "4,duplicate_in_file,customer_id,c1,customer_id c1 is on row 2 already; "
+            "only that row is imported.\n",
+        }
+    },
+}
+
+
+@blp.route("/ingestions/<objectid:ingestion_id>/rejections", methods=["GET"])
+@blp.doc(responses={"200": REJECTIONS_CSV})
+@blp.alt_response(404, schema=ErrorSchema, description="No import has that id.")
+def get_ingestion_rejections(ingestion_id):
+    """Every row an import rejected, as CSV: the value refused and why."""
+    return rejections_csv(jobs.get(ingestion_id))
+
+
+def rejections_csv(job) -> Response:
+    body = csv_cells.stream(jobs.REJECTION_COLUMNS, jobs.rejection_lines(job))
+    name = f"import-{job.id}-rejected.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(stream_with_context(body), mimetype="text/csv", headers=headers)
 
 
 def _receive(kind: Kind, query: dict):

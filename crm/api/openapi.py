@@ -31,6 +31,7 @@ OPERATION_IDS = {
     "GET /api/orders/{order_id}": "getOrder",
     "POST /api/orders/bulk": "importOrders",
     "GET /api/ingestions/{ingestion_id}": "getIngestion",
+    "GET /api/ingestions/{ingestion_id}/rejections": "getIngestionRejections",
     "GET /api/audiences": "listAudiences",
     "POST /api/audiences": "createAudience",
     "POST /api/audiences/preview": "previewAudience",

@@ -9,6 +9,7 @@ from crm.documents.ingestion import (
     Ingestion,
     IngestionBatch,
     IngestionChunk,
+    IngestionRejection,
     IngestionStatus,
     ParkedOrder,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Ingestion",
     "IngestionBatch",
     "IngestionChunk",
+    "IngestionRejection",
     "IngestionStatus",
     "MessageStatus",
     "Order",

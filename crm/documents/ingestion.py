@@ -53,6 +53,8 @@ class Ingestion(Document):
     received = IntField(default=0)
     valid = IntField(default=0)
     rejected = IntField(default=0)
+    # Rows whose key (customer_id) an earlier row of the upload had: rejected too.
+    duplicates = IntField(default=0)
     rejections = ListField(DictField())
     chunks = IntField(default=0)
     error = StringField()
@@ -82,6 +84,21 @@ class IngestionBatch(Document):
     meta = {
         "collection": "ingestion_batches",
         "indexes": [{"fields": ["ingestion_id", "key"], "unique": True}],
+    }
+
+
+class IngestionRejection(Document):
+    """A row the upload's reading rejected, kept as long as its job for the download of
+    every rejected row (the job itself lists the first ones)."""
+
+    ingestion_id = ObjectIdField(required=True)
+    row = IntField(required=True)
+    reason = StringField(required=True)
+    errors = ListField(DictField())
+
+    meta = {
+        "collection": "ingestion_rejections",
+        "indexes": [{"fields": ["ingestion_id", "row"]}],
     }
 
 

@@ -25,7 +25,11 @@ class CountsSchema(BaseSchema):
     inserted = ma.fields.Integer(metadata={"description": "New customers or orders."})
     updated = ma.fields.Integer(metadata={"description": "Known customers the upload changed."})
     duplicates = ma.fields.Integer(
-        metadata={"description": "Records that changed nothing: already there as they are."}
+        metadata={
+            "description": "Records that changed nothing: already there as they are, or a "
+            "customer_id given again in the same upload (those rows are counted as rejected "
+            "too, reason duplicate_in_file)."
+        }
     )
     parked = ma.fields.Integer(
         metadata={"description": "Orders waiting for their customer to be created."}
@@ -40,6 +44,12 @@ class ProgressSchema(BaseSchema):
 
 class RowErrorSchema(BaseSchema):
     field = ma.fields.String(metadata={"description": "The field, or _schema for the whole row."})
+    value = ma.fields.String(
+        metadata={
+            "description": "What the upload gave the field, as text (at most 200 "
+            "characters); absent when it gave none."
+        }
+    )
     message = ma.fields.String()
 
 
@@ -48,6 +58,12 @@ class RejectionSchema(BaseSchema):
         metadata={
             "description": "Line of a CSV (the header is line 1) or NDJSON upload; position "
             "of the element in a JSON array, from 1."
+        }
+    )
+    reason = ma.fields.String(
+        metadata={
+            "description": "invalid (see errors), or duplicate_in_file: a customer_id an "
+            "earlier row of the same upload had; only the first row of a customer is imported."
         }
     )
     errors = ma.fields.List(ma.fields.Nested(RowErrorSchema))
@@ -64,7 +80,10 @@ class IngestionSchema(BaseSchema):
     rejections = ma.fields.List(
         ma.fields.Nested(RejectionSchema),
         dump_only=True,
-        metadata={"description": "The first 100 rejected rows, by row."},
+        metadata={
+            "description": "The first 100 rejected rows, by row; "
+            "GET /api/ingestions/{id}/rejections downloads them all as CSV."
+        },
     )
     error = ma.fields.String(dump_only=True, allow_none=True)
     created_at = Timestamp(dump_only=True)

@@ -107,7 +107,9 @@ def _spread(total: int, weights: list[float]) -> list[int]:
 
 
 def write_csv(out: io.TextIOBase, rows: Iterable[dict[str, str]], columns: tuple[str, ...]) -> int:
-    """Write ``rows`` as CSV with a header; returns how many rows."""
+    """Write ``rows`` as CSV with a header; returns how many rows. A file to import, not
+    a download for a spreadsheet: its cells are written as they are (``+91 …`` phones
+    included), unlike ``csv_cells``."""
     writer = csv.DictWriter(out, columns, lineterminator="\n")
     writer.writeheader()
     written = 0

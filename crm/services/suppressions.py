@@ -43,8 +43,13 @@ def add_many(addresses: list[str], reason: str | None = None) -> int:
     return Suppression._get_collection().bulk_write(writes, ordered=False).upserted_count
 
 
+def find(address: str) -> Suppression | None:
+    """The entry suppressing ``address`` (in any case), if there is one."""
+    return Suppression.objects(address=normalise(address)).first()
+
+
 def get(address: str) -> Suppression:
-    found = Suppression.objects(address=normalise(address)).first()
+    found = find(address)
     if found is None:
         raise NotFound("That address is not suppressed.")
     return found

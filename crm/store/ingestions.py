@@ -5,6 +5,7 @@ so the ingestion services read as domain steps. Parked orders are in ``parked_or
 Functions that take a ``session`` run inside the caller's transaction (``transaction.run``).
 """
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,13 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from crm.clock import utcnow
-from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
+from crm.documents import (
+    Ingestion,
+    IngestionBatch,
+    IngestionChunk,
+    IngestionRejection,
+    IngestionStatus,
+)
 
 # The counts each batch carries; a job's counts are their sums.
 BATCH_COUNTS = ("inserted", "updated", "duplicates", "rejected", "parked")
@@ -30,6 +37,10 @@ def _batches() -> Collection:
 
 def _chunks() -> Collection:
     return IngestionChunk._get_collection()
+
+
+def _rejections() -> Collection:
+    return IngestionRejection._get_collection()
 
 
 # --- jobs ----------------------------------------------------------------------------
@@ -115,6 +126,25 @@ def last_batch_at(ingestion_id: ObjectId) -> datetime | None:
         {"ingestion_id": ingestion_id}, {"created_at": 1}, sort=[("created_at", -1)]
     )
     return last["created_at"] if last else None
+
+
+# --- rejected rows ---------------------------------------------------------------------
+
+
+def insert_rejections(ingestion_id: ObjectId, rejections: list[dict[str, Any]]) -> None:
+    """Keep rejected rows (``{row, reason, errors}`` each) in one command."""
+    _rejections().insert_many([{"ingestion_id": ingestion_id, **r} for r in rejections])
+
+
+def rejections(ingestion_id: ObjectId) -> Iterator[dict[str, Any]]:
+    """The job's kept rejected rows, by row, read through the (ingestion_id, row) index."""
+    return _rejections().find(
+        {"ingestion_id": ingestion_id}, {"_id": 0, "ingestion_id": 0}, sort=[("row", 1)]
+    )
+
+
+def has_rejections(ingestion_id: ObjectId) -> bool:
+    return _rejections().find_one({"ingestion_id": ingestion_id}, {"_id": 1}) is not None
 
 
 # --- chunks --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
 from crm import db
@@ -38,6 +39,24 @@ CSP = (
 
 def init_app(app: Flask) -> None:
     app.after_request(_headers)
+    _console_not_found(app)
+
+
+def _console_not_found(app: Flask) -> None:
+    """A path under /app that no page answers is the console's 404 page; elsewhere the
+    API's JSON error, as before."""
+    api_handler = app.error_handler_spec[None][None].get(HTTPException)
+
+    def not_found(error: NotFound) -> Any:
+        if not _in_console():
+            return api_handler(error) if api_handler else error
+        message = "No console page has this address."
+        page = render_template(
+            "error.html", status=404, message=message, user=None, csrf_token=csrf_token
+        )
+        return page, 404
+
+    app.register_error_handler(404, not_found)
 
 
 def guard(blp: Blueprint) -> None:

@@ -1,13 +1,16 @@
 """Audiences: the list, the segment builder with its live preview, and saving."""
 
 import json
+import re
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from crm.services import audiences, pages
 from crm.services.errors import DomainError, InvalidInput
 from crm.web.access import requires
-from crm.web.blueprint import blp, explain, flash_error, status_of
+from crm.web.blueprint import blp, status_of
+
+POSITION = re.compile(r"rules\[(\d+)\]")
 
 
 @blp.route("/audiences")
@@ -30,7 +33,7 @@ def audience_preview():
     try:
         return jsonify(audiences.preview(tree if isinstance(tree, dict) else {}))
     except DomainError as error:
-        return jsonify(message=explain(error), errors=error.errors), status_of(error)
+        return jsonify(message=in_words(error), errors=error.errors), status_of(error)
 
 
 @blp.route("/audiences", methods=["POST"])
@@ -40,10 +43,36 @@ def audience_save():
         rules = json.loads(request.form.get("rules", ""))
         audience = audiences.create({"name": request.form.get("name") or None, "rules": rules})
     except ValueError:
-        flash_error(InvalidInput("The rules are not valid JSON."))
+        flash(in_words(InvalidInput("The rules are not valid JSON.")), "danger")
         return redirect(url_for("console.audience_builder"))
     except DomainError as error:
-        flash_error(error)
+        flash(in_words(error), "danger")
         return redirect(url_for("console.audience_builder"))
     flash(f"Saved the audience: {audience.size:,} customers.", "success")
     return redirect(url_for("console.audience_list"))
+
+
+def in_words(error: DomainError) -> str:
+    """The error with each problem said at the rule a marketer sees."""
+    problems = error.errors.get("json", {})
+    lines = [
+        _said_at(path, str(problem))
+        for path, listed in (problems.items() if isinstance(problems, dict) else [])
+        for problem in (listed if isinstance(listed, list) else [listed])
+    ]
+    return " ".join([error.message, *lines])
+
+
+def _said_at(path: str, problem: str) -> str:
+    """``rules[1].rules[0].value`` and "Must be a number." as "Group 2, rule 1: value
+    must be a number."; a problem of the whole tree as it is."""
+    positions = [int(n) + 1 for n in POSITION.findall(path)]
+    if not positions:
+        return problem
+    field = path[path.rindex("]") + 1 :].lstrip(".")
+    node = "group" if field in ("rules", "logic") else "rule"
+    where = ", ".join([*(f"group {n}" for n in positions[:-1]), f"{node} {positions[-1]}"])
+    where = where[0].upper() + where[1:]
+    if not field:
+        return f"{where}: {problem}"
+    return f"{where}: {field} {problem[:1].lower()}{problem[1:]}"

@@ -1,8 +1,6 @@
 """Campaigns: the list, the composer, the live page, its logs and CSV (its controls:
 ``crm.web.controls``)."""
 
-import csv
-import io
 from typing import Any
 
 from bson import ObjectId
@@ -21,7 +19,15 @@ from flask import (
 
 from crm.documents import Campaign, CampaignStatus, MessageStatus
 from crm.schemas.campaign import CampaignSchema
-from crm.services import audiences, campaigns, pages, templates, test_messages, timelines
+from crm.services import (
+    audiences,
+    campaigns,
+    csv_cells,
+    pages,
+    templates,
+    test_messages,
+    timelines,
+)
 from crm.services.errors import DomainError
 from crm.web import charts, composer_options
 from crm.web.access import requires
@@ -219,38 +225,35 @@ def campaign_progress(campaign_id: ObjectId):
 
 
 @blp.route("/campaigns/<objectid:campaign_id>/logs.csv")
+@requires("marketer")
 def campaign_logs_csv(campaign_id: ObjectId):
+    """The campaign's logs (customer data: marketers and admins only), every one, a page of
+    the logs at a time."""
     campaign = campaigns.get(campaign_id)
     status = _status_filter()
 
     def rows():
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["log_id", "customer_id", "to", "status", "reason", "updated_at"])
         after = None
         while True:
             page = campaigns.logs(campaign, pages.Request(page_size=CSV_PAGE, after=after), status)
             for log in page.items:
-                writer.writerow(
-                    [
-                        log.id,
-                        log.customer_id,
-                        log.to,
-                        log.status.value,
-                        log.reason or "",
-                        log.updated_at.isoformat(),
-                    ]
-                )
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
+                yield [
+                    log.id,
+                    log.customer_id,
+                    log.to,
+                    log.status.value,
+                    log.reason or "",
+                    log.updated_at.isoformat(),
+                ]
             if not page.has_next:
                 return
             after = page.next_after
 
+    header = ["log_id", "customer_id", "to", "status", "reason", "updated_at"]
     name = f"campaign-{campaign_id}-logs.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(stream_with_context(rows()), mimetype="text/csv", headers=headers)
+    body = stream_with_context(csv_cells.stream(header, rows()))
+    return Response(body, mimetype="text/csv", headers=headers)
 
 
 def _status_filter() -> MessageStatus | None:

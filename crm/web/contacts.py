@@ -5,7 +5,7 @@ from typing import Any
 from flask import render_template, request
 
 from crm.documents import Customer, Order
-from crm.services import campaigns, customers, orders, pages, timelines
+from crm.services import campaigns, customers, orders, pages, suppressions, timelines
 from crm.services.errors import DomainError
 from crm.web import charts
 from crm.web.blueprint import blp, explain
@@ -56,6 +56,7 @@ def customer_profile(customer_id: str):
     return render_template(
         "customer.html",
         customer=customer,
+        suppression=suppressions.find(customer.email) if customer.email else None,
         orders=orders.page(pages.Request(page_size=50), customer_id=customer_id).items,
         messages=customers.messages(customer_id),
     )

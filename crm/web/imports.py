@@ -4,10 +4,21 @@ the same intake service as ``POST /api/customers/bulk`` creates."""
 from typing import Any
 
 from bson import ObjectId
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from redis.exceptions import RedisError
 
 from crm.documents import Ingestion, IngestionStatus
+from crm.services import csv_cells
 from crm.services.errors import DomainError
 from crm.services.ingestion import intake, jobs, preview
 from crm.services.ingestion.formats import Upload, detect
@@ -87,6 +98,17 @@ def import_preview():
 def import_page(ingestion_id: ObjectId):
     report = _report(ingestion_id)
     return render_template("import.html", job=report, settled=report["status"] in SETTLED)
+
+
+@blp.route("/imports/<objectid:ingestion_id>/rejected.csv")
+@requires("marketer")
+def import_rejections_csv(ingestion_id: ObjectId):
+    """Every row the import rejected, with the value refused and why (customer data:
+    marketers and admins only)."""
+    job = jobs.get(ingestion_id)
+    body = csv_cells.stream(jobs.REJECTION_COLUMNS, jobs.rejection_lines(job))
+    headers = {"Content-Disposition": f'attachment; filename="import-{job.id}-rejected.csv"'}
+    return Response(stream_with_context(body), mimetype="text/csv", headers=headers)
 
 
 @blp.route("/imports/<objectid:ingestion_id>/progress")

@@ -40,6 +40,10 @@ class Contract:
         documented = operation["responses"].get(str(response.status_code))
         assert documented is not None, f"{name}: status not documented"
         documented = self._resolve(documented)
+        if response.mimetype != "application/json" and response.mimetype in documented.get(
+            "content", {}
+        ):
+            return  # a download (text/csv): its columns are the operation's own test's
         schema = documented.get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
             assert not response.get_data(), f"{name}: a body where none is documented"

@@ -12,9 +12,13 @@ Before publishing, records are grouped by customer: spooled into partitions by a
 of ``customer_id``, each partition sorted (stably) in memory, then cut into chunks. So
 each customer's rows travel together in file order, and chunks of one import apply to
 disjoint customers: an order import moves each customer once per chunk rather than
-once per order, concurrent workers do not contend for a customer, and a customer given
-twice in one upload ends as its later row says. (A customer with more rows than a chunk
-holds spans several chunks, which then contend and are retried.)
+once per order, and concurrent workers do not contend for a customer. (A customer with
+more orders than a chunk holds spans several chunks, which then contend and are retried.)
+In a customers upload the grouping also finds a customer_id given again: the first row
+is imported and each later one rejected (``duplicate_in_file``), counted as a duplicate.
+
+Every rejected row is spooled too and kept once the job exists (``IngestionRejection``),
+for the download of them all; the job lists the first ones.
 """
 
 import itertools
@@ -40,10 +44,13 @@ PARTITIONS = 32
 PARTITION_IN_MEMORY = 256 * 1024
 CHUNKS_IN_MEMORY = 4 * 1024 * 1024
 CHUNKS_PER_INSERT = 4
+REJECTIONS_PER_INSERT = 1000
 GROUP_BY = "customer_id"
 
 # publish(ingestion_id, chunk_number): queue the stored chunk
 Publish = Callable[[str, int], object]
+# repeated(first, later): two [row, record] pairs of an upload with the same key
+Repeated = Callable[[list[Any], list[Any]], None]
 
 
 def receive(
@@ -62,18 +69,28 @@ def receive(
     tally = jobs.Tally()
     with ExitStack() as files:
         partitions = [_spool(files, PARTITION_IN_MEMORY) for _ in range(PARTITIONS)]
+        rejected = _spool(files, PARTITION_IN_MEMORY)
         for row, record in upload.records(kind):
             received += 1
             try:
                 data = _load(kind, record)
             except ma.ValidationError as error:
-                tally.reject(row, error.normalized_messages())
+                rejected.write(_line(tally.reject(row, error.normalized_messages(), record)))
                 continue
             partition = zlib.crc32(data[GROUP_BY].encode()) % PARTITIONS
             partitions[partition].write(_line([row, kind.to_message(data)]))
+
+        def reject_repeat(first: list[Any], later: list[Any]) -> None:
+            errors = repeated_key(GROUP_BY, later[1][GROUP_BY], first[0])
+            rejection = tally.reject(later[0], errors, later[1], jobs.DUPLICATE_IN_FILE)
+            rejected.write(_line(rejection))
+            tally.duplicates += 1
+
         chunks = _spool(files, CHUNKS_IN_MEMORY)
         count = 0
-        for chunk in _chunks(partitions, chunk_size, chunk_bytes):
+        # A customers upload names each customer once; an orders upload, many times.
+        repeated = reject_repeat if kind.key == GROUP_BY else None
+        for chunk in _chunks(partitions, chunk_size, chunk_bytes, repeated):
             chunks.write(_line(chunk))
             count += 1
         job = Ingestion(
@@ -83,11 +100,17 @@ def receive(
             received=received,
             valid=received - tally.rejected,
             rejected=tally.rejected,
-            rejections=tally.rejections,
+            duplicates=tally.duplicates,
+            rejections=sorted(tally.rejections, key=lambda rejection: rejection["row"]),
             chunks=count,
         ).save()
         chunks.seek(0)
+        rejected.seek(0)
         try:
+            while kept := [
+                json.loads(line) for line in itertools.islice(rejected, REJECTIONS_PER_INSERT)
+            ]:
+                ingestions.insert_rejections(job.id, kept)
             numbered = enumerate(chunks)
             while stored := [
                 (number, json.loads(line))
@@ -115,6 +138,11 @@ def receive(
     return jobs.get(job.id)
 
 
+def repeated_key(name: str, key: str, first_row: int) -> dict[str, list[str]]:
+    """Why a row giving ``key`` again is rejected."""
+    return {name: [f"{name} {key} is on row {first_row} already; only that row is imported."]}
+
+
 def _load(kind: Kind, record: dict[str, Any] | RowError) -> dict[str, Any]:
     """The record as the schema loads it; ValidationError says why it is rejected."""
     if isinstance(record, RowError):
@@ -130,10 +158,13 @@ def _line(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode() + b"\n"
 
 
-def _chunks(partitions: list[IO[bytes]], size: int, budget: int) -> Iterator[list[list[Any]]]:
+def _chunks(
+    partitions: list[IO[bytes]], size: int, budget: int, repeated: Repeated | None = None
+) -> Iterator[list[list[Any]]]:
     """``[row, record]`` pairs, partition by partition, grouped by customer, at most
     ``size`` and ``budget`` bytes (as JSON) at a time; a customer's rows are cut only where
-    they pass either bound on their own."""
+    they pass either bound on their own. With ``repeated``, a customer's first row alone
+    is kept and each later one is handed to it instead."""
     chunk: list[list[Any]] = []
     used = 0
     for partition in partitions:
@@ -142,6 +173,10 @@ def _chunks(partitions: list[IO[bytes]], size: int, budget: int) -> Iterator[lis
         rows.sort(key=lambda sized: sized[1][1][GROUP_BY])
         for _, group in itertools.groupby(rows, key=lambda sized: sized[1][1][GROUP_BY]):
             customer_rows = list(group)
+            if repeated is not None:
+                for _, later in customer_rows[1:]:
+                    repeated(customer_rows[0][1], later)
+                customer_rows = customer_rows[:1]
             weight = sum(length for length, _ in customer_rows)
             if chunk and (len(chunk) + len(customer_rows) > size or used + weight > budget):
                 yield chunk

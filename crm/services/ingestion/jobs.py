@@ -1,6 +1,9 @@
 """An ingestion job: moved through its status table by conditional updates, counted by
 summing its batches, each batch written in the transaction that applied it."""
 
+import heapq
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +20,12 @@ from crm.store.ingestions import BATCH_COUNTS
 
 # Rejected rows kept with their reasons, per job and per batch; the rest are counted.
 KEPT_REJECTIONS = 100
+# Why a row is rejected: its fields (see its errors), or its key given on an earlier row.
+INVALID = "invalid"
+DUPLICATE_IN_FILE = "duplicate_in_file"
+MAX_VALUE = 200
+# The download of rejected rows: a line per problem of each.
+REJECTION_COLUMNS = ("row", "reason", "field", "value", "message")
 
 
 class AlreadyApplied(Exception):
@@ -34,11 +43,21 @@ class Tally:
     parked: int = 0
     rejections: list[dict[str, Any]] = field(default_factory=list)
 
-    def reject(self, row: int, errors: dict[str, Any]) -> None:
-        """Count a rejected row; keep the first ones with their reasons."""
+    def reject(
+        self, row: int, errors: dict[str, Any], given: Any = None, reason: str = INVALID
+    ) -> dict[str, Any]:
+        """Count a rejected row; keep the first ones with their reasons and the values
+        ``given`` (the row as read) had at each field named. Returns the rejection."""
         self.rejected += 1
+        flat = _flatten(errors)
+        for error in flat:
+            value = _value_at(given, error["field"])
+            if value is not None:
+                error["value"] = value
+        rejection = {"row": row, "reason": reason, "errors": flat}
         if len(self.rejections) < KEPT_REJECTIONS:
-            self.rejections.append({"row": row, "errors": _flatten(errors)})
+            self.rejections.append(rejection)
+        return rejection
 
 
 def _flatten(messages: Any, path: str = "") -> list[dict[str, str]]:
@@ -53,6 +72,18 @@ def _flatten(messages: Any, path: str = "") -> list[dict[str, str]]:
     if isinstance(messages, list):
         return [error for message in messages for error in _flatten(message, path)]
     return [{"field": path[:200], "message": str(messages)[:500]}]
+
+
+def _value_at(given: Any, path: str) -> str | None:
+    """The value at ``path`` (``attributes.tier``) of a row as read, as text; None if the
+    row has none there."""
+    for name in path.split("."):
+        if not isinstance(given, dict) or name not in given:
+            return None
+        given = given[name]
+    text = given if isinstance(given, str) else json.dumps(given, default=str)
+    # Stored and shown as given, but for what no UTF-8 can hold (a lone surrogate).
+    return text[:MAX_VALUE].encode("utf-8", "replace").decode("utf-8")
 
 
 def get(ingestion_id: ObjectId) -> Ingestion:
@@ -116,7 +147,10 @@ def report(job: Ingestion) -> dict[str, Any]:
         "received": job.received,
         "valid": job.valid - done["rejected"],
         "rejected": job.rejected + done["rejected"],
-        **{name: done[name] for name in ("inserted", "updated", "duplicates", "parked")},
+        "inserted": done["inserted"],
+        "updated": done["updated"],
+        "duplicates": job.duplicates + done["duplicates"],
+        "parked": done["parked"],
     }
     chunks = job.chunks
     return {
@@ -137,3 +171,27 @@ def report(job: Ingestion) -> dict[str, Any]:
         "started_at": job.started_at,
         "finished_at": job.finished_at,
     }
+
+
+def rejected_rows(job: Ingestion) -> Iterator[dict[str, Any]]:
+    """Every row the job rejected, by row: all those its upload's reading rejected, and
+    those its batches keep (the first ``KEPT_REJECTIONS`` of each)."""
+    read = ingestions.rejections(job.id)
+    if job.rejected and not ingestions.has_rejections(job.id):
+        read = iter(job.rejections)  # a job from before every rejected row was kept
+    applied = sorted(ingestions.batch_rejections(job.id), key=lambda rejection: rejection["row"])
+    return heapq.merge(read, applied, key=lambda rejection: rejection["row"])
+
+
+def rejection_lines(job: Ingestion) -> Iterator[list[Any]]:
+    """A line per problem of each rejected row, in ``REJECTION_COLUMNS``."""
+    for rejection in rejected_rows(job):
+        for error in rejection["errors"]:
+            reason = rejection.get("reason", INVALID)
+            yield [
+                rejection["row"],
+                reason,
+                error["field"],
+                error.get("value", ""),
+                error["message"],
+            ]

@@ -15,7 +15,7 @@ import marshmallow as ma
 
 from crm.schemas.customer import ATTRIBUTE_KEY
 from crm.services.errors import DomainError, InvalidInput
-from crm.services.ingestion import jobs
+from crm.services.ingestion import intake, jobs
 from crm.services.ingestion.formats import CSV_DELIMITERS, Readable, RowError, Upload
 from crm.services.ingestion.kinds import Kind
 
@@ -69,6 +69,7 @@ def preview(kind: Kind, stream: Readable, fmt: str | None, complete: bool) -> Pr
         keys = dict.fromkeys(k for _, r in records if isinstance(r, dict) for k in r)
         found.columns = [_json_column(str(name), kind) for name in keys]
     attributes: dict[str, None] = {}
+    first_rows: dict[str, int] = {}  # a customers file's customer_ids, at their first row
     for row, record in records:
         tally = jobs.Tally()
         values: dict[str, Any] = {}
@@ -76,6 +77,7 @@ def preview(kind: Kind, stream: Readable, fmt: str | None, complete: bool) -> Pr
             if isinstance(record, RowError):
                 raise ma.ValidationError(record.errors)
             values = kind.to_message(kind.schema.load(record))
+            _check_repeat(kind, values, row, first_rows)
         except ma.ValidationError as error:
             tally.reject(row, error.normalized_messages())
             values = dict(record) if isinstance(record, dict) else {}  # as given
@@ -87,6 +89,16 @@ def preview(kind: Kind, stream: Readable, fmt: str | None, complete: bool) -> Pr
         found.rows.append({"row": row, "values": values, "errors": errors})
     found.fields = [*kind.columns, *list(attributes)[:MAX_ATTRIBUTE_COLUMNS]]
     return found
+
+
+def _check_repeat(kind: Kind, values: dict[str, Any], row: int, first_rows: dict[str, int]) -> None:
+    """As the import does (``intake``): a customer_id given again is rejected."""
+    if kind.key != intake.GROUP_BY:
+        return
+    key = values[kind.key]
+    first = first_rows.setdefault(key, row)
+    if first != row:
+        raise ma.ValidationError(intake.repeated_key(kind.key, key, first))
 
 
 def _first(upload: Upload, kind: Kind) -> Iterator[tuple[int, dict[str, Any] | RowError]]:

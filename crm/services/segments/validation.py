@@ -120,6 +120,8 @@ def _whole(value: Any, low: int, high: int) -> bool:
 def _value_problem(kind: Type | None, operator: str, value: Any) -> str | None:
     if operator in fields.PRESENCE:
         return None if value is None else "Takes no value."
+    if value is None or (value == "" and kind is not Type.STRING):
+        return "Must not be empty."
     if operator in fields.RELATIVE:
         return None if _whole(value, 0, MAX_DAYS) else f"Must be whole days from 0 to {MAX_DAYS}."
     if operator in ("in", "not_in"):

@@ -50,6 +50,8 @@ function startBuilder(root) {
     const field = fields[rule.field];
     const raw = String(rule.value).trim();
     if (["exists", "not_exists"].includes(rule.operator)) return null;
+    // An empty value is sent as none, for the server to say so at its rule (never as 0).
+    if (raw === "") return null;
     if (["older_than_days", "within_last_days"].includes(rule.operator)) return Number(raw);
     if (["in", "not_in"].includes(rule.operator)) return raw.split(",").map((s) => s.trim()).filter(Boolean);
     const scalar = (text) => {
@@ -84,7 +86,7 @@ function startBuilder(root) {
     const id = nextId("in");
     const box = el("input", { id, class: "form-control form-control-sm", value, ...attributes });
     box.addEventListener("input", () => onInput(box.value));
-    return el("div", { class: "col" }, [el("label", { for: id, class: "visually-hidden", text: label }), box]);
+    return el("div", { class: "col rule-input" }, [el("label", { for: id, class: "visually-hidden", text: label }), box]);
   }
 
   function button(text, style, onClick, label) {
@@ -94,26 +96,34 @@ function startBuilder(root) {
     return b;
   }
 
-  function ruleRow(rule, parent) {
+  // Each rule's inputs by the path the server names a problem at ("rules[1].rules[0].value").
+  let inputsAt = {};
+
+  function at(path, box) {
+    inputsAt[path] = box.querySelector("input, select");
+    return box;
+  }
+
+  function ruleRow(rule, parent, path) {
     const field = fields[rule.field];
     const row = el("div", { class: "row g-1 align-items-center mb-1 rule" });
-    row.append(select("Field", catalog.fields.map((f) => [f.field, f.field]), rule.field, (v) => {
+    row.append(at(`${path}.field`, select("Field", catalog.fields.map((f) => [f.field, f.field]), rule.field, (v) => {
       rule.field = v;
       if (!fields[v].operators.includes(rule.operator)) rule.operator = fields[v].operators[0];
       changed(true);
-    }));
+    })));
     if (field.type === "any") {
       row.append(input("Attribute key", rule.key, (v) => { rule.key = v; changed(false); },
         { placeholder: "key", list: "attribute-keys" }));
     }
-    row.append(select("Operator", field.operators.map((o) => [o, o]), rule.operator, (v) => { rule.operator = v; changed(true); }));
+    row.append(at(`${path}.operator`, select("Operator", field.operators.map((o) => [o, o]), rule.operator, (v) => { rule.operator = v; changed(true); })));
     if (!["exists", "not_exists"].includes(rule.operator)) {
       const hint = ["in", "not_in", "between"].includes(rule.operator) ? "values, comma-separated" : "value";
-      row.append(input("Value", rule.value, (v) => { rule.value = v; changed(false); }, { placeholder: hint }));
+      row.append(at(`${path}.value`, input("Value", rule.value, (v) => { rule.value = v; changed(false); }, { placeholder: hint })));
     }
     if (field.takes_within_days) {
-      row.append(input("Within days", rule.within_days || "", (v) => { rule.within_days = v; changed(false); },
-        { placeholder: "in last N days", type: "number", min: "1" }));
+      row.append(at(`${path}.within_days`, input("Within days", rule.within_days || "", (v) => { rule.within_days = v; changed(false); },
+        { placeholder: "in last N days", type: "number", min: "1" })));
     }
     row.append(el("div", { class: "col-auto" }, [button("×", "outline-danger", () => {
       parent.rules.splice(parent.rules.indexOf(rule), 1);
@@ -122,14 +132,17 @@ function startBuilder(root) {
     return row;
   }
 
-  function groupBox(group, parent) {
+  function groupBox(group, parent, path) {
     const box = el("fieldset", { class: `rule-group logic-${group.logic} mb-2` });
     const head = el("div", { class: "row g-1 align-items-center mb-1" });
     head.append(el("legend", { class: "col-auto fs-6 mb-0", text: parent ? "Group:" : "Customers matching" }));
     head.append(select("Combine with", [["AND", "all of (AND)"], ["OR", "any of (OR)"], ["NOT", "none of (NOT)"]],
       group.logic, (v) => { group.logic = v; changed(true); }));
     box.append(head);
-    for (const child of group.rules) box.append(child.rules ? groupBox(child, group) : ruleRow(child, group));
+    group.rules.forEach((child, i) => {
+      const place = `${path ? `${path}.` : ""}rules[${i}]`;
+      box.append(child.rules ? groupBox(child, group, place) : ruleRow(child, group, place));
+    });
     const actions = el("div", { class: "d-flex gap-1 mb-1" });
     actions.append(button("+ Rule", "outline-primary", () => { group.rules.push(newRule()); changed(true); }));
     actions.append(button("+ Group", "outline-secondary", () => {
@@ -147,7 +160,8 @@ function startBuilder(root) {
   }
 
   function render() {
-    root.replaceChildren(groupBox(tree, null),
+    inputsAt = {};
+    root.replaceChildren(groupBox(tree, null, ""),
       el("datalist", { id: "attribute-keys" }, (catalog.attributes || []).map((a) => el("option", { value: a.field.replace("attributes.", "") }))));
   }
 
@@ -164,9 +178,25 @@ function startBuilder(root) {
     postJson(previewUrl, body).then(({ ok, data }) => {
       size.removeAttribute("aria-busy");
       problem.classList.toggle("d-none", ok);
+      for (const box of Object.values(inputsAt)) {
+        box.classList.remove("is-invalid");
+        box.removeAttribute("aria-invalid");
+        box.removeAttribute("aria-describedby");
+      }
+      for (const path of Object.keys((!ok && data.errors && data.errors.json) || {})) {
+        const box = inputsAt[path];
+        if (!box) continue;
+        box.classList.add("is-invalid");
+        box.setAttribute("aria-invalid", "true");
+        box.setAttribute("aria-describedby", "audience-error");
+      }
       if (!ok) {
+        // The size and sample of rules that are no longer on screen would mislead.
         problem.textContent = data.message;
         size.textContent = "—";
+        delete size.dataset.size;
+        summary.textContent = "";
+        sample.replaceChildren();
         return;
       }
       size.textContent = data.size.toLocaleString("en");
@@ -383,8 +413,9 @@ function startImport(page) {
     problem.classList.toggle("d-none", !data.error);
     problem.textContent = data.error || "";
     const rows = data.rejections.flatMap((r) => r.errors.map((e) => el("tr", {}, [
-      el("td", { text: r.row }), el("td", { text: e.field }), el("td", { text: e.message })])));
-    rejections.replaceChildren(...(rows.length ? rows : [el("tr", {}, [el("td", { colspan: "3", text: "None." })])]));
+      el("td", { text: r.row }), el("td", { text: e.field }),
+      el("td", { class: "rejected-value", text: e.value === undefined ? "—" : e.value }), el("td", { text: e.message })])));
+    rejections.replaceChildren(...(rows.length ? rows : [el("tr", {}, [el("td", { colspan: "4", text: "None." })])]));
   }
   function poll() {
     fetch(page.dataset.progressUrl, { credentials: "same-origin" }).then((r) => r.json()).then((data) => {
