@@ -52,7 +52,7 @@ def _console_not_found(app: Flask) -> None:
             return api_handler(error) if api_handler else error
         message = "No console page has this address."
         page = render_template(
-            "error.html", status=404, message=message, user=None, csrf_token=csrf_token
+            "error.html", status=404, message=message, user=None, csrf_token=sessions.csrf_token
         )
         return page, 404
 
