@@ -99,7 +99,6 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
     env.setdefault(
         "CRM_VENDOR_URL", f"http://{_client_host(settings.vendor_host)}:{settings.vendor_port}"
     )
-    env.update(kept_secrets(var, [name for name in GENERATED if name not in given]))
     ports = [(settings.host, settings.port, "the API (CRM_PORT)")]
     ports.append((settings.vendor_host, settings.vendor_port, "the vendor (CRM_VENDOR_PORT)"))
     if "mongodb_uri" not in given:
@@ -110,6 +109,7 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
         ports.append(("127.0.0.1", settings.embedded_redis_port, "Redis (CRM_EMBEDDED_REDIS_PORT)"))
     for host, port, what in ports:
         embedded.check_free(host, port, what)
+    env.update(kept_secrets(var, [name for name in GENERATED if name not in given]))
 
     if "mongodb_uri" not in given:
         port = settings.embedded_mongo_port
