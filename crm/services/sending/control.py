@@ -20,7 +20,7 @@ from crm.documents import Audience, Campaign, CampaignStatus, ChunkState, Messag
 from crm.services.errors import InvalidTransition, NotFound, QueueUnavailable
 from crm.services.sending import queue, reconcile
 from crm.services.sending.moves import LeaseLost, Move, move_where
-from crm.store import campaigns, chunks, contacts, logs, transaction
+from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import VendorClient
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,6 @@ def _cancel_logs(
     move_where(
         {"_id": {"$in": log_ids}}, Move(campaign_id, source, MessageStatus.CANCELLED), session
     )
-    cancelled = logs.customers_of(log_ids, MessageStatus.CANCELLED, session)
-    contacts.refund(campaign_id, cancelled, session)
 
 
 def _get(campaign_id: ObjectId) -> Campaign:
