@@ -161,5 +161,7 @@ def test_berlin_quiet_hours_hold_through_the_hour_the_clocks_go_back():
     # (their first end, 02:30 CEST, was at 00:30 UTC); they end again at 02:30 CET.
     hours, where = QuietHours.parse("01:00", "02:30"), ZoneInfo("Europe/Berlin")
     assert hours.end_after(datetime(2027, 10, 31, 1, 0), where) == datetime(2027, 10, 31, 1, 30)
+    just_after = datetime(2027, 10, 31, 1, 0, 0, 123456)
+    assert hours.end_after(just_after, where) == datetime(2027, 10, 31, 1, 30)
     chunk = {"zones": ["Europe/Berlin"], "quiet_hours": {"start": "01:00", "end": "02:30"}}
     assert schedule.hold_until(chunk, datetime(2027, 10, 31, 1, 0)) == datetime(2027, 10, 31, 1, 30)

@@ -79,7 +79,10 @@ class QuietHours:
             for days in (-1, 0, 1, 2)
             for fold in (0, 1)
         ]
-        candidates = [*reached, *clock_changes(where, instant.replace(minute=0, second=0))]
+        candidates = [
+            *reached,
+            *clock_changes(where, instant.replace(minute=0, second=0, microsecond=0)),
+        ]
         return min(
             moment
             for moment in candidates
