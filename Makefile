@@ -37,8 +37,9 @@ test: lint browser
 	$(BIN)/pytest
 
 # Known vulnerabilities in the pinned runtime dependencies (asks PyPI's advisory data).
+# --strict: a package it could not look up fails the audit; it never passes unchecked.
 audit: install-dev
-	$(BIN)/pip-audit --vulnerability-service pypi -r requirements.txt
+	$(BIN)/pip-audit --strict --vulnerability-service pypi -r requirements.txt
 
 bench: install-dev
 	$(PYTHON) -m bench.preview

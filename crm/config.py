@@ -110,8 +110,10 @@ class Settings:
     link_base_url: str = ""
     # Logs: "text" or "json" (one JSON object a line).
     log_format: str = "text"
-    # When set, GET /metrics needs ``Authorization: Bearer <token>``; open otherwise.
+    # GET /metrics needs ``Authorization: Bearer <metrics_token>``; without a token it is
+    # refused (403), unless metrics_open serves it to anyone who can reach the API.
     metrics_token: str = ""
+    metrics_open: bool = False
     # ``make run``: where its files live, and the addresses it serves on.
     var_dir: str = "var"
     host: str = "127.0.0.1"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from crm import config, db
 from crm.services import api_keys, users
-from devstack import embedded
+from devstack import embedded, leftover
 from devstack.embedded import StartFailed
 
 log = logging.getLogger("devstack")
@@ -72,6 +72,7 @@ def main() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         embedded.stop(processes)
+        leftover.forget_if_stopped(var / "mongo.pid")
     sys.exit(status)
 
 
@@ -107,13 +108,17 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
         )
     if "redis_url" not in given:
         ports.append(("127.0.0.1", settings.embedded_redis_port, "Redis (CRM_EMBEDDED_REDIS_PORT)"))
+    mongo_pid_file = var / "mongo.pid"
+    if "mongodb_uri" not in given:
+        leftover.stop(mongo_pid_file, "MongoDB", f"{var}/mongo")
     for host, port, what in ports:
         embedded.check_free(host, port, what)
     env.update(kept_secrets(var, [name for name in GENERATED if name not in given]))
 
     if "mongodb_uri" not in given:
         port = settings.embedded_mongo_port
-        processes.append(embedded.start_mongo(port, str(var / "mongo"), var / "mongo.log"))
+        processes.append(_start_mongo(port, var))
+        leftover.record(processes[-1].pid, mongo_pid_file)
         env["CRM_MONGODB_URI"] = f"mongodb://127.0.0.1:{port}/minicrm"
         log.info("embedded MongoDB-protocol server on :%d, data in %s/mongo", port, var)
     if "redis_url" not in given:
@@ -149,6 +154,20 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
         return _watch(processes)
     finally:
         stack_file.unlink(missing_ok=True)
+
+
+def _start_mongo(port: int, var: Path) -> subprocess.Popen:
+    """The embedded server; if it cannot start, which process holds its data, if any."""
+    try:
+        return embedded.start_mongo(port, str(var / "mongo"), var / "mongo.log")
+    except StartFailed as error:
+        held_by = leftover.holder(var / "mongo")
+        if held_by is None:
+            raise
+        raise StartFailed(
+            f"{var}/mongo is held by another MongoDB server (pid {held_by.pid}, not started "
+            f"by this make run); stop it with `kill {held_by.pid}`"
+        ) from error
 
 
 def _watch(processes: list[subprocess.Popen]) -> int:

@@ -262,3 +262,56 @@ def test_a_killed_stack_leaves_no_server_behind(tmp_path):
     process.wait()
 
     eventually(lambda: not listening(ports), 20, 0.2, describe=lambda: str(listening(ports)))
+
+
+def test_a_database_a_killed_stack_left_running_is_stopped_by_the_next_start(tmp_path):
+    env = stack_env(tmp_path)
+    log = tmp_path / "stack.out"
+    process = start_stack(env, log)
+    wait_for_banner(process, log, timeout=240)
+    [mongo] = [
+        child
+        for child in psutil.Process(process.pid).children()
+        if any("secantusd" in part for part in child.cmdline())
+    ]
+    mongo_port = int(env["CRM_EMBEDDED_MONGO_PORT"])
+    try:
+        # Given a database too busy to stop (stalled here) when its make run is SIGKILLed
+        mongo.suspend()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        assert mongo.is_running() and listening([mongo_port]) == {mongo_port}
+
+        # When make run starts again on the same var/
+        again_log = tmp_path / "again.out"
+        again = start_stack(env, again_log)
+        wait_for_banner(again, again_log, timeout=240)
+
+        # Then it stopped the old server first, saying so, and serves on the same data
+        said = again_log.read_text()
+        assert f"left running by an earlier make run (pid {mongo.pid})" in said
+        assert not mongo.is_running() or mongo.status() == psutil.STATUS_ZOMBIE
+        assert (tmp_path / "local-api-key").exists()
+        os.killpg(again.pid, signal.SIGINT)
+        assert again.wait(timeout=60) == 0
+    finally:
+        if mongo.is_running():
+            mongo.kill()
+
+
+def test_a_database_held_by_a_server_of_its_own_is_named_in_one_line(tmp_path):
+    env = stack_env(tmp_path)
+    # A server on the stack's data that no make run started (so no pid file names it)
+    data = str(tmp_path / "mongo")
+    squatter = embedded.start_mongo(embedded.free_port(), data, tmp_path / "squatter.log")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack"], cwd=ROOT, env=env, capture_output=True, timeout=120
+        )
+    finally:
+        embedded.stop([squatter])
+    assert done.returncode != 0
+    assert done.stderr.decode().splitlines() == [
+        f"make run: {tmp_path}/mongo is held by another MongoDB server (pid {squatter.pid}, "
+        f"not started by this make run); stop it with `kill {squatter.pid}`"
+    ]

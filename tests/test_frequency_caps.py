@@ -19,7 +19,7 @@ from crm.store import contacts, transaction
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.http import assert_error
 from tests.helpers.materialisers import materialise_in_process
-from tests.helpers.polling import wait_until_finished
+from tests.helpers.polling import eventually, wait_until_finished
 from workers import sending
 
 WEEKLY_TWICE = {"messages": 2, "days": 7}
@@ -198,3 +198,31 @@ def test_a_ledger_written_since_it_was_read_makes_the_transaction_run_again(app)
     transaction.run(work)
     assert attempts == [2, 0, None]
     assert ContactLedger.objects.get(customer_id="c000").version == 4
+
+
+def test_messages_cancelled_while_their_chunk_is_sent_give_back_their_contacts(
+    client, live, vendor
+):
+    # Given a campaign sending one message a second to 21 customers, cancelled mid-send
+    add_customers(client, 21)
+    first = new_campaign(client, rate_limit_per_second=1)
+    assert client.post("/api/sendCampaign", json={"campaign_id": first}).status_code == 202
+    eventually(lambda: requests.get(f"{vendor}/admin/stats", timeout=5).json()["accepted"], 20)
+    assert client.post(f"/api/campaign/{first}/cancel").status_code == 200
+    eventually(lambda: client.get(f"/api/campaign/{first}").json["stats"]["pending"] == 0, 20)
+    first_logs = CommunicationLog.objects(campaign_id=first)
+    cancelled = {log.customer_id for log in first_logs if log.status == "CANCELLED"}
+    assert cancelled
+
+    # When the next campaign goes to the same customers
+    second = new_campaign(client)
+    assert client.post("/api/sendCampaign", json={"campaign_id": second}).status_code == 202
+    wait_until_finished(client, second)
+
+    # Then only those whose first message was sent are over the cap
+    capped = {
+        log.customer_id
+        for log in CommunicationLog.objects(campaign_id=second)
+        if log.reason == "frequency_cap"
+    }
+    assert capped == {log.customer_id for log in first_logs} - cancelled

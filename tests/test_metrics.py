@@ -22,9 +22,17 @@ from tests.helpers.polling import eventually, wait_until_finished
 from workers import sending
 
 ROUTE = "/api/customers/{customer_id}"
+TOKEN = "scrape-t0ken"
+KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+@pytest.fixture(autouse=True)
+def scraped_with_a_token(app, settings):
+    app.config["CRM_SETTINGS"] = replace(settings, metrics_token=TOKEN)
 
 
 def scrape(url, **headers):
+    headers = {"Authorization": f"Bearer {TOKEN}", **headers}
     response = requests.get(f"{url}/metrics", headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return {
@@ -109,14 +117,43 @@ def test_queue_depths_count_ready_and_delayed_messages(app, broker):
         assert value(before, "crm_queue_messages", **labels) == 0
 
 
-def test_a_configured_token_guards_metrics(app, settings):
-    app.config["CRM_SETTINGS"] = replace(settings, metrics_token="scrape-t0ken")
+def test_a_configured_token_guards_metrics(app):
     with serve(app) as url:
         refused = requests.get(f"{url}/metrics", timeout=5)
         wrong = requests.get(f"{url}/metrics", headers={"Authorization": "Bearer no"}, timeout=5)
         assert_error(refused, 401)
         assert_error(wrong, 401)
-        assert scrape(url, Authorization="Bearer scrape-t0ken")
+        assert scrape(url)
+
+
+def test_metrics_are_closed_unless_a_token_is_set_or_they_are_opened(app, settings):
+    with serve(app) as url:
+        app.config["CRM_SETTINGS"] = settings
+        closed = requests.get(f"{url}/metrics", timeout=5)
+        assert_error(closed, 403)
+        assert "CRM_METRICS_TOKEN" in closed.json()["message"]
+        assert "crm_" not in closed.text
+        app.config["CRM_SETTINGS"] = replace(settings, metrics_open=True)
+        assert scrape(url, Authorization="")
+
+
+def test_any_http_method_is_one_of_a_few_labels(live, api_key):
+    auth = {"Authorization": f"Bearer {api_key}"}
+    before = scrape(live)
+    methods = [f"X{i}RANDOM" for i in range(40)]
+    for method in methods:
+        requests.request(method, f"{live}/api/customers", headers=auth, timeout=5)
+        requests.request(method, f"{live}/nowhere/{method}", timeout=5)
+    after = scrape(live)
+
+    labels = {dict(pairs)["method"] for _, pairs in after if "method" in dict(pairs)}
+    assert labels <= KNOWN_METHODS | {"other"}
+    other = [
+        value(after, name, **dict(pairs)) - value(before, name, **dict(pairs))
+        for name, pairs in after
+        if name == "crm_http_requests_total" and dict(pairs)["method"] == "other"
+    ]
+    assert sum(other) == 2 * len(methods)
 
 
 def test_recording_never_raises_when_redis_is_down(monkeypatch, caplog):
@@ -135,6 +172,7 @@ def test_gunicorn_workers_add_up_and_log_json(settings, api_key, tmp_path):
     """Two gunicorn worker processes: whichever serves a scrape counts both's requests."""
     port = embedded.free_port()
     env = {**os.environ, "CRM_MONGODB_URI": settings.mongodb_uri, "CRM_LOG_FORMAT": "json"}
+    env["CRM_METRICS_TOKEN"] = TOKEN
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     command = [gunicorn, "-w", "2", "--threads", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"]
     log_path = tmp_path / "api.log"

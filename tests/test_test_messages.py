@@ -2,12 +2,17 @@
 once per idempotency key, apart from every campaign."""
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+from bson import ObjectId
 
-from crm.documents import Campaign, CommunicationLog, TestMessage
-from crm.services import api_keys, customers
+from crm.clock import utcnow
+from crm.documents import Campaign, CommunicationLog, ContactLedger, TestMessage
+from crm.documents.contact import Contact
+from crm.services import api_keys, consent, customers, suppressions
 from devstack.embedded import serve
+from tests.helpers.console import signed_in, token
 from tests.helpers.http import assert_error
 from tests.helpers.vendors import deliveries, stats
 
@@ -69,3 +74,55 @@ def test_a_read_only_key_cannot_send_one(app, served, http):
     reader.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_keys.create('r', 'read')[1]}"
     assert_error(reader.post("/api/testMessages", json=_body()), 403)
     assert stats(http, served)["messages"] == 0
+
+
+def _opt_out():
+    consent.set_opted_out("cust010", True)
+
+
+def _suppress():
+    suppressions.add("S@Example.com", "complaint")
+
+
+def _over_the_cap():
+    contact = Contact(at=utcnow() - timedelta(days=1), campaign_id=ObjectId())
+    ContactLedger(customer_id="cust010", contacts=[contact], version=1).save()
+
+
+UNREACHABLE = {"opted_out": _opt_out, "suppressed": _suppress, "frequency_cap": _over_the_cap}
+
+
+@pytest.fixture
+def capped(app):
+    """The settings' cap, one message per customer a week, as a worker would apply it."""
+    consent.configure(replace(app.config["CRM_SETTINGS"], frequency_cap_messages=1))
+    yield
+    consent.configure(app.config["CRM_SETTINGS"])
+
+
+@pytest.mark.parametrize("reason", UNREACHABLE)
+def test_a_customer_a_campaign_would_skip_gets_no_test_message(
+    app, client, served, http, capped, reason
+):
+    UNREACHABLE[reason]()
+    console = signed_in(app, "marketer")
+    headers = {"X-CSRF-Token": token(console)}
+    refused = [
+        client.post("/api/testMessages", json=_body()),
+        console.post("/app/campaigns/test-message", json=_body(), headers=headers),
+    ]
+
+    assert_error(refused[0], 409, "json", "customer_id")
+    assert reason in refused[0].json["errors"]["json"]["customer_id"][0]
+    assert refused[1].status_code == 409
+    assert reason in refused[1].json["errors"]["json"]["customer_id"][0]
+    assert TestMessage.objects.count() == 0 and stats(http, served)["messages"] == 0
+
+
+def test_a_test_message_adds_no_contact_to_the_cap(client, served, http, capped):
+    assert client.post("/api/testMessages", json=_body()).json["status"] == "ACCEPTED"
+    assert client.post("/api/testMessages", json=_body(idempotency_key="key-0002")).json[
+        "status"
+    ] == ("ACCEPTED")
+    assert stats(http, served)["messages"] == 2
+    assert ContactLedger.objects.count() == 0

@@ -27,7 +27,7 @@ from crm import config, metrics
 from crm.api.errors import handle_domain_error
 from crm.documents import CampaignStatus, MessageStatus
 from crm.services import totals
-from crm.services.errors import Unauthorized
+from crm.services.errors import Forbidden, Unauthorized
 from workers import broker
 
 log = logging.getLogger(__name__)
@@ -44,18 +44,31 @@ LATENCY = Histogram(
 )
 
 
+# Labels take a bounded set of values: a client choosing its method (any token will do
+# over HTTP) must not add a series per request. Routes are templates, statuses the app's.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    method = method if method in METHODS else "other"
     REQUESTS.labels(method, route, str(status)).inc()
     LATENCY.labels(method, route).observe(seconds)
 
 
 @blp.route("/metrics")
 def scrape():
-    token = current_app.config["CRM_SETTINGS"].metrics_token
+    settings = current_app.config["CRM_SETTINGS"]
+    token = settings.metrics_token
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if token and not (scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), token)):
         body, status = handle_domain_error(Unauthorized("/metrics needs its bearer token."))
         return body, status, {"WWW-Authenticate": "Bearer"}
+    if not token and not settings.metrics_open:
+        closed = Forbidden(
+            "/metrics is closed: set CRM_METRICS_TOKEN and scrape with it as a bearer token, "
+            "or CRM_METRICS_OPEN=true to serve it to anyone who reaches the API."
+        )
+        return handle_domain_error(closed)
     registry = CollectorRegistry()
     if config.prometheus_multiproc_dir():
         MultiProcessCollector(registry)

@@ -14,7 +14,10 @@ blp = Blueprint("test_messages", __name__, url_prefix="/api", description="Test 
 @blp.arguments(TestMessageSchema)
 @blp.response(200, TestMessageSchema, description="Sent now, or found under its key.")
 @blp.alt_response(
-    409, schema=ErrorSchema, description="The key was used for another customer or text."
+    409,
+    schema=ErrorSchema,
+    description="The key was used for another customer or text; or the customer opted out, "
+    "their address is suppressed, or they are at the frequency cap (nothing is sent).",
 )
 @blp.alt_response(503, schema=ErrorSchema, description="The vendor's address is not configured.")
 def send_test_message(data):

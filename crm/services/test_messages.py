@@ -9,6 +9,10 @@ sent at most once. A key reused for another customer or text is a conflict.
 A test message is not part of any campaign: no communication log, no campaign counts.
 It is kept in ``test_messages``; the vendor's receipt for it names no campaign message
 and is skipped like any unknown receipt.
+
+It goes only to a customer a campaign would send to: one opted out, whose address is
+suppressed, or who is at the frequency cap is refused (409, naming the reason) and
+nothing is sent. It adds no contact to the cap.
 """
 
 import re
@@ -20,10 +24,16 @@ from crm.clock import utcnow
 from crm.documents import Customer, TestMessage, TestMessageStatus
 from crm.services import templates
 from crm.services.errors import Conflict, InvalidInput, Unavailable
+from crm.services.sending import exclusions
 from crm.vendor import OutboundMessage, VendorClient, VendorRejected, VendorUnavailable
 
 RECEIPTS_PATH = "/api/sendCampaign/deliveryReceipts"
 KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
+REFUSALS = {
+    "opted_out": "they opted out of campaigns",
+    "suppressed": "their address is on the suppression list",
+    "frequency_cap": "they have had as many messages as the frequency cap allows",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,12 @@ def send(
         raise InvalidInput(
             f"No customer with id {customer_id}.",
             {"json": {"customer_id": [f"Unknown customer {customer_id}."]}},
+        )
+    reason = exclusions.refusal(customer, utcnow())
+    if reason is not None:
+        raise Conflict(
+            f"Customer {customer_id} is not sent messages now: {REFUSALS[reason]}.",
+            {"json": {"customer_id": [f"{reason}: {REFUSALS[reason]}."]}},
         )
     body = templates.render(message, customer)
     if not (vendor.url and vendor.public_url):

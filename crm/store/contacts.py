@@ -53,7 +53,9 @@ def opted_out_among(customer_ids: list[str]) -> set[str]:
     return {customer["customer_id"] for customer in found}
 
 
-def ledgers(customer_ids: list[str], session: ClientSession) -> dict[str, dict[str, Any]]:
+def ledgers(
+    customer_ids: list[str], session: ClientSession | None = None
+) -> dict[str, dict[str, Any]]:
     """The ledgers of those of ``customer_ids`` that have one, by customer_id."""
     if not customer_ids:
         return {}

@@ -33,15 +33,11 @@ def pending(log_ids: list[ObjectId]) -> list[dict[str, Any]]:
     return list(_logs().find(query, RECIPIENT_FIELDS, batch_size=size, limit=size).sort("_id", 1))
 
 
-def customers_of(
-    log_ids: list[ObjectId], status: MessageStatus, session: ClientSession
+def customers_where(
+    query: dict[str, Any], status: MessageStatus, session: ClientSession
 ) -> list[str]:
-    """The customers of those of ``log_ids`` in ``status``."""
-    if not log_ids:
-        return []
-    size = len(log_ids)
-    query = {"_id": {"$in": log_ids}, "status": str(status)}
-    found = _logs().find(query, {"customer_id": 1}, batch_size=size, limit=size, session=session)
+    """The customers of the logs matching ``query`` that are in ``status``."""
+    found = _logs().find({**query, "status": str(status)}, {"customer_id": 1}, session=session)
     return [entry["customer_id"] for entry in found]
 
 

@@ -21,7 +21,7 @@ from crm.services import audiences
 from crm.services.errors import InvalidInput, InvalidTransition, NotFound, QueueUnavailable
 from crm.services.sending import queue, reconcile
 from crm.services.sending.moves import LeaseLost, Move, move_where
-from crm.store import campaigns, chunks, contacts, logs, transaction
+from crm.store import campaigns, chunks, logs, transaction
 from crm.vendor import VendorClient
 
 log = logging.getLogger(__name__)
@@ -168,8 +168,6 @@ def _cancel_logs(
     move_where(
         {"_id": {"$in": log_ids}}, Move(campaign_id, source, MessageStatus.CANCELLED), session
     )
-    cancelled = logs.customers_of(log_ids, MessageStatus.CANCELLED, session)
-    contacts.refund(campaign_id, cancelled, session)
 
 
 def _get(campaign_id: ObjectId) -> Campaign:

@@ -11,6 +11,10 @@ A message that waits after its page was screened (a local send time, quiet hours
 backlog, a vendor outage) is screened again for opt-outs and suppressions just before it
 is sent (``unreachable_now``): its PENDING log becomes SKIPPED.
 
+A message apart from any campaign (a test message) is refused on the same grounds
+(``refusal``), the cap being the settings' one; it adds no contact, as it is not part of
+what the cap limits: the campaigns a customer receives.
+
 A held-out member over the cap is SKIPPED as a messaged one would be, so that the holdout
 and the messaged members are drawn from the same eligible audience; it adds no contact.
 
@@ -96,7 +100,6 @@ def _apply_cap(
 ) -> list[contacts.LedgerWrite]:
     eligible = [entry for entry in entries if entry["status"] in CAPPED]
     ledgers = contacts.ledgers([entry["customer_id"] for entry in eligible], session)
-    window_start = now - timedelta(days=cap.days)
     kept_since = now - timedelta(days=MAX_CAP_DAYS)
     contact = {"at": now, "campaign_id": campaign_id}
     writes = []
@@ -107,11 +110,31 @@ def _apply_cap(
             for c in ledger.get("contacts", [])
             if c["at"] > kept_since and c["campaign_id"] != campaign_id
         ]
-        if sum(c["at"] > window_start for c in kept) >= cap.messages:
+        if _over(cap, kept, now):
             _skip(entry, "frequency_cap")
         elif entry["status"] in CONTACTED:
             writes.append((entry["customer_id"], ledger.get("version", 0), [*kept, contact]))
     return writes
+
+
+def _over(cap: consent.Cap, kept: list[dict[str, Any]], now: datetime) -> bool:
+    window_start = now - timedelta(days=cap.days)
+    return sum(c["at"] > window_start for c in kept) >= cap.messages
+
+
+def refusal(customer: dict[str, Any], now: datetime) -> str | None:
+    """Why one message apart from any campaign may not go to ``customer`` (its
+    ``customer_id``, ``email`` and ``opted_out``): ``opted_out``, ``suppressed`` or
+    ``frequency_cap``; None if it may."""
+    if customer.get("opted_out"):
+        return "opted_out"
+    if contacts.suppressed_among([normalise(customer["email"])]):
+        return "suppressed"
+    cap = consent.policy().cap
+    ledger = contacts.ledgers([customer["customer_id"]]).get(customer["customer_id"], {})
+    if cap is not None and _over(cap, ledger.get("contacts", []), now):
+        return "frequency_cap"
+    return None
 
 
 def unreachable_now(

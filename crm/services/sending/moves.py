@@ -18,7 +18,7 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import MessageStatus
 from crm.documents.status import MESSAGE_TRANSITIONS
-from crm.store import campaigns, logs, transaction
+from crm.store import campaigns, contacts, logs, transaction
 
 TAKEN_BY_VENDOR = (MessageStatus.ACCEPTED, MessageStatus.SENT)
 
@@ -115,10 +115,14 @@ def _apply(
 def move_where(
     query: dict[str, Any], move: Move, session: ClientSession, tallies: Counter[str] | None = None
 ) -> int:
-    """Move every log of the move's campaign matching ``query``, inside ``session``."""
-    moved = logs.update_where(
-        {**query, "campaign_id": move.campaign_id}, move.source, move.changes(utcnow()), session
-    )
+    """Move every log of the move's campaign matching ``query``, inside ``session``. A
+    message cancelled gives its contact back (``contacts.refund``): it will never be sent."""
+    query = {**query, "campaign_id": move.campaign_id}
+    never_sent = []
+    if move.target == MessageStatus.CANCELLED:
+        never_sent = logs.customers_where(query, move.source, session)
+    moved = logs.update_where(query, move.source, move.changes(utcnow()), session)
+    contacts.refund(move.campaign_id, never_sent, session)
     _count({move.campaign_id: move.delta(moved)}, {move.campaign_id: tallies or Counter()}, session)
     return moved
 
