@@ -226,3 +226,24 @@ def test_messages_cancelled_while_their_chunk_is_sent_give_back_their_contacts(
         if log.reason == "frequency_cap"
     }
     assert capped == {log.customer_id for log in first_logs} - cancelled
+
+
+def test_messages_the_vendor_never_took_give_back_their_contacts(client, live, vendor):
+    # Given a campaign whose vendor refuses every request past the outage budget
+    sending.broker.setup(replace(sending.broker.settings(), vendor_outage_budget_seconds=1))
+    add_customers(client, 3)
+    fault = {"mode": "error_429", "requests": None, "retry_after": 0}
+    requests.post(f"{vendor}/admin/faults", json=fault, timeout=5).raise_for_status()
+    first = new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": first})
+    assert wait_until_finished(client, first)["stats"]["failed"] == 3
+
+    # When the vendor is back and the next campaign goes to the same customers
+    requests.post(f"{vendor}/admin/faults", json={"mode": "none"}, timeout=5).raise_for_status()
+    second = new_campaign(client)
+    client.post("/api/sendCampaign", json={"campaign_id": second})
+    wait_until_finished(client, second)
+
+    # Then none of them is over the cap: the first campaign never reached them
+    logs = CommunicationLog.objects(campaign_id=second)
+    assert [log.reason for log in logs if log.reason == "frequency_cap"] == []

@@ -24,7 +24,14 @@ from pymongo.client_session import ClientSession
 from crm.clock import utcnow
 from crm.documents import CampaignStatus, ChunkState, MessageStatus
 from crm.services.sending import control, exclusions, leases, queue, reconcile, schedule
-from crm.services.sending.moves import LeaseLost, Move, Moves, move_where, record
+from crm.services.sending.moves import (
+    VENDOR_UNAVAILABLE,
+    LeaseLost,
+    Move,
+    Moves,
+    move_where,
+    record,
+)
 from crm.store import campaigns, chunks, contacts, logs, transaction
 from crm.vendor import (
     OutboundMessage,
@@ -239,7 +246,7 @@ def _retry_later(
 def _give_up(chunk: dict[str, Any], owner: str) -> None:
     """Fail what is still PENDING: the vendor has certainly not taken it."""
     give_up = Move(
-        chunk["campaign_id"], MessageStatus.PENDING, MessageStatus.FAILED, "vendor_unavailable"
+        chunk["campaign_id"], MessageStatus.PENDING, MessageStatus.FAILED, VENDOR_UNAVAILABLE
     )
 
     def fail(session: ClientSession) -> None:

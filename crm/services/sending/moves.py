@@ -21,6 +21,9 @@ from crm.documents.status import MESSAGE_TRANSITIONS
 from crm.store import campaigns, contacts, logs, transaction
 
 TAKEN_BY_VENDOR = (MessageStatus.ACCEPTED, MessageStatus.SENT)
+# Why messages are FAILED when the vendor was failing for the whole outage budget and
+# certainly never took them.
+VENDOR_UNAVAILABLE = "vendor_unavailable"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ class Move:
         if self.taken_by_vendor:
             changes["accepted_at"] = at
         return changes
+
+    @property
+    def never_sent(self) -> bool:
+        """Whether the move settles messages that never left: cancelled, or given up on
+        while the vendor certainly had not taken them."""
+        gave_up = self.target == MessageStatus.FAILED and self.reason == VENDOR_UNAVAILABLE
+        return self.target == MessageStatus.CANCELLED or gave_up
 
     @property
     def taken_by_vendor(self) -> bool:
@@ -116,10 +126,10 @@ def move_where(
     query: dict[str, Any], move: Move, session: ClientSession, tallies: Counter[str] | None = None
 ) -> int:
     """Move every log of the move's campaign matching ``query``, inside ``session``. A
-    message cancelled gives its contact back (``contacts.refund``): it will never be sent."""
+    message that will never be sent gives its contact back (``contacts.refund``)."""
     query = {**query, "campaign_id": move.campaign_id}
     never_sent = []
-    if move.target == MessageStatus.CANCELLED:
+    if move.never_sent:
         never_sent = logs.customers_where(query, move.source, session)
     moved = logs.update_where(query, move.source, move.changes(utcnow()), session)
     contacts.refund(move.campaign_id, never_sent, session)
