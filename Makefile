@@ -46,6 +46,7 @@ bench: install-dev
 	$(PYTHON) -m bench.send
 	$(PYTHON) -m bench.ingest
 	$(PYTHON) -m bench.soak
+	$(PYTHON) -m bench.crash
 	$(PYTHON) -m bench.load
 	$(PYTHON) -m bench.dashboard
 

@@ -32,7 +32,6 @@ import requests
 from bson import ObjectId
 
 from bench import soak
-from devstack import embedded
 
 log = logging.getLogger("bench.crash")
 
@@ -241,22 +240,11 @@ def main() -> None:
     parser.add_argument("--restart-after", type=float, default=5.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from crm import config, db
-    from crm.services import api_keys
-
-    workdir = Path(tempfile.mkdtemp(prefix="crm-crash-db-"))
-    mongo = embedded.start_mongo(embedded.free_port(), ":memory:", workdir / "mongo.log")
-    uri = f"mongodb://127.0.0.1:{mongo.args[mongo.args.index('--port') + 1]}/crash"
-    try:
-        db.connect(config.load({"CRM_MONGODB_URI": uri}))
-        key = api_keys.create("crash", "write")[1]
+    with soak.scratch_database("crash") as (uri, key):
         recovery = run(
             uri, args.members, key, args.kill_at, args.rate, args.chunk_size, args.restart_after
         )
         print(table([(f"kill at {args.kill_at:,} taken", recovery)]))
-    finally:
-        embedded.stop([mongo])
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

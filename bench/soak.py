@@ -31,6 +31,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -383,15 +385,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    from crm import config, db
-    from crm.services import api_keys
-
-    workdir = Path(tempfile.mkdtemp(prefix="crm-soak-db-"))
-    mongo = embedded.start_mongo(embedded.free_port(), ":memory:", workdir / "mongo.log")
-    uri = f"mongodb://127.0.0.1:{mongo.args[mongo.args.index('--port') + 1]}/soak"
-    try:
-        db.connect(config.load({"CRM_MONGODB_URI": uri}))
-        key = api_keys.create("soak", "write")[1]
+    with scratch_database("soak") as (uri, key):
         reports = []
         for label in args.runs:
             faults, orphan_after = RUNS[label](args)
@@ -400,6 +394,20 @@ def main() -> None:
             )
             reports.append((label, report))
         print(table(reports))
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[tuple[str, str]]:
+    """An in-memory database server of the bench's own: its URI and a write API key."""
+    from crm import config, db
+    from crm.services import api_keys
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"crm-{name}-db-"))
+    mongo = embedded.start_mongo(embedded.free_port(), ":memory:", workdir / "mongo.log")
+    uri = f"mongodb://127.0.0.1:{mongo.args[mongo.args.index('--port') + 1]}/{name}"
+    try:
+        db.connect(config.load({"CRM_MONGODB_URI": uri}))
+        yield uri, api_keys.create(name, "write")[1]
     finally:
         embedded.stop([mongo])
         shutil.rmtree(workdir, ignore_errors=True)
