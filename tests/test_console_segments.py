@@ -63,4 +63,4 @@ def test_rule_rows_keep_a_usable_value_box_on_a_phone(app, page, accounts):
         assert box["width"] >= 120, box
         assert box["x"] + box["width"] <= 390
         test_console.shoot(page, "segment-builder-phone")
-        assert re.search(r"/app/audiences/new$", page.url)
+        assert re.search(r"/app/audiences/new\?form=[0-9a-f]{24}$", page.url)

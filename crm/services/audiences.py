@@ -13,7 +13,7 @@ from pymongo.errors import ExecutionTimeout
 from crm import db
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, Customer
-from crm.services import attribute_keys, pages, segments
+from crm.services import attribute_keys, once, pages, segments
 from crm.services.errors import Conflict, NotFound, QueryTooSlow
 
 SAMPLE_SIZE = 10
@@ -22,10 +22,18 @@ IN_FLIGHT = [CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PA
 
 def create(data: dict[str, Any]) -> Audience:
     """Save ``data`` (``rules``: the tree, and maybe ``name``) with its size as of now."""
+    return create_once(ObjectId(), data)[0]
+
+
+def create_once(audience_id: ObjectId, data: dict[str, Any]) -> tuple[Audience, bool]:
+    """Create the audience with the id its form was given, once: the same id again (the
+    form sent twice) returns the audience it made, and False."""
     tree, now = segments.validate(data["rules"]), _now()
-    audience = Audience(name=data.get("name"), rules=tree, created_at=now, updated_at=now)
+    audience = Audience(
+        id=audience_id, name=data.get("name"), rules=tree, created_at=now, updated_at=now
+    )
     audience.size, audience.computed_at = count(tree, now), now
-    return audience.save()
+    return once.insert(audience)
 
 
 def get(audience_id: ObjectId | str) -> Audience:

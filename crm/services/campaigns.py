@@ -5,12 +5,11 @@ sent by ``crm.services.sending``."""
 from typing import Any
 
 from bson import ObjectId
-from mongoengine.errors import NotUniqueError
 
 from crm.clock import utcnow
 from crm.documents import Audience, Campaign, CampaignStatus, CommunicationLog, MessageStatus
 from crm.documents.schedule import CampaignSchedule
-from crm.services import pages, templates, variants
+from crm.services import once, pages, templates, variants
 from crm.services.errors import InvalidInput, NotFound
 from crm.services.sending import schedule
 from crm.store import campaigns as campaign_store
@@ -26,11 +25,7 @@ def create(data: dict[str, Any]) -> Campaign:
 def create_once(campaign_id: ObjectId, data: dict[str, Any]) -> tuple[Campaign, bool]:
     """Create the campaign with the id its form was given, once: the same id again (the
     form sent twice) returns the campaign it made, and False."""
-    try:
-        campaign = Campaign(id=campaign_id, **checked(data), vendor_accepted=0)
-        return campaign.save(force_insert=True), True
-    except NotUniqueError:
-        return get(campaign_id), False
+    return once.insert(Campaign(id=campaign_id, **checked(data), vendor_accepted=0))
 
 
 def find(campaign_id: ObjectId) -> Campaign | None:

@@ -11,11 +11,12 @@ import hmac
 import secrets
 from functools import partial
 
+from bson import ObjectId
 from mongoengine import NotUniqueError, ValidationError
 
 from crm.clock import utcnow
 from crm.documents import ROLES, User
-from crm.services import passwords
+from crm.services import once, passwords
 from crm.services.errors import Conflict, InvalidInput, NotFound
 from crm.store import transaction
 from crm.store import users as store
@@ -44,20 +45,39 @@ def _check_role(role: str) -> None:
 def create(email: str, role: str, temporary: bool = True) -> tuple[User, str]:
     """A new user and the generated password, which is shown this once; a ``temporary``
     one must be changed at the first sign-in."""
-    _check_role(role)
     password = secrets.token_urlsafe(12)
+    user, _ = _insert(ObjectId(), email, role, temporary, password)
+    return user, password
+
+
+def create_once(user_id: ObjectId, email: str, role: str) -> tuple[User, str | None]:
+    """Create the user with the id its form was given, once, with a temporary password:
+    the user and that password, or None in its place if the form was sent before (the
+    password was shown then, once)."""
+    password = secrets.token_urlsafe(12)
+    user, created = _insert(user_id, email, role, True, password)
+    return user, password if created else None
+
+
+def _insert(
+    user_id: ObjectId, email: str, role: str, temporary: bool, password: str
+) -> tuple[User, bool]:
+    _check_role(role)
     salt = secrets.token_bytes(16)
     user = User(
-        email=email.strip().lower(), role=role, salt=salt.hex(), must_change_password=temporary
+        id=user_id,
+        email=email.strip().lower(),
+        role=role,
+        salt=salt.hex(),
+        password_hash=_hash(password, salt),
+        must_change_password=temporary,
     )
-    user.password_hash = _hash(password, salt)
     try:
-        user.save()
+        return once.insert(user)
     except NotUniqueError:
         raise Conflict(f"A user with e-mail {email} exists.") from None
     except ValidationError:
         raise InvalidInput("Not an e-mail address.", {"json": {"email": ["Not valid."]}}) from None
-    return user, password
 
 
 def exist() -> bool:

@@ -7,6 +7,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from crm.services import audiences, pages
 from crm.services.errors import DomainError, InvalidInput
+from crm.web import form_keys
 from crm.web.access import requires
 from crm.web.blueprint import blp, status_of
 
@@ -21,8 +22,9 @@ def audience_list():
 
 @blp.route("/audiences/new")
 @requires("marketer")
+@form_keys.keyed
 def audience_builder():
-    return render_template("builder.html", catalog=audiences.catalog())
+    return render_template("builder.html", catalog=audiences.catalog(), form_key=form_keys.shown())
 
 
 @blp.route("/audiences/preview", methods=["POST"])
@@ -39,16 +41,26 @@ def audience_preview():
 @blp.route("/audiences", methods=["POST"])
 @requires("marketer")
 def audience_save():
+    """Save the builder's audience, once per form key (``crm.web.form_keys``)."""
+    form_key = form_keys.posted()
+    if form_key is None:
+        flash(form_keys.OUT_OF_DATE, "warning")
+        return redirect(url_for("console.audience_builder"))
+    again = url_for("console.audience_builder", form=form_key)
     try:
         rules = json.loads(request.form.get("rules", ""))
-        audience = audiences.create({"name": request.form.get("name") or None, "rules": rules})
+        data = {"name": request.form.get("name") or None, "rules": rules}
+        audience, created = audiences.create_once(form_key, data)
     except ValueError:
         flash(in_words(InvalidInput("The rules are not valid JSON.")), "danger")
-        return redirect(url_for("console.audience_builder"))
+        return redirect(again)
     except DomainError as error:
         flash(in_words(error), "danger")
-        return redirect(url_for("console.audience_builder"))
-    flash(f"Saved the audience: {audience.size:,} customers.", "success")
+        return redirect(again)
+    if created:
+        flash(f"Saved the audience: {audience.size:,} customers.", "success")
+    else:
+        flash(f"This form was saved already, as “{audience.name or audience.id}”.", "info")
     return redirect(url_for("console.audience_list"))
 
 

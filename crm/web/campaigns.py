@@ -29,7 +29,7 @@ from crm.services import (
     timelines,
 )
 from crm.services.errors import DomainError
-from crm.web import charts, composer_options
+from crm.web import charts, composer_options, form_keys
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, status_of
 from crm.web.charts import funnel, status_badge
@@ -49,17 +49,12 @@ def campaign_list():
 
 @blp.route("/campaigns/new")
 @requires("marketer")
+@form_keys.keyed
 def campaign_composer():
-    """A new composer gets its form's key in its address, so Back or a reload shows the
-    same form again, and sending it again finds the campaign it made."""
-    audience_id = request.args.get("audience_id", "")
-    form_key = request.args.get("form", "")
-    if not ObjectId.is_valid(form_key):
-        fresh = url_for(
-            "console.campaign_composer", form=str(ObjectId()), audience_id=audience_id or None
-        )
-        return redirect(fresh)
-    return composer({"audience_id": audience_id, "form_key": form_key}, {})
+    """A new composer, with its form's key (``crm.web.form_keys``): sending it again finds
+    the campaign it made."""
+    given = {"audience_id": request.args.get("audience_id", ""), "form_key": form_keys.shown()}
+    return composer(given, {})
 
 
 def composer(
@@ -82,7 +77,8 @@ def composer(
 
 
 def _made_by(form_key: str) -> Campaign | None:
-    return campaigns.find(ObjectId(form_key)) if ObjectId.is_valid(form_key) else None
+    key = form_keys.parse(form_key)
+    return campaigns.find(key) if key else None
 
 
 def _size_now(audience_id: str) -> int | None:
@@ -155,17 +151,15 @@ def campaign_save():
     """Create the campaign as ``POST /api/campaign`` does (its schema, then the service),
     once per form key; a refusal shows the composer again, each error next to its field.
     Send now goes on to the confirmation, which sends."""
-    form_key = request.form.get("form_key", "")
-    if not ObjectId.is_valid(form_key):
-        flash("The form was out of date; check it and submit it again.", "warning")
-        return composer({**request.form.to_dict(), "form_key": str(ObjectId())}, {}), 422
-    campaign, created = campaigns.find(ObjectId(form_key)), False
+    form_key = form_keys.posted()
+    if form_key is None:
+        flash(form_keys.OUT_OF_DATE, "warning")
+        return composer({**request.form.to_dict(), "form_key": form_keys.fresh()}, {}), 422
+    campaign, created = campaigns.find(form_key), False
     if campaign is None:
         body, rows = composer_options.campaign_body(request.form)
         try:
-            campaign, created = campaigns.create_once(
-                ObjectId(form_key), load(CampaignSchema(), body)
-            )
+            campaign, created = campaigns.create_once(form_key, load(CampaignSchema(), body))
         except DomainError as error:
             flash(error.message, "danger")
             errors = composer_options.row_of(field_errors(error), rows)

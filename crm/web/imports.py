@@ -23,6 +23,7 @@ from crm.services.errors import DomainError
 from crm.services.ingestion import intake, jobs, preview
 from crm.services.ingestion.formats import Upload, detect
 from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
+from crm.web import form_keys
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
 from workers.ingestion import ingest_chunk
@@ -42,21 +43,36 @@ def _upload_limit() -> None:
 
 
 @blp.route("/imports")
+@form_keys.keyed
 def import_list():
     recent = Ingestion.objects.order_by("-created_at").limit(RECENT)
     return render_template(
-        "imports.html", imports=recent, kinds=list(KINDS), preview_bytes=preview.MAX_BYTES
+        "imports.html",
+        imports=recent,
+        kinds=list(KINDS),
+        preview_bytes=preview.MAX_BYTES,
+        form_key=form_keys.shown(),
     )
 
 
 @blp.route("/imports", methods=["POST"])
 @requires("marketer")
 def import_upload():
+    """Start the import of the uploaded file, once per form key (``crm.web.form_keys``)."""
+    form_key = form_keys.posted()
+    if form_key is None:
+        flash(form_keys.OUT_OF_DATE, "warning")
+        return redirect(url_for("console.import_list"))
+    made = jobs.find(form_key)
+    if made is not None:
+        flash("This form started its import already: here it is.", "info")
+        return redirect(url_for("console.import_page", ingestion_id=made.id))
+    again = url_for("console.import_list", form=form_key)
     kind = KINDS.get(request.form.get("kind", ""))
     upload = request.files.get("file")
     if kind is None or upload is None or not upload.filename:
         flash("Pick what the file holds and a file to upload.", "danger")
-        return redirect(url_for("console.import_list"))
+        return redirect(again)
     settings = current_app.config["CRM_SETTINGS"]
     try:
         job = intake.receive(
@@ -66,10 +82,11 @@ def import_upload():
             settings.ingest_chunk_size,
             upload.filename,
             chunk_bytes=settings.ingest_chunk_bytes,
+            job_id=form_key,
         )
     except DomainError as error:
         flash_error(error)
-        return redirect(url_for("console.import_list"))
+        return redirect(again)
     except RedisError:
         flash("The import queue is unreachable; upload again shortly.", "danger")
         return redirect(url_for("console.import_list"))

@@ -22,7 +22,8 @@ def signed_in(app, role):
 
 def token(client, page="campaigns"):
     """The session's CSRF token, as every console page carries it."""
-    return CSRF.search(client.get(f"/app/{page}").get_data(as_text=True))[1]
+    page_html = client.get(f"/app/{page}", follow_redirects=True).get_data(as_text=True)
+    return CSRF.search(page_html)[1]
 
 
 def form_fields(page, form_id):

@@ -31,8 +31,10 @@ from contextlib import ExitStack
 from typing import IO, Any
 
 import marshmallow as ma
+from bson import ObjectId
 
 from crm.documents import Ingestion, IngestionStatus
+from crm.services import once
 from crm.services.ingestion import jobs
 from crm.services.ingestion.formats import RowError, Upload
 from crm.services.ingestion.kinds import Kind
@@ -61,10 +63,14 @@ def receive(
     filename: str | None = None,
     *,
     chunk_bytes: int,
+    job_id: ObjectId | None = None,
 ) -> Ingestion:
     """Read ``upload`` to the end, create its job and publish its valid records in chunks
     of at most ``chunk_size`` records and (unless one record is larger) ``chunk_bytes``
-    bytes of encoded records."""
+    bytes of encoded records.
+
+    With ``job_id`` (the id its form was given), the job is created once: an upload under
+    an id that has its job already publishes nothing and returns that job."""
     received = 0
     tally = jobs.Tally()
     with ExitStack() as files:
@@ -93,17 +99,22 @@ def receive(
         for chunk in _chunks(partitions, chunk_size, chunk_bytes, repeated):
             chunks.write(_line(chunk))
             count += 1
-        job = Ingestion(
-            kind=kind.name,
-            format=upload.format,
-            filename=filename[:255] if filename else None,
-            received=received,
-            valid=received - tally.rejected,
-            rejected=tally.rejected,
-            duplicates=tally.duplicates,
-            rejections=sorted(tally.rejections, key=lambda rejection: rejection["row"]),
-            chunks=count,
-        ).save()
+        job, created = once.insert(
+            Ingestion(
+                id=job_id or ObjectId(),
+                kind=kind.name,
+                format=upload.format,
+                filename=filename[:255] if filename else None,
+                received=received,
+                valid=received - tally.rejected,
+                rejected=tally.rejected,
+                duplicates=tally.duplicates,
+                rejections=sorted(tally.rejections, key=lambda rejection: rejection["row"]),
+                chunks=count,
+            )
+        )
+        if not created:
+            return job
         chunks.seek(0)
         rejected.seek(0)
         try:

@@ -86,8 +86,12 @@ def _value_at(given: Any, path: str) -> str | None:
     return text[:MAX_VALUE].encode("utf-8", "replace").decode("utf-8")
 
 
+def find(ingestion_id: ObjectId) -> Ingestion | None:
+    return Ingestion.objects(id=ingestion_id).first()
+
+
 def get(ingestion_id: ObjectId) -> Ingestion:
-    job = Ingestion.objects(id=ingestion_id).first()
+    job = find(ingestion_id)
     if job is None:
         raise NotFound(f"No ingestion with id {ingestion_id}.")
     return job
