@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from bson import ObjectId
 
 from crm import create_app
+from crm.documents import Audience
 from crm.services import users
 from devstack.embedded import serve
 from tests.helpers.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
@@ -177,14 +179,17 @@ def test_a_post_without_the_csrf_token_is_refused(app, page, accounts):
         form = {
             "name": "x",
             "rules": json.dumps({"rules": [{"field": "visit_count", "operator": "exists"}]}),
+            "form_key": str(ObjectId()),
         }
         refused = page.request.post(f"{url}/app/audiences", form=form, max_redirects=0)
         assert refused.status == 400
+        assert Audience.objects.count() == 0
         token = page.locator('meta[name="csrf-token"]').get_attribute("content")
         accepted = page.request.post(
             f"{url}/app/audiences", form={**form, "csrf_token": token}, max_redirects=0
         )
         assert accepted.status == 302
+        assert Audience.objects.count() == 1
 
 
 def _set_rule(rule, field, operator, value):
