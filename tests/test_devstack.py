@@ -275,6 +275,7 @@ def test_a_database_a_killed_stack_left_running_is_stopped_by_the_next_start(tmp
         if any("secantusd" in part for part in child.cmdline())
     ]
     mongo_port = int(env["CRM_EMBEDDED_MONGO_PORT"])
+    again = None
     try:
         # Given a database too busy to stop (stalled here) when its make run is SIGKILLed
         mongo.suspend()
@@ -295,6 +296,9 @@ def test_a_database_a_killed_stack_left_running_is_stopped_by_the_next_start(tmp
         os.killpg(again.pid, signal.SIGINT)
         assert again.wait(timeout=60) == 0
     finally:
+        if again is not None and again.poll() is None:
+            os.killpg(again.pid, signal.SIGINT)
+            again.wait(timeout=60)
         if mongo.is_running():
             mongo.kill()
 
