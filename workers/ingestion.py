@@ -28,7 +28,9 @@ CHUNK_ATTEMPTS = 5
 def ingest_chunk(ingestion_id: str, number: int) -> None:
     job_id = ObjectId(ingestion_id)
     try:
-        outcome = consumer.apply_stored_chunk(job_id, number)
+        outcome = consumer.apply_stored_chunk(
+            job_id, number, broker.settings().ingest_transaction_seconds
+        )
     except Exception as error:
         message = CurrentMessage.get_current_message()
         retries = message.options.get("retries", 0) if message else 0

@@ -67,9 +67,16 @@ class Ingestion(Document):
 
 class IngestionBatch(Document):
     ingestion_id = ObjectIdField(required=True)
-    # "chunk:<n>" for the upload's chunks, "settle:<id>" for parked orders settled later.
+    # "chunk:<n>" for the upload's chunks, "chunk:<n>:rows:<a>-<b>" for a part of one
+    # applied on its own (its transaction could not apply the whole in time), "settle:<id>"
+    # for parked orders settled later.
     key = StringField(required=True)
     chunk = IntField()
+    # A part's rows, ``start`` to ``end`` (excluded) of its chunk's ``size``; unset for a
+    # whole chunk.
+    start = IntField()
+    end = IntField()
+    size = IntField()
     inserted = IntField(default=0)
     updated = IntField(default=0)
     duplicates = IntField(default=0)

@@ -16,6 +16,8 @@ from pymongo.errors import DuplicateKeyError
 from crm.clock import utcnow
 from crm.documents import Ingestion, IngestionBatch, IngestionChunk, IngestionStatus
 
+# The most rows a chunk holds: a batch without ``end`` applied its chunk whole.
+MAX_ROWS = 2**31 - 1
 # The counts each batch carries; a job's counts are their sums.
 BATCH_COUNTS = ("inserted", "updated", "duplicates", "rejected", "parked")
 
@@ -68,9 +70,13 @@ def insert_batch(
     counts: dict[str, int],
     rejections: list[dict[str, Any]],
     session: ClientSession,
+    part: tuple[int, int, int] | None = None,
 ) -> bool:
-    """Write the job's batch ``key``; False if it exists (the batch was applied before)."""
+    """Write the job's batch ``key``; False if it exists (the batch was applied before).
+    ``part``: (start, end, size) when the batch applies only those of its chunk's rows."""
     batch: dict[str, Any] = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
+    if part is not None:
+        batch |= dict(zip(("start", "end", "size"), part, strict=True))
     batch |= {"rejections": rejections, "created_at": utcnow()}
     try:
         _batches().insert_one(batch, session=session)
@@ -86,20 +92,39 @@ def add_to_batch(ingestion_id: ObjectId, key: str, session: ClientSession, **cou
 
 
 def count_applied_chunks(ingestion_id: ObjectId) -> int:
-    return _batches().count_documents({"ingestion_id": ingestion_id, "chunk": {"$ne": None}})
+    return len(applied_chunks(ingestion_id))
 
 
 def applied_chunks(ingestion_id: ObjectId) -> list[int]:
-    return _batches().distinct("chunk", {"ingestion_id": ingestion_id, "chunk": {"$ne": None}})
+    """The chunks whose rows are all applied: in one batch, or in parts adding up to them."""
+    found = _batches().find(
+        {"ingestion_id": ingestion_id, "chunk": {"$ne": None}},
+        {"chunk": 1, "start": 1, "end": 1, "size": 1},
+    )
+    rows: dict[int, int] = {}
+    sizes: dict[int, int] = {}
+    for batch in found:
+        if batch.get("size") is None:  # the whole chunk
+            rows[batch["chunk"]] = sizes[batch["chunk"]] = 0
+            continue
+        rows[batch["chunk"]] = rows.get(batch["chunk"], 0) + batch["end"] - batch["start"]
+        sizes[batch["chunk"]] = batch["size"]
+    return sorted(number for number, size in sizes.items() if rows[number] == size)
+
+
+def applied_parts(ingestion_id: ObjectId, chunk: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` rows of the chunk's batches (the whole chunk, or its parts)."""
+    found = _batches().find({"ingestion_id": ingestion_id, "chunk": chunk}, {"start": 1, "end": 1})
+    return [(batch.get("start", 0), batch.get("end", MAX_ROWS)) for batch in found]
 
 
 def batch_sums(ingestion_id: ObjectId) -> dict[str, int]:
     """The batches' counts added up, and how many of them were chunks of the upload."""
     group: dict[str, Any] = {name: {"$sum": f"${name}"} for name in BATCH_COUNTS}
-    group["chunks_done"] = {"$sum": {"$cond": [{"$eq": [{"$type": "$chunk"}, "int"]}, 1, 0]}}
     pipeline = [{"$match": {"ingestion_id": ingestion_id}}, {"$group": {"_id": None, **group}}]
     found: dict[str, Any] = next(_batches().aggregate(pipeline), {})
-    return {name: found.get(name, 0) for name in (*BATCH_COUNTS, "chunks_done")}
+    sums = {name: found.get(name, 0) for name in BATCH_COUNTS}
+    return {**sums, "chunks_done": count_applied_chunks(ingestion_id)}
 
 
 def batch_rejections(ingestion_id: ObjectId) -> list[dict[str, Any]]:

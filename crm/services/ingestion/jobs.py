@@ -1,7 +1,7 @@
 """An ingestion job: moved through its status table by conditional updates, counted by
 summing its batches, each batch written in the transaction that applied it."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bson import ObjectId
@@ -21,6 +21,51 @@ KEPT_REJECTIONS = 100
 
 class AlreadyApplied(Exception):
     """The batch's key is taken: a redelivered chunk, already applied."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start`` to ``end`` (excluded) of chunk ``number``, of ``size`` rows in all,
+    applied as one batch: the whole chunk, or a part of it when a transaction could not
+    apply the whole in time."""
+
+    number: int
+    start: int
+    end: int
+    size: int
+
+    @classmethod
+    def whole(cls, number: int, size: int) -> "Part":
+        return cls(number, 0, size, size)
+
+    @property
+    def is_whole(self) -> bool:
+        return self.start == 0 and self.end == self.size
+
+    @property
+    def key(self) -> str:
+        if self.is_whole:
+            return f"chunk:{self.number}"
+        return f"chunk:{self.number}:rows:{self.start}-{self.end}"
+
+    @classmethod
+    def rest(cls, number: int, size: int, applied: list[tuple[int, int]]) -> list["Part"]:
+        """The parts of chunk ``number`` between the ``(start, end)`` parts ``applied``."""
+        rest, start = [], 0
+        for applied_start, applied_end in sorted(applied):
+            if start < applied_start:
+                rest.append(cls(number, start, applied_start, size))
+            start = max(start, applied_end)
+        if start < size:
+            rest.append(cls(number, start, size, size))
+        return rest
+
+    def halves(self) -> tuple["Part", "Part"]:
+        middle = (self.start + self.end) // 2
+        return replace(self, end=middle), replace(self, start=middle)
+
+    def of(self, rows: list[Any]) -> list[Any]:
+        return rows[self.start : self.end]
 
 
 @dataclass
@@ -105,6 +150,16 @@ def record_batch(
     counts = {name: getattr(tally, name) for name in BATCH_COUNTS}
     if not ingestions.insert_batch(ingestion_id, key, chunk, counts, tally.rejections, session):
         raise AlreadyApplied(key)
+
+
+def record_part(session: ClientSession, ingestion_id: ObjectId, part: Part, tally: Tally) -> None:
+    """``record_batch`` for a part of the upload's chunk (or all of it)."""
+    counts = {name: getattr(tally, name) for name in BATCH_COUNTS}
+    rows = None if part.is_whole else (part.start, part.end, part.size)
+    if not ingestions.insert_batch(
+        ingestion_id, part.key, part.number, counts, tally.rejections, session, rows
+    ):
+        raise AlreadyApplied(part.key)
 
 
 def report(job: Ingestion) -> dict[str, Any]:
