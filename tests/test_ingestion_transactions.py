@@ -2,10 +2,12 @@
 whose transaction cannot finish in time is applied in smaller parts; and a long import
 never holds back a campaign sending at the same time."""
 
+import json
 import os
 import random
 import signal
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -76,8 +78,6 @@ def orders_for(customer_ids, count):
 
 
 def ndjson(records):
-    import json
-
     return "".join(json.dumps(record) + "\n" for record in records)
 
 
@@ -139,7 +139,36 @@ def failpoint_server(tmp_path_factory):
     embedded.stop([process])
 
 
-class TestOnAServerThatStallsAnImport:
+def fail_importer_commands(server, mode, **data):
+    """Make the server fail or stall the importer process's commands."""
+    with MongoClient(server) as mongo:
+        mongo.admin.command(
+            {
+                "configureFailPoint": "failCommand",
+                "mode": mode,
+                "data": {"appName": "importer", **data},
+            }
+        )
+
+
+@contextmanager
+def importer(settings, log_dir, **variables):
+    """A worker process on the import queue, its commands named ``importer``."""
+    env = {
+        **os.environ,
+        **NO_SENDING,
+        "CRM_MONGODB_URI": f"{settings.mongodb_uri}?appName=importer",
+        **variables,
+    }
+    process = start_worker(env, log_dir / "importer.log", IMPORT_QUEUES)
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class TestOnAServerThatFailsTheImporter:
     @pytest.fixture
     def settings(self, settings, failpoint_server):
         database = settings.mongodb_uri.rsplit("/", 1)[1]
@@ -147,56 +176,87 @@ class TestOnAServerThatStallsAnImport:
             settings, mongodb_uri=f"{failpoint_server}/{database}", ingest_chunk_size=100
         )
 
+    def test_a_database_out_of_reach_for_more_than_five_tries_does_not_fail_the_import(
+        self, client, app, settings, broker, failpoint_server, tmp_path
+    ):
+        # Given customers, and every connection the importer opens dropped six tries long
+        # (each read is tried twice by the driver)
+        add_raw_customers(20)
+        fail_importer_commands(
+            failpoint_server, {"times": 12}, failCommands=["find"], closeConnection=True
+        )
+        with importer(settings, tmp_path):
+            # When orders are imported
+            orders = orders_for([f"k{n:05}" for n in range(20)], 50)
+            response = upload(client, "orders", ndjson(orders), "application/x-ndjson")
+            job = wait_for(client, response, timeout=120)
+
+        # Then the import waited the outage out and applied every order once
+        assert job["status"] == "DONE", job
+        assert job["counts"]["inserted"] == 50 and job["error"] is None
+        assert_spends_are_the_orders(orders)
+
+    def test_a_failed_import_resumes_and_applies_each_order_once(
+        self, client, app, settings, broker, failpoint_server, tmp_path
+    ):
+        # Given an import whose chunk failed five times for a reason that is not transient
+        add_raw_customers(20)
+        fail_importer_commands(failpoint_server, {"times": 5}, failCommands=["insert"], errorCode=2)
+        with importer(settings, tmp_path):
+            orders = orders_for([f"k{n:05}" for n in range(20)], 50)
+            response = upload(client, "orders", ndjson(orders), "application/x-ndjson")
+            failed = wait_for(client, response, timeout=120)
+            assert failed["status"] == "FAILED" and "resume" in failed["error"], failed
+            assert failed["counts"]["inserted"] == 0
+
+            # When it is resumed
+            resumed = client.post(f"/api/ingestions/{failed['id']}/resume")
+            assert resumed.status_code == 202, resumed.json
+            assert resumed.json["status"] == "RUNNING" and resumed.json["error"] is None
+            job = wait_for(client, resumed, timeout=120)
+
+        # Then it is DONE with every order applied once, and cannot be resumed again
+        assert job["status"] == "DONE" and job["counts"]["inserted"] == 50, job
+        assert_spends_are_the_orders(orders)
+        again = client.post(f"/api/ingestions/{failed['id']}/resume")
+        assert again.status_code == 409 and again.json["code"] == 409
+
     def test_a_chunk_too_slow_for_its_transaction_is_applied_in_parts_while_a_campaign_sends(
         self, client, app, settings, broker, vendor, failpoint_server, tmp_path
     ):
         # Given customers, a campaign to them, sending workers, and an importer process
         # whose transactions may take 1 s
         add_raw_customers(60)
-        importer_env = {
-            **os.environ,
-            **NO_SENDING,
-            "CRM_MONGODB_URI": f"{settings.mongodb_uri}?appName=importer",
-            "CRM_INGEST_TRANSACTION_SECONDS": "1",
-        }
-        importer = start_worker(importer_env, tmp_path / "importer.log", IMPORT_QUEUES)
-        try:
-            with embedded.serve(app) as api_url:
-                worker_broker.setup(
-                    replace(settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7)
+        with (
+            importer(settings, tmp_path, CRM_INGEST_TRANSACTION_SECONDS="1"),
+            embedded.serve(app) as api_url,
+        ):
+            worker_broker.setup(
+                replace(settings, vendor_url=vendor, public_url=api_url, send_chunk_size=7)
+            )
+            sender = dramatiq.Worker(broker, queues=set(SENDING_QUEUES), worker_threads=2)
+            sender.start()
+            try:
+                campaign_id = new_campaign(client)
+                # the importer's first insert (its first chunk's first statement) stalls
+                # for 3 s: that chunk cannot commit within 1 s
+                fail_importer_commands(
+                    failpoint_server,
+                    {"times": 1},
+                    failCommands=["insert"],
+                    blockConnection=True,
+                    blockTimeMS=3000,
                 )
-                sender = dramatiq.Worker(broker, queues=set(SENDING_QUEUES), worker_threads=2)
-                sender.start()
-                try:
-                    campaign_id = new_campaign(client)
-                    # the importer's first insert (its first chunk's first statement) stalls
-                    # for 3 s: that chunk cannot commit within 1 s
-                    with MongoClient(failpoint_server) as mongo:
-                        mongo.admin.command(
-                            {
-                                "configureFailPoint": "failCommand",
-                                "mode": {"times": 1},
-                                "data": {
-                                    "failCommands": ["insert"],
-                                    "appName": "importer",
-                                    "blockConnection": True,
-                                    "blockTimeMS": 3000,
-                                },
-                            }
-                        )
 
-                    # When the campaign is sent while 300 orders are imported
-                    sent = client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
-                    assert sent.status_code == 202
-                    orders = orders_for([f"k{n:05}" for n in range(60)], 300)
-                    response = upload(client, "orders", ndjson(orders), "application/x-ndjson")
-                    job = wait_for(client, response, timeout=180)
-                    campaign = wait_until_finished(client, campaign_id, timeout=120)
-                finally:
-                    sender.stop()
-        finally:
-            os.killpg(importer.pid, signal.SIGKILL)
-            importer.wait()
+                # When the campaign is sent while 300 orders are imported
+                sent = client.post("/api/sendCampaign", json={"campaign_id": campaign_id})
+                assert sent.status_code == 202
+                orders = orders_for([f"k{n:05}" for n in range(60)], 300)
+                response = upload(client, "orders", ndjson(orders), "application/x-ndjson")
+                job = wait_for(client, response, timeout=180)
+                campaign = wait_until_finished(client, campaign_id, timeout=120)
+            finally:
+                sender.stop()
 
         # Then the stalled chunk was applied in parts, every order exactly once
         assert job["status"] == "DONE", job

@@ -31,6 +31,7 @@ OPERATION_IDS = {
     "GET /api/orders/{order_id}": "getOrder",
     "POST /api/orders/bulk": "importOrders",
     "GET /api/ingestions/{ingestion_id}": "getIngestion",
+    "POST /api/ingestions/{ingestion_id}/resume": "resumeIngestion",
     "GET /api/audiences": "listAudiences",
     "POST /api/audiences": "createAudience",
     "POST /api/audiences/preview": "previewAudience",

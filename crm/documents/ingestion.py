@@ -33,14 +33,15 @@ class IngestionStatus(StrEnum):
     FAILED = "FAILED"
 
 
-# An upload without a valid row has nothing to run, so QUEUED may go straight to DONE.
+# An upload without a valid row has nothing to run, so QUEUED may go straight to DONE; a
+# FAILED job that is resumed runs again.
 INGESTION_TRANSITIONS: dict[IngestionStatus, frozenset[IngestionStatus]] = {
     IngestionStatus.QUEUED: frozenset(
         {IngestionStatus.RUNNING, IngestionStatus.DONE, IngestionStatus.FAILED}
     ),
     IngestionStatus.RUNNING: frozenset({IngestionStatus.DONE, IngestionStatus.FAILED}),
     IngestionStatus.DONE: frozenset(),
-    IngestionStatus.FAILED: frozenset(),
+    IngestionStatus.FAILED: frozenset({IngestionStatus.RUNNING}),
 }
 
 
@@ -100,6 +101,8 @@ class IngestionChunk(Document):
     number = IntField(required=True)
     rows = ListField(required=True)
     queued_at = DateTimeField(default=utcnow)
+    # The queue message that carries it (the latest one: each retry is a new message).
+    message_id = StringField()
 
     meta = {
         "collection": "ingestion_chunks",

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
@@ -155,6 +156,27 @@ def insert_chunks(ingestion_id: ObjectId, numbered: list[tuple[int, list[Any]]])
     )
 
 
+def note_message(ingestion_id: ObjectId, number: int, message_id: str) -> None:
+    """The queue message that now carries the chunk."""
+    chosen = {"ingestion_id": ingestion_id, "number": number}
+    _chunks().update_one(chosen, {"$set": {"message_id": message_id, "queued_at": utcnow()}})
+
+
+def note_messages(ingestion_id: ObjectId, message_ids: dict[int, str]) -> None:
+    """``note_message`` for several chunks, in one command."""
+    if message_ids:
+        _chunks().bulk_write(
+            [
+                UpdateOne(
+                    {"ingestion_id": ingestion_id, "number": number},
+                    {"$set": {"message_id": message_id}},
+                )
+                for number, message_id in message_ids.items()
+            ],
+            ordered=False,
+        )
+
+
 def chunk_rows(ingestion_id: ObjectId, number: int) -> list[list[Any]] | None:
     """The stored chunk's ``[row, record]`` pairs; None once its job has ended."""
     chunk = _chunks().find_one({"ingestion_id": ingestion_id, "number": number}, {"rows": 1})
@@ -166,13 +188,15 @@ def delete_chunks(ingestion_id: ObjectId) -> None:
 
 
 def chunks_queued_before(
-    ingestion_id: ObjectId, cutoff: datetime, skipping: list[int]
-) -> list[int]:
-    """The numbers of the job's chunks last queued before ``cutoff``, but for ``skipping``."""
-    lost = {"ingestion_id": ingestion_id, "queued_at": {"$lt": cutoff}}
-    return _chunks().distinct("number", {**lost, "number": {"$nin": skipping}})
+    ingestion_id: ObjectId, cutoff: datetime | None, skipping: list[int]
+) -> list[dict[str, Any]]:
+    """The number and queue message of the job's chunks last queued before ``cutoff``
+    (any time, if None), but for ``skipping``."""
+    chosen: dict[str, Any] = {"ingestion_id": ingestion_id, "number": {"$nin": skipping}}
+    if cutoff is not None:
+        chosen["queued_at"] = {"$lt": cutoff}
+    return list(_chunks().find(chosen, {"number": 1, "message_id": 1, "_id": 0}))
 
 
-def stamp_queued(ingestion_id: ObjectId, numbers: list[int]) -> None:
-    chosen = {"ingestion_id": ingestion_id, "number": {"$in": numbers}}
-    _chunks().update_many(chosen, {"$set": {"queued_at": utcnow()}})
+def count_chunks(ingestion_id: ObjectId) -> int:
+    return _chunks().count_documents({"ingestion_id": ingestion_id})

@@ -22,6 +22,10 @@ class ReadChanged(Exception):
     since it read it (by another process's transaction): the work runs again, reading anew."""
 
 
+class KeptChanging(RuntimeError):
+    """The documents a transaction reads kept changing under it: try again later."""
+
+
 class OutOfTime(Exception):
     """The transaction could not commit within its time budget and was given up (aborted,
     or left to the server, which aborts it): the same work will not fit either."""
@@ -49,4 +53,4 @@ def run(work: Callable[[ClientSession], T], time_budget: float | None = None) ->
             if time_budget and error.timeout:
                 raise OutOfTime(f"not committed within {time_budget:g}s: {error}") from error
             raise
-    raise RuntimeError(f"the transaction's documents kept changing ({MAX_RERUNS} attempts)")
+    raise KeptChanging(f"the transaction's documents kept changing ({MAX_RERUNS} attempts)")

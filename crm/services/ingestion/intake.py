@@ -22,7 +22,7 @@ import json
 import logging
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import IO, Any
 
@@ -42,14 +42,11 @@ CHUNKS_IN_MEMORY = 4 * 1024 * 1024
 CHUNKS_PER_INSERT = 4
 GROUP_BY = "customer_id"
 
-# publish(ingestion_id, chunk_number): queue the stored chunk
-Publish = Callable[[str, int], object]
-
 
 def receive(
     kind: Kind,
     upload: Upload,
-    publish: Publish,
+    publish: jobs.Publish,
     chunk_size: int,
     filename: str | None = None,
     *,
@@ -94,13 +91,14 @@ def receive(
                 for number, line in itertools.islice(numbered, CHUNKS_PER_INSERT)
             ]:
                 ingestions.insert_chunks(job.id, stored)
-                for number, _ in stored:
-                    publish(str(job.id), number)
+                published = {number: publish(str(job.id), number) for number, _ in stored}
+                ingestions.note_messages(job.id, published)
         except Exception as error:
             log.error("ingestion_id=%s could not be queued: %s", job.id, error)
             jobs.fail(
                 job.id, f"The upload could not be queued ({type(error).__name__}); upload again."
             )
+            jobs.drop_chunks(job.id)
             raise
     if job.chunks == 0:
         jobs.move(job.id, IngestionStatus.DONE, finished_at=job.created_at)

@@ -1,6 +1,7 @@
 """An ingestion job: moved through its status table by conditional updates, counted by
 summing its batches, each batch written in the transaction that applied it."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -11,9 +12,12 @@ from crm.clock import utcnow
 from crm.documents import Ingestion, IngestionStatus
 from crm.documents.ingestion import INGESTION_TRANSITIONS
 from crm.documents.status import sources_of
-from crm.services.errors import NotFound
+from crm.services.errors import InvalidTransition, NotFound
 from crm.store import ingestions
 from crm.store.ingestions import BATCH_COUNTS
+
+# publish(ingestion_id, chunk_number) -> the id of the queue message that carries it
+Publish = Callable[[str, int], str]
 
 # Rejected rows kept with their reasons, per job and per batch; the rest are counted.
 KEPT_REJECTIONS = 100
@@ -114,8 +118,31 @@ def move(ingestion_id: ObjectId, target: IngestionStatus, **fields: Any) -> bool
 
 
 def fail(ingestion_id: ObjectId, error: str) -> None:
+    """FAILED, its chunks kept for ``resume``."""
     move(ingestion_id, IngestionStatus.FAILED, error=error, finished_at=utcnow())
-    drop_chunks(ingestion_id)
+
+
+def resume(ingestion_id: ObjectId, publish: Publish) -> Ingestion:
+    """A FAILED job RUNNING again, each of its chunks not yet applied queued again (an
+    applied one is not applied twice: its batch's key is taken)."""
+    job = get(ingestion_id)
+    if job.status != IngestionStatus.FAILED:
+        raise InvalidTransition(f"Only a FAILED import can be resumed; this one is {job.status}.")
+    applied = ingestions.applied_chunks(ingestion_id)
+    waiting = ingestions.chunks_queued_before(ingestion_id, None, skipping=applied)
+    if len(applied) + len(waiting) < job.chunks:
+        raise InvalidTransition(
+            "This import's upload was never queued whole, so it cannot be resumed; upload it again."
+        )
+    if not move(ingestion_id, IngestionStatus.RUNNING, error=None, finished_at=None):
+        raise InvalidTransition("The import was resumed already.")
+    numbers = [chunk["number"] for chunk in waiting]
+    ingestions.note_messages(
+        ingestion_id, {number: publish(str(ingestion_id), number) for number in numbers}
+    )
+    if not numbers:
+        complete_if_done(ingestion_id, job.chunks)
+    return get(ingestion_id)
 
 
 def drop_chunks(ingestion_id: ObjectId) -> None:

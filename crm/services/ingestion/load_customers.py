@@ -41,7 +41,7 @@ def apply_part(
             attempt.known = existing(list(attempt.records))
         except jobs.AlreadyApplied:
             return None
-    raise RuntimeError(f"{part.key}: its customers kept changing; retry it later")
+    raise transaction.KeptChanging(f"{part.key}: its customers kept changing; retry it later")
 
 
 def _merge(rows: list[list[Any]]) -> tuple[jobs.Tally, dict[str, dict[str, Any]]]:

@@ -69,7 +69,9 @@ def apply(
             attempt.no_room = orders.without_room(attempt.new_orders())
         except jobs.AlreadyApplied:
             return None
-    raise RuntimeError(f"{batch}: its orders or customers kept changing; retry it later")
+    raise transaction.KeptChanging(
+        f"{batch}: its orders or customers kept changing; retry it later"
+    )
 
 
 def _dedupe(placed: Sequence[RowOrder]) -> tuple[jobs.Tally, dict[str, RowOrder]]:
