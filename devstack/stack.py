@@ -216,8 +216,8 @@ def start_services(
     vendor_host: str = "127.0.0.1",
 ) -> dict[str, subprocess.Popen]:
     """The vendor simulator, the API (gunicorn) and the Dramatiq workers (sending, and
-    imports), by name, the first two checked to serve their own port. Their output goes to the terminal, or to
-    ``log_dir/<name>.log`` when given."""
+    imports), by name, the first two checked to serve their own port. Their output goes
+    to the terminal, or to ``log_dir/<name>.log`` when given."""
     env = {
         "CRM_VENDOR_URL": f"http://{_client_host(vendor_host)}:{vendor_port}",
         "CRM_PUBLIC_URL": f"http://{_client_host(host)}:{api_port}",
@@ -250,9 +250,7 @@ def start_services(
         )
         embedded.wait_for_port(api_port, started["api"], what="the API")
         started["worker"] = start_worker(env, log_dir and log_dir / "worker.log", SENDING_QUEUES)
-        started["importer"] = start_worker(
-            env, log_dir and log_dir / "importer.log", IMPORT_QUEUES
-        )
+        started["importer"] = start_worker(env, log_dir and log_dir / "importer.log", IMPORT_QUEUES)
     except BaseException:
         embedded.stop(list(started.values()))
         raise
