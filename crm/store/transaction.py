@@ -13,7 +13,10 @@ T = TypeVar("T")
 # Transactions of one process mostly touch the same hot documents (a campaign's counts, an
 # import's customers): two at once conflict and one does all its work again, so a process
 # runs them one at a time. Processes still run theirs side by side.
-_one_at_a_time = threading.RLock()
+# Imports take turns apart from the rest (sends, receipts): their customers are not what a
+# send's transaction touches, and a long import chunk never makes a send wait for its turn.
+SENDS = threading.RLock()
+IMPORTS = threading.RLock()
 MAX_RERUNS = 20
 
 
@@ -31,9 +34,14 @@ class OutOfTime(Exception):
     or left to the server, which aborts it): the same work will not fit either."""
 
 
-def run(work: Callable[[ClientSession], T], time_budget: float | None = None) -> T:
+def run(
+    work: Callable[[ClientSession], T],
+    time_budget: float | None = None,
+    turns: threading.RLock = SENDS,
+) -> T:
     """Run ``work(session)`` in one transaction, retried as a whole on a transient conflict
-    (with another process's) or when ``work`` raises ReadChanged.
+    (with another process's) or when ``work`` raises ReadChanged; one at a time with the
+    process's other transactions taking ``turns`` (SENDS or IMPORTS).
 
     ``time_budget``: the seconds every attempt together may take, from when this process's
     turn comes; past it, OutOfTime. Without one, pymongo retries transient errors for up to
@@ -42,7 +50,7 @@ def run(work: Callable[[ClientSession], T], time_budget: float | None = None) ->
     for _ in range(MAX_RERUNS):
         try:
             with (
-                _one_at_a_time,
+                turns,
                 mongoengine.get_connection().start_session() as session,
                 pymongo.timeout(time_budget) if time_budget else contextlib.nullcontext(),
             ):

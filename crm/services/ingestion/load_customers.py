@@ -36,7 +36,7 @@ def apply_part(
     attribute_keys.record(attempt.records.values())
     for _ in range(MAX_ATTEMPTS):
         try:
-            return transaction.run(attempt, time_budget)
+            return transaction.run(attempt, time_budget, transaction.IMPORTS)
         except bulk.KeysTaken:
             attempt.known = existing(list(attempt.records))
         except jobs.AlreadyApplied:

@@ -60,7 +60,7 @@ def apply(
     attempt = _Attempt(ingestion_id, batch, *_dedupe(placed), unparking=unparking)
     for _ in range(MAX_ATTEMPTS):
         try:
-            return transaction.run(attempt, time_budget)
+            return transaction.run(attempt, time_budget, transaction.IMPORTS)
         except bulk.KeysTaken:
             attempt.known = _recorded(list(attempt.unique), unparking)
         except _CustomersRefused:
