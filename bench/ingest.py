@@ -243,7 +243,7 @@ def raw_rates(mongodb_uri: str, paths: dict[str, Path]) -> dict[str, tuple[float
             scratch[kind].insert_many(documents[i : i + RAW_BATCH], ordered=False)
         inserted = time.perf_counter() - start
         if kind == "orders":
-            updates = orders.customer_updates(documents)
+            updates = orders.customer_updates(orders.group_by_customer(documents))
             for i in range(0, len(updates), RAW_BATCH):
                 scratch.customers.bulk_write(updates[i : i + RAW_BATCH], ordered=False)
         written = time.perf_counter() - start

@@ -99,6 +99,10 @@ class Settings:
     ingest_chunk_size: int = 2000
     ingest_chunk_bytes: int = 4 * 1024 * 1024
     ingest_park_seconds: float = 86400.0
+    # The longest one import transaction may run: a chunk that cannot be applied within it
+    # is split and its halves applied in turn. Below MongoDB's transaction lifetime limit
+    # (transactionLifetimeLimitSeconds, 60 by default), which would abort it anyway.
+    ingest_transaction_seconds: float = 30.0
     # Frequency cap: at most this many messages per customer in any frequency_cap_days
     # days, across campaigns (0: no cap). A campaign may set its own or ignore it.
     frequency_cap_messages: int = 0
@@ -151,16 +155,51 @@ STACK_FILE = "stack.env"
 _ALIASES = {"mongodb_uri": "MONGODB_URI", "redis_url": "REDIS_URL"}
 
 
-def _parse(raw: str, default: Any) -> Any:
+# Numeric settings that must be above zero (the others may be zero, never negative),
+# and those with an upper bound too.
+POSITIVE = {
+    "mongodb_timeout_ms",
+    "query_timeout_ms",
+    "results_timeout_ms",
+    "vendor_timeout_seconds",
+    "send_chunk_size",
+    "send_lease_seconds",
+    "max_content_length",
+    "max_upload_bytes",
+    "ingest_chunk_size",
+    "ingest_chunk_bytes",
+    "ingest_transaction_seconds",
+    "frequency_cap_days",
+}
+PORTS = {"port", "vendor_port", "embedded_mongo_port", "embedded_redis_port"}
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+    if isinstance(default, int | float):
+        return _number(name, raw, type(default))
     if default is None and raw.lstrip("-").isdigit():
         return int(raw)
     return raw
+
+
+def _number(name: str, raw: str, kind: type) -> int | float:
+    """``raw`` as a number in the setting's range; InvalidSetting (one line) if it is not."""
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        raise InvalidSetting(name, f"expected {what}, got {raw[:40]!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidSetting(name, f"expected {what}, got {raw[:40]!r}")
+    if name in PORTS and not 1 <= value <= 65535:
+        raise InvalidSetting(name, f"expected a port from 1 to 65535, got {raw[:40]!r}")
+    if name in POSITIVE and value <= 0:
+        raise InvalidSetting(name, f"expected {what} above 0, got {raw[:40]!r}")
+    if value < 0:
+        raise InvalidSetting(name, f"expected {what} of 0 or more, got {raw[:40]!r}")
+    return value
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -179,7 +218,7 @@ def _values(environ: Mapping[str, str]) -> dict[str, Any]:
     for field in fields(Settings):
         for name in (env_name(field.name), _ALIASES.get(field.name)):
             if name and environ.get(name):
-                values[field.name] = _parse(environ[name], field.default)
+                values[field.name] = _parse(field.name, environ[name], field.default)
                 break
     return values
 

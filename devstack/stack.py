@@ -239,6 +239,12 @@ def seed_demo_data(env: dict[str, str], var: Path) -> None:
         log.warning("no demo data loaded (see above); the stack runs on without it")
 
 
+# Imports run in a worker process of their own: however long their chunks take, they
+# never hold the threads that send messages and apply receipts.
+SENDING_QUEUES = ("campaigns", "deliveries", "receipts")
+IMPORT_QUEUES = ("ingestion",)
+
+
 def start_services(
     env: dict[str, str],
     api_port: int = 8000,
@@ -247,9 +253,9 @@ def start_services(
     host: str = "127.0.0.1",
     vendor_host: str = "127.0.0.1",
 ) -> dict[str, subprocess.Popen]:
-    """The vendor simulator, the API (gunicorn) and a Dramatiq worker, by name, each
-    checked to serve its own port. Their output goes to the terminal, or to
-    ``log_dir/<name>.log`` when given."""
+    """The vendor simulator, the API (gunicorn) and the Dramatiq workers (sending, and
+    imports), by name, the first two checked to serve their own port. Their output goes
+    to the terminal, or to ``log_dir/<name>.log`` when given."""
     env = {
         "CRM_VENDOR_URL": f"http://{_client_host(vendor_host)}:{vendor_port}",
         "CRM_PUBLIC_URL": f"http://{_client_host(host)}:{api_port}",
@@ -281,14 +287,20 @@ def start_services(
             env,
         )
         embedded.wait_for_port(api_port, started["api"], what="the API")
-        started["worker"] = start_worker(env, log_dir and log_dir / "worker.log")
+        started["worker"] = start_worker(env, log_dir and log_dir / "worker.log", SENDING_QUEUES)
+        started["importer"] = start_worker(env, log_dir and log_dir / "importer.log", IMPORT_QUEUES)
     except BaseException:
         embedded.stop(list(started.values()))
         raise
     return started
 
 
-def start_worker(env: dict[str, str], log_path: Path | None = None) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str], log_path: Path | None = None, queues: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """A Dramatiq worker process on ``queues`` (all of them if none)."""
     dramatiq = str(Path(sys.executable).parent / "dramatiq")
     command = [dramatiq, "workers:boot", "--processes", "1", "--threads", "2"]
+    if queues:
+        command += ["--queues", *queues]
     return embedded.spawn(command, log_path, env)

@@ -4,6 +4,8 @@ offset: the seed flow, built from the documented examples, over a sending pipeli
 import json
 from dataclasses import replace
 
+from bson import ObjectId
+
 from crm import config, signatures
 from crm.api.openapi import EXAMPLES
 from tests.helpers.contract import Contract
@@ -57,6 +59,8 @@ def test_every_operation_answers_as_documented(client, live, vendor):
     call("POST", "/api/orders/bulk", 202, data=ORDERS_CSV, content_type="text/csv")
     call("GET", f"/api/ingestions/{job['id']}", 200)
     call("GET", f"/api/ingestions/{job['id']}/rejections", 200)
+    call("POST", f"/api/ingestions/{job['id']}/resume", 409)  # not FAILED
+    call("POST", f"/api/ingestions/{ObjectId()}/resume", 404)
 
     # Audiences, under both the plural paths and the seed's singular ones
     for base in ("/api/audiences", "/api/audience"):

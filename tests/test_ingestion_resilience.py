@@ -24,7 +24,6 @@ from devstack.stack import start_worker
 from tests.helpers.ingestion import upload, wait_for
 from tests.helpers.polling import eventually
 from workers import broker as worker_broker
-from workers.ingestion import ingest_chunk
 
 # A worker process refuses to start without these; this one imports and sends nothing.
 NO_SENDING = {"CRM_PUBLIC_URL": "http://127.0.0.1:9", "CRM_VENDOR_URL": "http://127.0.0.1:9"}
@@ -253,10 +252,14 @@ def test_chunks_the_queue_lost_are_queued_again_by_the_sweep(client, broker, set
     worker_broker.setup(settings)
     response = upload(client, "customers", customers_csv(60), "text/csv")
     job_id = response.json["id"]
+    lost = (workers.ingestion.in_queue, workers.ingestion.enqueue_chunk)
+    # Chunks long idle whose messages still wait in the queue are not lost
+    assert sweep.requeue_lost_chunks(timedelta(0), *lost) == 0
+    assert broker.client.hlen(f"{broker.namespace}:ingestion.msgs") == 3
     # No worker took them, and Redis comes back empty.
     broker.flush("ingestion")
-    assert sweep.requeue_lost_chunks(timedelta(hours=1), ingest_chunk.send) == 0  # not idle yet
-    assert sweep.requeue_lost_chunks(timedelta(0), ingest_chunk.send) == 3
+    assert sweep.requeue_lost_chunks(timedelta(hours=1), *lost) == 0  # not idle yet
+    assert sweep.requeue_lost_chunks(timedelta(0), *lost) == 3
 
     restarted = dramatiq.Worker(broker, queues={"ingestion"}, worker_threads=2, worker_timeout=100)
     restarted.start()

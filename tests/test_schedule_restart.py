@@ -42,17 +42,19 @@ def test_a_campaign_scheduled_across_a_worker_restart_is_sent_once(stack, broker
     campaign_id = api.post(f"{url}/api/campaign", json=body, timeout=10).json()["id"]
     send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
 
-    # Given a campaign scheduled a few seconds ahead, and its worker gone before then
+    # Given a campaign scheduled a few seconds ahead, and its workers (the sending one, and
+    # the importer, whose sweeper could fire it too) gone before then
     body = {"campaign_id": campaign_id, "schedule": {"send_at": send_at.isoformat()}}
     sent = api.post(f"{url}/api/sendCampaign", json=body, timeout=10)
     assert sent.json()["status"] == "SCHEDULED", sent.text
-    worker = stack.processes["worker"]
-    if how == "stopped":
-        worker.terminate()  # Dramatiq puts back the delayed message it held
-    else:
-        os.killpg(worker.pid, signal.SIGKILL)
+    for worker in (stack.processes["worker"], stack.processes["importer"]):
+        if how == "stopped":
+            worker.terminate()  # Dramatiq puts back the delayed message it held
+        else:
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(30)
+    if how != "stopped":
         broker.client.flushdb()  # and the queue message that would have fired it is lost
-    worker.wait(30)
     time.sleep(max(0.0, (send_at - datetime.now(UTC)).total_seconds()) + 0.5)
     campaign = api.get(f"{url}/api/campaign/{campaign_id}", timeout=10).json()
     assert campaign["status"] == "SCHEDULED"  # nothing fired it meanwhile

@@ -59,7 +59,7 @@ def sweep_once() -> None:
             idle_for, sending.in_campaigns_queue, sending.enqueue_materialize
         ),
         "import_chunk_requeued": ingestion_sweep.requeue_lost_chunks(
-            idle_for, ingestion.ingest_chunk.send
+            idle_for, ingestion.in_queue, ingestion.enqueue_chunk
         ),
         "winner_handed_out": sweeps.winners_due(utcnow(), idle_for, sending.choose_winner.send),
     }

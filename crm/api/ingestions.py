@@ -14,7 +14,7 @@ from crm.services.errors import InvalidInput, Unavailable
 from crm.services.ingestion import intake, jobs
 from crm.services.ingestion.formats import Upload, detect
 from crm.services.ingestion.kinds import CUSTOMERS, ORDERS, Kind
-from workers.ingestion import ingest_chunk
+from workers.ingestion import enqueue_chunk
 
 blp = Blueprint("ingestions", __name__, url_prefix="/api", description="Bulk import")
 
@@ -124,6 +124,25 @@ def rejections_csv(job) -> Response:
     return Response(stream_with_context(body), mimetype="text/csv", headers=headers)
 
 
+@blp.route("/ingestions/<objectid:ingestion_id>/resume", methods=["POST"])
+@blp.response(202, IngestionSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No import has that id.")
+@blp.alt_response(
+    409, schema=ErrorSchema, description="The import is not FAILED, or cannot resume."
+)
+@blp.alt_response(503, schema=ErrorSchema, description="The queue is unreachable.")
+def resume_ingestion(ingestion_id):
+    """Take up a FAILED import again where it stopped: its chunks not yet applied are
+    queued again, and none is applied twice. An import whose upload was never queued
+    whole cannot resume (409): upload it again."""
+    try:
+        job = jobs.resume(ingestion_id, enqueue_chunk)
+    except RedisError:
+        raise Unavailable("The import queue is unreachable; resume again shortly.") from None
+    location = url_for("ingestions.get_ingestion", ingestion_id=job.id)
+    return jobs.report(job), 202, {"Location": location}
+
+
 def _receive(kind: Kind, query: dict):
     settings = current_app.config["CRM_SETTINGS"]
     request.max_content_length = settings.max_upload_bytes
@@ -133,7 +152,7 @@ def _receive(kind: Kind, query: dict):
         job = intake.receive(
             kind,
             upload,
-            ingest_chunk.send,
+            enqueue_chunk,
             settings.ingest_chunk_size,
             filename,
             chunk_bytes=settings.ingest_chunk_bytes,

@@ -32,6 +32,7 @@ OPERATION_IDS = {
     "POST /api/orders/bulk": "importOrders",
     "GET /api/ingestions/{ingestion_id}": "getIngestion",
     "GET /api/ingestions/{ingestion_id}/rejections": "getIngestionRejections",
+    "POST /api/ingestions/{ingestion_id}/resume": "resumeIngestion",
     "GET /api/audiences": "listAudiences",
     "POST /api/audiences": "createAudience",
     "POST /api/audiences/preview": "previewAudience",

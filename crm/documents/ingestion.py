@@ -33,14 +33,15 @@ class IngestionStatus(StrEnum):
     FAILED = "FAILED"
 
 
-# An upload without a valid row has nothing to run, so QUEUED may go straight to DONE.
+# An upload without a valid row has nothing to run, so QUEUED may go straight to DONE; a
+# FAILED job that is resumed runs again.
 INGESTION_TRANSITIONS: dict[IngestionStatus, frozenset[IngestionStatus]] = {
     IngestionStatus.QUEUED: frozenset(
         {IngestionStatus.RUNNING, IngestionStatus.DONE, IngestionStatus.FAILED}
     ),
     IngestionStatus.RUNNING: frozenset({IngestionStatus.DONE, IngestionStatus.FAILED}),
     IngestionStatus.DONE: frozenset(),
-    IngestionStatus.FAILED: frozenset(),
+    IngestionStatus.FAILED: frozenset({IngestionStatus.RUNNING}),
 }
 
 
@@ -69,9 +70,16 @@ class Ingestion(Document):
 
 class IngestionBatch(Document):
     ingestion_id = ObjectIdField(required=True)
-    # "chunk:<n>" for the upload's chunks, "settle:<id>" for parked orders settled later.
+    # "chunk:<n>" for the upload's chunks, "chunk:<n>:rows:<a>-<b>" for a part of one
+    # applied on its own (its transaction could not apply the whole in time), "settle:<id>"
+    # for parked orders settled later.
     key = StringField(required=True)
     chunk = IntField()
+    # A part's rows, ``start`` to ``end`` (excluded) of its chunk's ``size``; unset for a
+    # whole chunk.
+    start = IntField()
+    end = IntField()
+    size = IntField()
     inserted = IntField(default=0)
     updated = IntField(default=0)
     duplicates = IntField(default=0)
@@ -110,6 +118,8 @@ class IngestionChunk(Document):
     number = IntField(required=True)
     rows = ListField(required=True)
     queued_at = DateTimeField(default=utcnow)
+    # The queue message that carries it (the latest one: each retry is a new message).
+    message_id = StringField()
 
     meta = {
         "collection": "ingestion_chunks",

@@ -40,6 +40,9 @@ class SendChunk(Document):
     # Not sent before this (its members' local send time, the end of their quiet hours):
     # a worker handed it earlier puts it back in the queue, delayed.
     not_before = DateTimeField()
+    # Not sent after this (its due time and the campaign's late limit): past it, its
+    # members are SKIPPED local_time_passed.
+    send_by = DateTimeField()
     # Its members' time zones and the campaign's quiet hours, checked again before each
     # request, so a chunk held up (an outage, a rate limit) never sends inside them.
     zones = ListField(StringField())

@@ -14,6 +14,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from crm import config
 from crm.clock import utcnow
 from crm.config import Settings
 from crm.documents import Customer
@@ -57,7 +58,9 @@ def configure(settings: Settings) -> None:
     cap = None
     if settings.frequency_cap_messages > 0:
         if not 1 <= settings.frequency_cap_days <= MAX_CAP_DAYS:
-            raise ValueError(f"CRM_FREQUENCY_CAP_DAYS must be from 1 to {MAX_CAP_DAYS}")
+            raise config.InvalidSetting(
+                "frequency_cap_days", f"expected a whole number from 1 to {MAX_CAP_DAYS}"
+            )
         cap = Cap(settings.frequency_cap_messages, settings.frequency_cap_days)
     base = settings.link_base_url or settings.public_url or DEFAULT_BASE_URL
     _policy = Policy(cap, _link_key(settings), base.rstrip("/"))

@@ -25,7 +25,6 @@ from crm.store import order_days
 
 COMPARED_FIELDS = ("customer_id", "order_amount", "order_date")
 ROOM_FIELDS = {"customer_id": 1, "total_spends": 1, "visit_count": 1}
-MAX = Decimal128(MAX_MONEY)
 NO_ROOM = (
     f"The customer cannot take this order: its total_spends would pass {MAX_MONEY} "
     f"or its visit_count {MAX_VISITS}."
@@ -80,7 +79,7 @@ def without_room(documents: Iterable[Mapping[str, Any]]) -> set[str]:
     """The order ids, among stored-form orders in their given order, that their (existing)
     customers cannot take: each customer takes its orders until the next would pass a
     documented maximum."""
-    by_customer = _by_customer(documents)
+    by_customer = group_by_customer(documents)
     found = Customer._get_collection().find(
         {"customer_id": {"$in": list(by_customer)}}, ROOM_FIELDS
     )
@@ -98,18 +97,6 @@ def without_room(documents: Iterable[Mapping[str, Any]]) -> set[str]:
 def _has_room(customer: Mapping[str, Any], spend: Decimal, visits: int) -> bool:
     spent = customer.get("total_spends", Decimal128("0")).to_decimal()
     return spent + spend <= MAX_MONEY and customer.get("visit_count", 0) + visits <= MAX_VISITS
-
-
-def _room_filter(spend: Decimal, visits: int) -> dict[str, Any]:
-    """Matches a customer only if ``spend`` and ``visits`` more keep it within the maxima."""
-    return {
-        "$expr": {
-            "$and": [
-                {"$lte": [{"$add": [{"$ifNull": ["$total_spends", 0]}, Decimal128(spend)]}, MAX]},
-                {"$lte": [{"$add": [{"$ifNull": ["$visit_count", 0]}, visits]}, MAX_VISITS]},
-            ]
-        }
-    }
 
 
 def _spend_and_visits(placed: list[Mapping[str, Any]]) -> tuple[Decimal, int]:
@@ -137,29 +124,44 @@ def order_document(data: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 def apply_to_customers(documents: Iterable[Mapping[str, Any]], session: ClientSession) -> int:
     """Add stored-form orders to their customers; returns how many of those customers
     took them (an order for a missing customer, or one it has no room for, changes
-    nothing)."""
-    updates = customer_updates(documents)
-    if not updates:
+    nothing).
+
+    Room is read in the same transaction as the writes, so a concurrent order to one of
+    these customers makes one of the two conflict and retry. Every read and write is
+    bounded by the ``customer_id`` index: a filter with anything beside the key (an
+    ``$expr``, a range) would cost a scan of every customer on servers that cannot
+    combine it with the index, once per customer.
+    """
+    by_customer = group_by_customer(documents)
+    if not by_customer:
         return 0
-    result = Customer._get_collection().bulk_write(updates, ordered=False, session=session)
-    return result.matched_count
+    found = Customer._get_collection().find(
+        {"customer_id": {"$in": list(by_customer)}}, ROOM_FIELDS, session=session
+    )
+    able = {
+        customer["customer_id"]: by_customer[customer["customer_id"]]
+        for customer in found
+        if _has_room(customer, *_spend_and_visits(by_customer[customer["customer_id"]]))
+    }
+    if able:
+        Customer._get_collection().bulk_write(
+            customer_updates(able), ordered=False, session=session
+        )
+    return len(able)
 
 
-def customer_updates(documents: Iterable[Mapping[str, Any]]) -> list[UpdateOne]:
-    """One update per customer adding its orders' effect if it has room for them: the one
-    place that effect is defined, for the single and the bulk path alike."""
+def customer_updates(by_customer: Mapping[str, list[Mapping[str, Any]]]) -> list[UpdateOne]:
+    """One update per customer adding its orders' effect: the one place that effect is
+    defined, for the single and the bulk path alike. Filtered by the key alone."""
     now = utcnow()
     return [
-        UpdateOne(
-            {"customer_id": customer_id, **_room_filter(*_spend_and_visits(placed))},
-            order_facts.update(placed, now),
-        )
-        for customer_id, placed in _by_customer(documents).items()
+        UpdateOne({"customer_id": customer_id}, order_facts.update(placed, now))
+        for customer_id, placed in by_customer.items()
     ]
 
 
-def _by_customer(documents: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    by_customer: dict[str, list[Mapping[str, Any]]] = {}
+def group_by_customer(documents: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
     for document in documents:
-        by_customer.setdefault(document["customer_id"], []).append(document)
-    return by_customer
+        grouped.setdefault(document["customer_id"], []).append(document)
+    return grouped

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
@@ -23,6 +24,8 @@ from crm.documents import (
     IngestionStatus,
 )
 
+# The most rows a chunk holds: a batch without ``end`` applied its chunk whole.
+MAX_ROWS = 2**31 - 1
 # The counts each batch carries; a job's counts are their sums.
 BATCH_COUNTS = ("inserted", "updated", "duplicates", "rejected", "parked")
 
@@ -79,9 +82,13 @@ def insert_batch(
     counts: dict[str, int],
     rejections: list[dict[str, Any]],
     session: ClientSession,
+    part: tuple[int, int, int] | None = None,
 ) -> bool:
-    """Write the job's batch ``key``; False if it exists (the batch was applied before)."""
+    """Write the job's batch ``key``; False if it exists (the batch was applied before).
+    ``part``: (start, end, size) when the batch applies only those of its chunk's rows."""
     batch: dict[str, Any] = {"ingestion_id": ingestion_id, "key": key, "chunk": chunk, **counts}
+    if part is not None:
+        batch |= dict(zip(("start", "end", "size"), part, strict=True))
     batch |= {"rejections": rejections, "created_at": utcnow()}
     try:
         _batches().insert_one(batch, session=session)
@@ -97,20 +104,39 @@ def add_to_batch(ingestion_id: ObjectId, key: str, session: ClientSession, **cou
 
 
 def count_applied_chunks(ingestion_id: ObjectId) -> int:
-    return _batches().count_documents({"ingestion_id": ingestion_id, "chunk": {"$ne": None}})
+    return len(applied_chunks(ingestion_id))
 
 
 def applied_chunks(ingestion_id: ObjectId) -> list[int]:
-    return _batches().distinct("chunk", {"ingestion_id": ingestion_id, "chunk": {"$ne": None}})
+    """The chunks whose rows are all applied: in one batch, or in parts adding up to them."""
+    found = _batches().find(
+        {"ingestion_id": ingestion_id, "chunk": {"$ne": None}},
+        {"chunk": 1, "start": 1, "end": 1, "size": 1},
+    )
+    rows: dict[int, int] = {}
+    sizes: dict[int, int] = {}
+    for batch in found:
+        if batch.get("size") is None:  # the whole chunk
+            rows[batch["chunk"]] = sizes[batch["chunk"]] = 0
+            continue
+        rows[batch["chunk"]] = rows.get(batch["chunk"], 0) + batch["end"] - batch["start"]
+        sizes[batch["chunk"]] = batch["size"]
+    return sorted(number for number, size in sizes.items() if rows[number] == size)
+
+
+def applied_parts(ingestion_id: ObjectId, chunk: int) -> list[tuple[int, int]]:
+    """The ``(start, end)`` rows of the chunk's batches (the whole chunk, or its parts)."""
+    found = _batches().find({"ingestion_id": ingestion_id, "chunk": chunk}, {"start": 1, "end": 1})
+    return [(batch.get("start", 0), batch.get("end", MAX_ROWS)) for batch in found]
 
 
 def batch_sums(ingestion_id: ObjectId) -> dict[str, int]:
     """The batches' counts added up, and how many of them were chunks of the upload."""
     group: dict[str, Any] = {name: {"$sum": f"${name}"} for name in BATCH_COUNTS}
-    group["chunks_done"] = {"$sum": {"$cond": [{"$eq": [{"$type": "$chunk"}, "int"]}, 1, 0]}}
     pipeline = [{"$match": {"ingestion_id": ingestion_id}}, {"$group": {"_id": None, **group}}]
     found: dict[str, Any] = next(_batches().aggregate(pipeline), {})
-    return {name: found.get(name, 0) for name in (*BATCH_COUNTS, "chunks_done")}
+    sums = {name: found.get(name, 0) for name in BATCH_COUNTS}
+    return {**sums, "chunks_done": count_applied_chunks(ingestion_id)}
 
 
 def batch_rejections(ingestion_id: ObjectId) -> list[dict[str, Any]]:
@@ -160,6 +186,27 @@ def insert_chunks(ingestion_id: ObjectId, numbered: list[tuple[int, list[Any]]])
     )
 
 
+def note_message(ingestion_id: ObjectId, number: int, message_id: str) -> None:
+    """The queue message that now carries the chunk."""
+    chosen = {"ingestion_id": ingestion_id, "number": number}
+    _chunks().update_one(chosen, {"$set": {"message_id": message_id, "queued_at": utcnow()}})
+
+
+def note_messages(ingestion_id: ObjectId, message_ids: dict[int, str]) -> None:
+    """``note_message`` for several chunks, in one command."""
+    if message_ids:
+        _chunks().bulk_write(
+            [
+                UpdateOne(
+                    {"ingestion_id": ingestion_id, "number": number},
+                    {"$set": {"message_id": message_id}},
+                )
+                for number, message_id in message_ids.items()
+            ],
+            ordered=False,
+        )
+
+
 def chunk_rows(ingestion_id: ObjectId, number: int) -> list[list[Any]] | None:
     """The stored chunk's ``[row, record]`` pairs; None once its job has ended."""
     chunk = _chunks().find_one({"ingestion_id": ingestion_id, "number": number}, {"rows": 1})
@@ -171,13 +218,15 @@ def delete_chunks(ingestion_id: ObjectId) -> None:
 
 
 def chunks_queued_before(
-    ingestion_id: ObjectId, cutoff: datetime, skipping: list[int]
-) -> list[int]:
-    """The numbers of the job's chunks last queued before ``cutoff``, but for ``skipping``."""
-    lost = {"ingestion_id": ingestion_id, "queued_at": {"$lt": cutoff}}
-    return _chunks().distinct("number", {**lost, "number": {"$nin": skipping}})
+    ingestion_id: ObjectId, cutoff: datetime | None, skipping: list[int]
+) -> list[dict[str, Any]]:
+    """The number and queue message of the job's chunks last queued before ``cutoff``
+    (any time, if None), but for ``skipping``."""
+    chosen: dict[str, Any] = {"ingestion_id": ingestion_id, "number": {"$nin": skipping}}
+    if cutoff is not None:
+        chosen["queued_at"] = {"$lt": cutoff}
+    return list(_chunks().find(chosen, {"number": 1, "message_id": 1, "_id": 0}))
 
 
-def stamp_queued(ingestion_id: ObjectId, numbers: list[int]) -> None:
-    chosen = {"ingestion_id": ingestion_id, "number": {"$in": numbers}}
-    _chunks().update_many(chosen, {"$set": {"queued_at": utcnow()}})
+def count_chunks(ingestion_id: ObjectId) -> int:
+    return _chunks().count_documents({"ingestion_id": ingestion_id})

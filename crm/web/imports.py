@@ -26,7 +26,7 @@ from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
 from crm.web import form_keys
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error, status_of
-from workers.ingestion import ingest_chunk
+from workers.ingestion import enqueue_chunk
 
 KINDS = {"customers": CUSTOMERS, "orders": ORDERS}
 RECENT = 20
@@ -78,7 +78,7 @@ def import_upload():
         job = intake.receive(
             kind,
             Upload(upload.stream, detect(upload.mimetype, upload.filename, None)),
-            ingest_chunk.send,
+            enqueue_chunk,
             settings.ingest_chunk_size,
             upload.filename,
             chunk_bytes=settings.ingest_chunk_bytes,

@@ -49,8 +49,6 @@ CHUNKS_PER_INSERT = 4
 REJECTIONS_PER_INSERT = 1000
 GROUP_BY = "customer_id"
 
-# publish(ingestion_id, chunk_number): queue the stored chunk
-Publish = Callable[[str, int], object]
 # repeated(first, later): two [row, record] pairs of an upload with the same key
 Repeated = Callable[[list[Any], list[Any]], None]
 
@@ -58,7 +56,7 @@ Repeated = Callable[[list[Any], list[Any]], None]
 def receive(
     kind: Kind,
     upload: Upload,
-    publish: Publish,
+    publish: jobs.Publish,
     chunk_size: int,
     filename: str | None = None,
     *,
@@ -128,13 +126,14 @@ def receive(
                 for number, line in itertools.islice(numbered, CHUNKS_PER_INSERT)
             ]:
                 ingestions.insert_chunks(job.id, stored)
-                for number, _ in stored:
-                    publish(str(job.id), number)
+                published = {number: publish(str(job.id), number) for number, _ in stored}
+                ingestions.note_messages(job.id, published)
         except Exception as error:
             log.error("ingestion_id=%s could not be queued: %s", job.id, error)
             jobs.fail(
                 job.id, f"The upload could not be queued ({type(error).__name__}); upload again."
             )
+            jobs.drop_chunks(job.id)
             raise
     if job.chunks == 0:
         jobs.move(job.id, IngestionStatus.DONE, finished_at=job.created_at)

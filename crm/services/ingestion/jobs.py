@@ -3,8 +3,8 @@ summing its batches, each batch written in the transaction that applied it."""
 
 import heapq
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bson import ObjectId
@@ -14,9 +14,12 @@ from crm.clock import utcnow
 from crm.documents import Ingestion, IngestionStatus
 from crm.documents.ingestion import INGESTION_TRANSITIONS
 from crm.documents.status import sources_of
-from crm.services.errors import NotFound
+from crm.services.errors import InvalidTransition, NotFound
 from crm.store import ingestions
 from crm.store.ingestions import BATCH_COUNTS
+
+# publish(ingestion_id, chunk_number) -> the id of the queue message that carries it
+Publish = Callable[[str, int], str]
 
 # Rejected rows kept with their reasons, per job and per batch; the rest are counted.
 KEPT_REJECTIONS = 100
@@ -30,6 +33,51 @@ REJECTION_COLUMNS = ("row", "reason", "field", "value", "message")
 
 class AlreadyApplied(Exception):
     """The batch's key is taken: a redelivered chunk, already applied."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start`` to ``end`` (excluded) of chunk ``number``, of ``size`` rows in all,
+    applied as one batch: the whole chunk, or a part of it when a transaction could not
+    apply the whole in time."""
+
+    number: int
+    start: int
+    end: int
+    size: int
+
+    @classmethod
+    def whole(cls, number: int, size: int) -> "Part":
+        return cls(number, 0, size, size)
+
+    @property
+    def is_whole(self) -> bool:
+        return self.start == 0 and self.end == self.size
+
+    @property
+    def key(self) -> str:
+        if self.is_whole:
+            return f"chunk:{self.number}"
+        return f"chunk:{self.number}:rows:{self.start}-{self.end}"
+
+    @classmethod
+    def rest(cls, number: int, size: int, applied: list[tuple[int, int]]) -> list["Part"]:
+        """The parts of chunk ``number`` between the ``(start, end)`` parts ``applied``."""
+        rest, start = [], 0
+        for applied_start, applied_end in sorted(applied):
+            if start < applied_start:
+                rest.append(cls(number, start, applied_start, size))
+            start = max(start, applied_end)
+        if start < size:
+            rest.append(cls(number, start, size, size))
+        return rest
+
+    def halves(self) -> tuple["Part", "Part"]:
+        middle = (self.start + self.end) // 2
+        return replace(self, end=middle), replace(self, start=middle)
+
+    def of(self, rows: list[Any]) -> list[Any]:
+        return rows[self.start : self.end]
 
 
 @dataclass
@@ -104,8 +152,31 @@ def move(ingestion_id: ObjectId, target: IngestionStatus, **fields: Any) -> bool
 
 
 def fail(ingestion_id: ObjectId, error: str) -> None:
+    """FAILED, its chunks kept for ``resume``."""
     move(ingestion_id, IngestionStatus.FAILED, error=error, finished_at=utcnow())
-    drop_chunks(ingestion_id)
+
+
+def resume(ingestion_id: ObjectId, publish: Publish) -> Ingestion:
+    """A FAILED job RUNNING again, each of its chunks not yet applied queued again (an
+    applied one is not applied twice: its batch's key is taken)."""
+    job = get(ingestion_id)
+    if job.status != IngestionStatus.FAILED:
+        raise InvalidTransition(f"Only a FAILED import can be resumed; this one is {job.status}.")
+    applied = ingestions.applied_chunks(ingestion_id)
+    waiting = ingestions.chunks_queued_before(ingestion_id, None, skipping=applied)
+    if len(applied) + len(waiting) < job.chunks:
+        raise InvalidTransition(
+            "This import's upload was never queued whole, so it cannot be resumed; upload it again."
+        )
+    if not move(ingestion_id, IngestionStatus.RUNNING, error=None, finished_at=None):
+        raise InvalidTransition("The import was resumed already.")
+    numbers = [chunk["number"] for chunk in waiting]
+    ingestions.note_messages(
+        ingestion_id, {number: publish(str(ingestion_id), number) for number in numbers}
+    )
+    if not numbers:
+        complete_if_done(ingestion_id, job.chunks)
+    return get(ingestion_id)
 
 
 def drop_chunks(ingestion_id: ObjectId) -> None:
@@ -140,6 +211,16 @@ def record_batch(
     counts = {name: getattr(tally, name) for name in BATCH_COUNTS}
     if not ingestions.insert_batch(ingestion_id, key, chunk, counts, tally.rejections, session):
         raise AlreadyApplied(key)
+
+
+def record_part(session: ClientSession, ingestion_id: ObjectId, part: Part, tally: Tally) -> None:
+    """``record_batch`` for a part of the upload's chunk (or all of it)."""
+    counts = {name: getattr(tally, name) for name in BATCH_COUNTS}
+    rows = None if part.is_whole else (part.start, part.end, part.size)
+    if not ingestions.insert_batch(
+        ingestion_id, part.key, part.number, counts, tally.rejections, session, rows
+    ):
+        raise AlreadyApplied(part.key)
 
 
 def report(job: Ingestion) -> dict[str, Any]:

@@ -3,13 +3,14 @@ fields the upload carries (as ``POST /api/customers`` would), the chunk's batch 
 
 The fast path is one unordered ``insert_many``. Customers that already exist make it
 fail; they are looked up once and the chunk is applied again, inserting the new and
-updating the known with one unordered ``bulk_write``, whose filter skips a customer the
-row would not change (counted as a duplicate).
+updating, with one unordered ``bulk_write``, the known ones the row would change (read
+in the same transaction); the others count as duplicates.
 """
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import bson
 from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.client_session import ClientSession
@@ -25,19 +26,22 @@ from crm.store import bulk, ingestions, transaction
 MAX_ATTEMPTS = 4
 
 
-def apply_chunk(ingestion_id: ObjectId, number: int, rows: list[list[Any]]) -> list[str] | None:
-    """Apply one chunk of ``[row, customer]`` pairs; returns the customer_ids it created,
-    or None if the chunk was applied before."""
-    attempt = _Attempt(ingestion_id, number, *_merge(rows))
+def apply_part(
+    ingestion_id: ObjectId, part: jobs.Part, rows: list[list[Any]], time_budget: float | None
+) -> list[str] | None:
+    """Apply the part of a chunk whose ``[row, customer]`` pairs are ``rows``; returns the
+    customer_ids it created, or None if it was applied before. ``time_budget``: see
+    ``transaction.run``."""
+    attempt = _Attempt(ingestion_id, part, *_merge(rows))
     attribute_keys.record(attempt.records.values())
     for _ in range(MAX_ATTEMPTS):
         try:
-            return transaction.run(attempt)
+            return transaction.run(attempt, time_budget, transaction.IMPORTS)
         except bulk.KeysTaken:
             attempt.known = existing(list(attempt.records))
         except jobs.AlreadyApplied:
             return None
-    raise RuntimeError(f"chunk {number}: its customers kept changing; retry it later")
+    raise transaction.KeptChanging(f"{part.key}: its customers kept changing; retry it later")
 
 
 def _merge(rows: list[list[Any]]) -> tuple[jobs.Tally, dict[str, dict[str, Any]]]:
@@ -64,7 +68,7 @@ class _Attempt:
     """The chunk's transaction, given which of its customers are known to exist."""
 
     ingestion_id: ObjectId
-    number: int
+    part: jobs.Part
     base: jobs.Tally
     records: dict[str, dict[str, Any]]
     known: set[str] = field(default_factory=set)
@@ -76,19 +80,21 @@ class _Attempt:
         tally = jobs.Tally(
             updated=self.base.updated, duplicates=self.base.duplicates, inserted=len(new)
         )
-        key = f"chunk:{self.number}"
-        jobs.record_batch(session, self.ingestion_id, key, self.number, tally)
+        key = self.part.key
+        jobs.record_part(session, self.ingestion_id, self.part, tally)
         customers = Customer._get_collection()
         bulk.insert_new(customers, [_document(fields, now) for fields in new], session)
         if updating:
-            updates = [_update(fields, now) for fields in updating]
-            changed = customers.bulk_write(updates, ordered=False, session=session).matched_count
+            changed = _changed(updating, session)
+            if changed:
+                updates = [_update(fields, now) for fields in changed]
+                customers.bulk_write(updates, ordered=False, session=session)
             ingestions.add_to_batch(
                 self.ingestion_id,
                 key,
                 session,
-                updated=changed,
-                duplicates=len(updating) - changed,
+                updated=len(changed),
+                duplicates=len(updating) - len(changed),
             )
         return [fields["customer_id"] for fields in new]
 
@@ -98,14 +104,40 @@ def _document(fields: dict[str, Any], now) -> dict[str, Any]:
     return {**defaults, **fields, "created_at": now, "updated_at": now}
 
 
+def _changed(updating: list[dict[str, Any]], session: ClientSession) -> list[dict[str, Any]]:
+    """Those of ``updating`` that would change their stored customer: read by the
+    ``customer_id`` index in the chunk's transaction, so each update's filter is the key
+    alone (one beside an ``$or`` of fields would scan every customer on servers that
+    cannot combine the two)."""
+    names = {name for fields in updating for name in fields}
+    stored = {
+        customer["customer_id"]: customer
+        for customer in Customer._get_collection().find(
+            {"customer_id": {"$in": [fields["customer_id"] for fields in updating]}},
+            {name: 1 for name in names},
+            session=session,
+        )
+    }
+    return [
+        fields
+        for fields in updating
+        if fields["customer_id"] in stored
+        and any(
+            not _same(stored[fields["customer_id"]], name, value) for name, value in fields.items()
+        )
+    ]
+
+
+def _same(stored: dict[str, Any], name: str, value: Any) -> bool:
+    """As MongoDB's ``$eq`` compares a stored field with a given value: by their BSON."""
+    if name not in stored:
+        return value is None
+    return bson.encode({"v": stored[name]}) == bson.encode({"v": value})
+
+
 def _update(fields: dict[str, Any], now) -> UpdateOne:
-    """Set the given fields, only on a customer where one of them differs."""
     given = {name: value for name, value in fields.items() if name != "customer_id"}
-    differs = [{name: {"$ne": value}} for name, value in given.items()]
-    return UpdateOne(
-        {"customer_id": fields["customer_id"], "$or": differs},
-        {"$set": {**given, "updated_at": now}},
-    )
+    return UpdateOne({"customer_id": fields["customer_id"]}, {"$set": {**given, "updated_at": now}})
 
 
 def existing(customer_ids: list[str]) -> set[str]:

@@ -46,19 +46,21 @@ class ParkingRaced(Exception):
 
 def apply(
     ingestion_id: ObjectId,
-    key: str,
-    chunk: int | None,
+    batch: jobs.Part | str,
     placed: Sequence[RowOrder],
     unparking: Sequence[ObjectId] = (),
+    time_budget: float | None = None,
 ) -> jobs.Tally | None:
-    """Apply ``placed`` as the job's batch ``key``; None if that batch was applied before.
+    """Apply ``placed`` as the job's batch (a part of the upload's chunks, or the key of
+    another batch); None if that batch was applied before.
 
     ``unparking``: the parked orders these are, removed from parking in the same transaction.
+    ``time_budget``: see ``transaction.run``.
     """
-    attempt = _Attempt(ingestion_id, key, chunk, *_dedupe(placed), unparking=unparking)
+    attempt = _Attempt(ingestion_id, batch, *_dedupe(placed), unparking=unparking)
     for _ in range(MAX_ATTEMPTS):
         try:
-            return transaction.run(attempt)
+            return transaction.run(attempt, time_budget, transaction.IMPORTS)
         except bulk.KeysTaken:
             attempt.known = _recorded(list(attempt.unique), unparking)
         except _CustomersRefused:
@@ -67,7 +69,9 @@ def apply(
             attempt.no_room = orders.without_room(attempt.new_orders())
         except jobs.AlreadyApplied:
             return None
-    raise RuntimeError(f"{key}: its orders or customers kept changing; retry it later")
+    raise transaction.KeptChanging(
+        f"{batch}: its orders or customers kept changing; retry it later"
+    )
 
 
 def _dedupe(placed: Sequence[RowOrder]) -> tuple[jobs.Tally, dict[str, RowOrder]]:
@@ -92,8 +96,7 @@ class _Attempt:
     and the customers known to be missing or unable to take their orders."""
 
     ingestion_id: ObjectId
-    key: str
-    chunk: int | None
+    batch: jobs.Part | str
     base: jobs.Tally
     unique: dict[str, RowOrder]
     unparking: Sequence[ObjectId] = ()
@@ -110,7 +113,7 @@ class _Attempt:
 
     def __call__(self, session: ClientSession) -> jobs.Tally:
         if self.unparking and not parked_orders.unpark(list(self.unparking), session):
-            raise ParkingRaced(self.key)
+            raise ParkingRaced(str(self.batch))
         tally = jobs.Tally(duplicates=self.base.duplicates, rejected=self.base.rejected)
         tally.rejections = list(self.base.rejections)
         fresh: list[dict[str, Any]] = []
@@ -129,7 +132,10 @@ class _Attempt:
             else:
                 fresh.append(order)
         tally.inserted, tally.parked = len(fresh), len(to_park) - len(self.unparking)
-        jobs.record_batch(session, self.ingestion_id, self.key, self.chunk, tally)
+        if isinstance(self.batch, jobs.Part):
+            jobs.record_part(session, self.ingestion_id, self.batch, tally)
+        else:
+            jobs.record_batch(session, self.ingestion_id, self.batch, None, tally)
         bulk.insert_new(Order._get_collection(), fresh, session)
         order_days.mark((order["order_date"] for order in fresh), session)
         parked_orders.park(self.ingestion_id, to_park, session)

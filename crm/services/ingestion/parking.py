@@ -105,7 +105,6 @@ def _settle(selection: parked_orders.Selection) -> int:
                 load_orders.apply(
                     ingestion_id,
                     f"settle:{ObjectId()}",
-                    None,
                     [(order["row"], _stored_form(order, now)) for order in orders],
                     [order["_id"] for order in orders],
                 )

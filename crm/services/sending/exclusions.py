@@ -141,7 +141,11 @@ def unreachable_now(
     chunk: dict[str, Any], pending: list[dict[str, Any]], now: datetime
 ) -> dict[str, list[ObjectId]]:
     """Of a chunk's PENDING logs about to be sent, those whose customer opted out or whose
-    address was suppressed since, by reason; none if the chunk has not waited."""
+    address was suppressed since, by reason; none if the chunk has not waited. All of them
+    (``local_time_passed``) once the chunk is past its ``send_by``: its members' local send
+    time passed longer ago than their campaign allows."""
+    if pending and chunk.get("send_by") is not None and now > chunk["send_by"]:
+        return {"local_time_passed": [log["_id"] for log in pending]}
     if now - chunk["created_at"] < RESCREEN_AFTER or not pending:
         return {}
     opted_out = contacts.opted_out_among(sorted({log["customer_id"] for log in pending}))

@@ -11,7 +11,9 @@
         send time, the end of their quiet hours) ─▶ a chunk per group, with not_before,
         queued with that delay
     delivery: a chunk handed out before not_before, or while its members' quiet hours
-        last, goes back to the queue delayed (``hold_until``)
+        last, goes back to the queue delayed (``hold_until``); one handed out past its
+        send_by (its due time and the campaign's late limit: a worker outage, say) is
+        SKIPPED local_time_passed, never sent late
 
 All functions take ``now``, so they run on any clock.
 """
@@ -338,6 +340,8 @@ def groups(
     for due in sorted(by_due):
         ids, zones = by_due[due]
         fields: dict[str, Any] = {"not_before": due if due > now else None}
+        if timing.late_limit is not None:
+            fields["send_by"] = due + timing.late_limit
         if timing.quiet_raw:
             fields.update(zones=sorted(zones), quiet_hours=timing.quiet_raw)
         made.append((ids, fields))
