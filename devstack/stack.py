@@ -113,7 +113,6 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
         leftover.stop(mongo_pid_file, "MongoDB", f"{var}/mongo")
     for host, port, what in ports:
         embedded.check_free(host, port, what)
-    env.update(kept_secrets(var, [name for name in GENERATED if name not in given]))
 
     if "mongodb_uri" not in given:
         port = settings.embedded_mongo_port
@@ -126,6 +125,7 @@ def run(settings: config.Settings, var: Path, processes: list[subprocess.Popen])
         processes.append(embedded.start_redis(port, var / "redis", var / "redis.log", True))
         env["CRM_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         log.info("embedded Redis on :%d, data in %s/redis", port, var)
+    env.update(kept_secrets(var, [name for name in GENERATED if name not in given]))
     key_file = ensure_api_key(config.load(env), var)
     admin_file = ensure_console_admin(var)
     processes += start_services(
