@@ -73,3 +73,12 @@ def test_readme_links_only_to_docs_that_exist() -> None:
     assert links
     missing = [link for link in links if not (ROOT / link).exists()]
     assert not missing, f"README.md links to missing {missing}"
+
+
+def test_every_code_block_is_closed() -> None:
+    unclosed = [
+        str(page.relative_to(ROOT))
+        for page in [README, *(ROOT / "docs").glob("*.md")]
+        if sum(line.startswith("```") for line in page.read_text().splitlines()) % 2
+    ]
+    assert not unclosed, f"a code block is left open in {unclosed}"
