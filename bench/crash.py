@@ -15,7 +15,7 @@ Then, timed from the kill:
 and, once the campaign is over, whether every promise held (soak's checks: nothing
 delivered twice, counts equal to a recount, one log per member).
 
-    .venv/bin/python -m bench.crash                 # 20,000 members, as in the README
+    .venv/bin/python -m bench.crash                 # 20,000 members, as in docs/performance.md
     .venv/bin/python -m bench.crash --members 3000 --kill-at 300
 """
 

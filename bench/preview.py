@@ -1,7 +1,7 @@
 """Audience preview latency and database commands per preview, as customers grow.
 
     .venv/bin/python -m bench.preview                       # 1k and 10k customers
-    .venv/bin/python -m bench.preview --sizes 10000 100000  # what the README reports
+    .venv/bin/python -m bench.preview --sizes 10000 100000  # what docs/performance.md reports
 
 Starts its own in-memory SecantusDB through ``devstack.embedded``, fills ``customers`` with
 raw ``insert_many`` (order facts included, as ``crm.services.orders`` maintains them),

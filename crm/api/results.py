@@ -44,7 +44,7 @@ EXAMPLE = {
 def results(campaign_id):
     """Orders attributed to the campaign (last touch), and its lift over the holdout.
 
-    Computed when asked, by one aggregation over the campaign's logs; see the README's
+    Computed when asked, by one aggregation over the campaign's logs; see docs/results.md,
     "Results: attribution, holdout and variants" for the definitions.
     """
     return attribution.report(campaign_id)

@@ -1,4 +1,4 @@
-"""Attribution as the README defines it, in plain Python: the oracle the aggregation is
+"""Attribution as docs/results.md defines it, in plain Python: the oracle the aggregation is
 checked against, and a writer of logs and orders as the product stores them."""
 
 from collections import defaultdict
