@@ -10,8 +10,7 @@ from crm.schemas.schedule import ScheduleSchema
 
 SCHEDULE_DESCRIPTION = (
     "When it is sent (see Scheduling in docs/consent-and-scheduling.md): a start time, or "
-    "a local send "
-    "time per member, quiet hours and what to do if the start is missed."
+    "a local send time per member, quiet hours and what to do if the start is missed."
 )
 
 
