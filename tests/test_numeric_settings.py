@@ -23,8 +23,8 @@ START_API = "from crm import create_app; create_app()"
 def test_a_bad_number_stops_the_api_with_one_line_naming_it(name, value, tmp_path):
     env = {
         **os.environ,
-        "CRM_SECRET_KEY": "a-session-key",
-        "CRM_RECEIPT_SIGNING_SECRET": "a-signing-secret",
+        "CRM_SECRET_KEY": "a-session-key-of-some-length",
+        "CRM_RECEIPT_SIGNING_SECRET": "a-receipt-signing-secret",
         "CRM_FREQUENCY_CAP_MESSAGES": "3",
         "CRM_VAR_DIR": str(tmp_path),
         name: value,
