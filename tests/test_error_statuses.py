@@ -20,6 +20,7 @@ def _raise(kind: str):
 def probed(app):
     """The app with a view that raises each kind, in the API and in the console."""
     app.add_url_rule("/api/probe/<kind>", "probe", _raise, methods=["GET", "POST"])
+    # An endpoint named ``console.…`` is the console's: its sign-in check and error page apply.
     app.add_url_rule("/app/probe/<kind>", "console.probe", _raise)
     return app
 
