@@ -574,7 +574,7 @@ def test_a_test_message_reaches_the_vendor_once_and_touches_no_campaign(
         assert vendor_stats(vendor_http, vendor)["messages"] == 1
         assert TestMessage.objects.count() == 1
         reused = http.post(endpoint, json={**body, "customer_id": "c-0004"}, headers=headers)
-        assert reused.status_code == 409 and "idempotency_key" in reused.json()["errors"]["json"]
+        assert reused.status_code == 409 and "idempotency_key" in reused.json()["errors"]
         assert CommunicationLog.objects.count() == 0
         assert Campaign.objects.get(id=campaign.id).counts == {}
 

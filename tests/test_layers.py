@@ -146,3 +146,37 @@ def test_no_import_waits_below_code():
 
 def test_the_broker_module_is_fully_typed():
     assert "type: ignore" not in (ROOT / "workers" / "broker.py").read_text()
+
+
+REQUEST_LOCATIONS = {"json", "query", "form", "files", "headers", "cookies", "path"}
+
+
+def request_locations_named(tree: ast.AST) -> list[int]:
+    """Lines of a domain error raised with a request location around its fields, or told
+    its location: the API alone knows where a request carried a field."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            given = [*node.exc.args[1:2], *(k.value for k in node.exc.keywords)]
+            keys = [k for d in given if isinstance(d, ast.Dict) for k in d.keys]
+            if any(isinstance(k, ast.Constant) and k.value in REQUEST_LOCATIONS for k in keys):
+                found.append(node.lineno)
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if any(isinstance(t, ast.Attribute) and t.attr == "location" for t in targets):
+            found.append(node.lineno)
+    return found
+
+
+def test_services_name_fields_by_their_paths_and_never_by_request_location():
+    named = {
+        f"{path.relative_to(ROOT)}:{line}"
+        for module, path in modules().items()
+        if within(module, "crm.services")
+        for line in request_locations_named(ast.parse(path.read_text()))
+    }
+    assert not named, sorted(named)
+
+
+def test_a_request_location_in_a_service_error_is_caught():
+    tree = ast.parse('raise InvalidInput("Bad.", {"json": {"name": ["Too long."]}})')
+    assert request_locations_named(tree) == [1]

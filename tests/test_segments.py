@@ -30,7 +30,7 @@ def rule(field, operator, value=None, **options):
 def errors_of(rules):
     with pytest.raises(InvalidInput) as raised:
         segments.validate(rules)
-    return raised.value.errors["json"]
+    return raised.value.errors
 
 
 def test_seed_tree_is_one_filter_with_money_as_decimal():

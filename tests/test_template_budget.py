@@ -220,7 +220,7 @@ def test_a_render_past_its_time_budget_stops_with_its_line():
     )
     with pytest.raises(templates.RenderFailed) as refused:
         templates.render(slow, {"name": "Asha"})
-    assert refused.value.errors["json"]["message"] == [
+    assert refused.value.errors["message"] == [
         "Line 2: the message took longer than 0.5 s to render"
     ]
 
@@ -229,7 +229,7 @@ def test_output_past_the_cap_stops_while_rendering():
     many = "{% for a in name * 100 %}{{ name * 900 }}{% endfor %}"
     with pytest.raises(templates.RenderFailed) as refused:
         templates.render(many, {"name": "Asha"})
-    assert refused.value.errors["json"]["message"] == [
+    assert refused.value.errors["message"] == [
         "Line 1: the message would be longer than 100,000 characters"
     ]
 

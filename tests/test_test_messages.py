@@ -115,7 +115,7 @@ def test_a_customer_a_campaign_would_skip_gets_no_test_message(
     assert_error(refused[0], 409, "json", "customer_id")
     assert reason in refused[0].json["errors"]["json"]["customer_id"][0]
     assert refused[1].status_code == 409
-    assert reason in refused[1].json["errors"]["json"]["customer_id"][0]
+    assert reason in refused[1].json["errors"]["customer_id"][0]
     assert TestMessage.objects.count() == 0 and stats(http, served)["messages"] == 0
 
 

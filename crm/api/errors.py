@@ -1,7 +1,11 @@
 """Every failure leaves the API as ``{code, status, message, errors}``."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
+from flask import request
 from flask_smorest import Api
 from pymongo.errors import ConnectionFailure, ExecutionTimeout
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,33 +40,46 @@ class CrmApi(Api):
         self._app.register_error_handler(ExecutionTimeout, handle_time_limit)
 
 
-STATUS_OF: dict[type[errors.DomainError], int] = {
-    errors.Malformed: 400,
-    errors.Unauthorized: 401,
-    errors.Forbidden: 403,
-    errors.NotFound: 404,
-    errors.Conflict: 409,
-    errors.UnsupportedFormat: 415,
-    errors.InvalidInput: 422,
-    errors.QueryTooSlow: 422,
-    errors.TooManyRequests: 429,
-    errors.Unavailable: 503,
-}
+Refused = TypeVar("Refused", bound=errors.DomainError)
 
-
-def status_of(error: errors.DomainError) -> int:
-    return next((STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF), 400)
+# An upload's own errors name its parts (``file``, the CSV ``header``) at the top of ``errors``.
+UPLOAD = "upload"
 
 
 def handle_domain_error(error: errors.DomainError):
-    code = status_of(error)
+    code = errors.status_of(error)
     payload = {
         "code": code,
         "status": HTTP_STATUS_CODES.get(code, "Error"),
         "message": error.message,
-        "errors": error.errors,
+        "errors": located(error),
     }
     return payload, code
+
+
+def located(error: errors.DomainError) -> dict[str, Any]:
+    """The error's fields under the part of the request that held them: the location the
+    API gave the error, else the query string of a GET and the JSON body of the rest."""
+    if not error.errors or error.location == UPLOAD:
+        return error.errors
+    default = "query" if request.method in ("GET", "HEAD") else "json"
+    return {error.location or default: error.errors}
+
+
+@contextmanager
+def located_in(location: str) -> Iterator[None]:
+    """Domain errors raised inside name fields of ``location`` of the request."""
+    try:
+        yield
+    except errors.DomainError as error:
+        at(location, error)
+        raise
+
+
+def at(location: str, error: Refused) -> Refused:
+    """``error``, naming fields of ``location`` of the request."""
+    error.location = location
+    return error
 
 
 def handle_unreachable(error: Exception):

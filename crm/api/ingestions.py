@@ -8,6 +8,7 @@ from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
 from crm.api.blueprint import Blueprint
+from crm.api.errors import UPLOAD, at, located_in
 from crm.schemas.ingestion import IngestionSchema, UploadQuerySchema
 from crm.services import csv_cells
 from crm.services.errors import InvalidInput, Unavailable
@@ -147,16 +148,18 @@ def _receive(kind: Kind, query: dict):
     settings = current_app.config["CRM_SETTINGS"]
     request.max_content_length = settings.max_upload_bytes
     stream, content_type, filename = _body()
-    upload = Upload(stream, detect(content_type, filename, query.get("format")))
+    with located_in("headers"):
+        upload = Upload(stream, detect(content_type, filename, query.get("format")))
     try:
-        job = intake.receive(
-            kind,
-            upload,
-            enqueue_chunk,
-            settings.ingest_chunk_size,
-            filename,
-            chunk_bytes=settings.ingest_chunk_bytes,
-        )
+        with located_in(UPLOAD):
+            job = intake.receive(
+                kind,
+                upload,
+                enqueue_chunk,
+                settings.ingest_chunk_size,
+                filename,
+                chunk_bytes=settings.ingest_chunk_bytes,
+            )
     except RedisError:
         raise Unavailable("The import queue is unreachable; upload again shortly.") from None
     location = url_for("ingestions.get_ingestion", ingestion_id=job.id)
@@ -169,8 +172,7 @@ def _body() -> tuple[IO[bytes], str | None, str | None]:
         return request.stream, request.mimetype, None
     upload = request.files.get("file")
     if upload is None:
-        raise InvalidInput(
-            "A form upload carries its file in the field 'file'.",
-            {"files": {"file": ["Missing data for required field."]}},
-        )
+        missing = {"file": ["Missing data for required field."]}
+        refused = InvalidInput("A form upload carries its file in the field 'file'.", missing)
+        raise at("files", refused)
     return upload.stream, upload.mimetype, upload.filename

@@ -8,6 +8,7 @@ import re
 from flask import Flask, current_app, request
 from flask_smorest import Api
 
+from crm.api.errors import at
 from crm.schemas import storable
 from crm.services.errors import InvalidInput
 
@@ -34,7 +35,8 @@ def _check_query() -> None:
         elif problem := storable.text_problem(value):
             errors[name] = [problem]
     if errors:
-        raise InvalidInput("The query string has unknown or invalid parameters.", {"query": errors})
+        refused = InvalidInput("The query string has unknown or invalid parameters.", errors)
+        raise at("query", refused)
 
 
 def _documented() -> dict[tuple[str, str], frozenset[str]]:

@@ -109,7 +109,7 @@ def _time_limited() -> Iterator[None]:
             f"The rule matched too slowly (past the {db.query_timeout_ms():,} ms limit); "
             f"narrow it with a rule on an indexed field ({indexed})."
         )
-        raise QueryTooSlow(message, {"json": {"rules": [message]}}) from None
+        raise QueryTooSlow(message, {"rules": [message]}) from None
 
 
 def preview(tree: dict[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def checked(data: dict[str, Any]) -> dict[str, Any]:
     if "audience_id" in data and not Audience.objects(id=data["audience_id"]).only("id").first():
         raise InvalidInput(
             "The campaign's audience does not exist.",
-            {"json": {"audience_id": [f"Unknown audience {data['audience_id']}."]}},
+            {"audience_id": [f"Unknown audience {data['audience_id']}."]},
         )
     if data.get("schedule") is not None:
         given = schedule.resolve(data["schedule"], None)

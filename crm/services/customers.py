@@ -80,9 +80,7 @@ def search(request: pages.Request, text: str) -> pages.Page:
         return pages.read(found, pages.BY_CUSTOMER_ID, request)
     except ExecutionTimeout:
         message = f"The search took longer than {db.query_timeout_ms():,} ms."
-        raise QueryTooSlow(
-            message, {"query": {"q": [f"{message} Search for more of it."]}}
-        ) from None
+        raise QueryTooSlow(message, {"q": [f"{message} Search for more of it."]}) from None
 
 
 def messages(customer_id: str, campaigns: int = 50) -> list[CommunicationLog]:

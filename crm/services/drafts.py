@@ -24,7 +24,7 @@ def prepare(draft: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
     fields = campaigns.checked(changes)
     cap = fields.get("frequency_cap", draft.frequency_cap)
     if cap and fields.get("ignore_frequency_cap", draft.ignore_frequency_cap):
-        raise InvalidInput(BOTH_CAP_RULES, {"json": {"frequency_cap": [BOTH_CAP_RULES]}})
+        raise InvalidInput(BOTH_CAP_RULES, {"frequency_cap": [BOTH_CAP_RULES]})
     return {
         f"unset__{name}" if value is None else f"set__{name}": True if value is None else value
         for name, value in fields.items()

@@ -1,4 +1,9 @@
-"""Errors the domain raises; ``crm/api/errors.py`` maps each kind to one HTTP status."""
+"""Errors the domain raises, and the one HTTP status each kind means to the API and the
+console alike.
+
+A service names the fields it refuses by their paths in the data it was given
+(``{"schedule": {"send_at": [...]}}``), never by where a request carried them: only the API
+knows that, and puts them under ``json``, ``query``, … (``crm/api/errors.py``)."""
 
 from typing import Any
 
@@ -8,6 +13,8 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
+        # The part of a request that held the fields; only the API layer sets it.
+        self.location: str | None = None
 
 
 class Malformed(DomainError):
@@ -57,3 +64,23 @@ class Unavailable(DomainError):
 
 class QueueUnavailable(Unavailable):
     pass
+
+
+STATUS_OF: dict[type[DomainError], int] = {
+    DomainError: 400,
+    Malformed: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    UnsupportedFormat: 415,
+    InvalidInput: 422,
+    QueryTooSlow: 422,
+    TooManyRequests: 429,
+    Unavailable: 503,
+}
+
+
+def status_of(error: DomainError) -> int:
+    """The status of the nearest kind in the table (``InvalidTransition`` is a Conflict)."""
+    return next(STATUS_OF[kind] for kind in type(error).__mro__ if kind in STATUS_OF)

@@ -53,7 +53,7 @@ def record(data: dict[str, Any]) -> tuple[Order, bool]:
         if any(getattr(existing, name) != data[name] for name in COMPARED_FIELDS):
             raise Conflict(
                 f"Order {data['order_id']!r} already exists with different details.",
-                {"json": {"order_id": ["Already used by another order."]}},
+                {"order_id": ["Already used by another order."]},
             ) from None
         return existing, False
     return get(data["order_id"]), True
@@ -69,10 +69,10 @@ def _check_room(data: dict[str, Any], session: ClientSession) -> None:
     if customer is None:
         raise InvalidInput(
             "The order's customer does not exist; create the customer first.",
-            {"json": {"customer_id": [f"Unknown customer {data['customer_id']!r}."]}},
+            {"customer_id": [f"Unknown customer {data['customer_id']!r}."]},
         )
     if not _has_room(customer, Decimal(str(data["order_amount"])), 1):
-        raise Conflict(NO_ROOM, {"json": {"order_amount": [NO_ROOM]}})
+        raise Conflict(NO_ROOM, {"order_amount": [NO_ROOM]})
 
 
 def without_room(documents: Iterable[Mapping[str, Any]]) -> set[str]:

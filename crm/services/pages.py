@@ -59,7 +59,7 @@ class Ordering:
         if not kinds_match or not all(
             type(value) is key.kind for key, value in zip(self.keys, values, strict=True)
         ):
-            raise InvalidInput("The `after` cursor is not valid.", {"query": {"after": [BAD]}})
+            raise InvalidInput("The `after` cursor is not valid.", {"after": [BAD]})
         return values
 
     def after(self, values: list[Any]) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def _count(found: QuerySet, limit: int) -> int:
         return found._collection.count_documents(found._query, maxTimeMS=limit)
     except ExecutionTimeout:
         message = f"Counting took longer than the {limit:,} ms limit."
-        raise QueryTooSlow(message, {"query": {"count": [f"{message} Leave it out."]}}) from None
+        raise QueryTooSlow(message, {"count": [f"{message} Leave it out."]}) from None
 
 
 def unfiltered_estimate(found: QuerySet) -> Callable[[], int | None]:

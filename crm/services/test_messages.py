@@ -52,7 +52,7 @@ def send(
     if not KEY.fullmatch(key):
         raise InvalidInput(
             "The idempotency key must be 8 to 64 letters, digits, - or _.",
-            {"json": {"idempotency_key": ["8 to 64 letters, digits, - or _."]}},
+            {"idempotency_key": ["8 to 64 letters, digits, - or _."]},
         )
     templates.validate(message)
     existing = TestMessage.objects(key=key).first()
@@ -62,13 +62,13 @@ def send(
     if customer is None:
         raise InvalidInput(
             f"No customer with id {customer_id}.",
-            {"json": {"customer_id": [f"Unknown customer {customer_id}."]}},
+            {"customer_id": [f"Unknown customer {customer_id}."]},
         )
     reason = exclusions.refusal(customer, utcnow())
     if reason is not None:
         raise Conflict(
             f"Customer {customer_id} is not sent messages now: {REFUSALS[reason]}.",
-            {"json": {"customer_id": [f"{reason}: {REFUSALS[reason]}."]}},
+            {"customer_id": [f"{reason}: {REFUSALS[reason]}."]},
         )
     body = templates.render(message, customer)
     if not (vendor.url and vendor.public_url):
@@ -98,7 +98,7 @@ def _same_request(existing: TestMessage, customer_id: str, message: str) -> Test
     if existing.customer_id != customer_id or existing.message != message:
         raise Conflict(
             "This idempotency key was used for another test message.",
-            {"json": {"idempotency_key": ["Already used for another customer or text."]}},
+            {"idempotency_key": ["Already used for another customer or text."]},
         )
     return existing
 

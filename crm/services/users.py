@@ -39,7 +39,7 @@ def _hash(password: str, salt: bytes) -> str:
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise InvalidInput("Unknown role.", {"json": {"role": [f"One of: {', '.join(ROLES)}."]}})
+        raise InvalidInput("Unknown role.", {"role": [f"One of: {', '.join(ROLES)}."]})
 
 
 def create(email: str, role: str, temporary: bool = True) -> tuple[User, str]:
@@ -77,7 +77,7 @@ def _insert(
     except NotUniqueError:
         raise Conflict(f"A user with e-mail {email} exists.") from None
     except ValidationError:
-        raise InvalidInput("Not an e-mail address.", {"json": {"email": ["Not valid."]}}) from None
+        raise InvalidInput("Not an e-mail address.", {"email": ["Not valid."]}) from None
 
 
 def exist() -> bool:
@@ -154,7 +154,7 @@ def change_password(user: User, current: str, new: str, confirmation: str) -> Us
     if new != confirmation:
         problems["confirmation"] = ["Does not match the new password."]
     if problems:
-        raise InvalidInput("The password was not changed.", {"form": problems})
+        raise InvalidInput("The password was not changed.", problems)
     salt = secrets.token_bytes(16)
     User.objects(id=user.id).update_one(
         set__salt=salt.hex(),

@@ -17,10 +17,10 @@ def named(variants: list[dict[str, Any]]) -> list[Variant]:
         try:
             templates.validate(variant["message"])
         except InvalidInput as error:
-            problems = error.errors["json"]["message"]
+            problems = error.errors["message"]
             raise InvalidInput(
                 f"Variant {NAMES[index]}: {error.message}",
-                {"json": {"variants": {str(index): {"message": problems}}}},
+                {"variants": {str(index): {"message": problems}}},
             ) from None
     return [Variant(name=NAMES[i], **variant) for i, variant in enumerate(variants)]
 

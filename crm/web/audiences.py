@@ -6,10 +6,10 @@ import re
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from crm.services import audiences, pages
-from crm.services.errors import DomainError, InvalidInput
+from crm.services.errors import DomainError, InvalidInput, status_of
 from crm.web import form_keys
 from crm.web.access import requires
-from crm.web.blueprint import blp, status_of
+from crm.web.blueprint import blp
 
 POSITION = re.compile(r"rules\[(\d+)\]")
 
@@ -66,10 +66,9 @@ def audience_save():
 
 def in_words(error: DomainError) -> str:
     """The error with each problem said at the rule a marketer sees."""
-    problems = error.errors.get("json", {})
     lines = [
         _said_at(path, str(problem))
-        for path, listed in (problems.items() if isinstance(problems, dict) else [])
+        for path, listed in error.errors.items()
         for problem in (listed if isinstance(listed, list) else [listed])
     ]
     return " ".join([error.message, *lines])

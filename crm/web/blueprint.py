@@ -1,8 +1,7 @@
-from typing import Any
-
 from flask import Blueprint, flash, render_template
 
-from crm.services.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from crm.services.errors import DomainError, status_of
+from crm.web.fields import field_errors
 
 blp = Blueprint(
     "console",
@@ -14,25 +13,14 @@ blp = Blueprint(
 )
 
 
-def status_of(error: DomainError) -> int:
-    for kind, status in ((NotFound, 404), (Conflict, 409), (InvalidInput, 422), (Unavailable, 503)):
-        if isinstance(error, kind):
-            return status
-    return 400
-
-
 def explain(error: DomainError) -> str:
     """The error's message with its field-level details, for a flash message."""
-    details: list[str] = []
-    for location in error.errors.values():
-        if isinstance(location, dict):
-            for field, problems in location.items():
-                details += [f"{field}: {problem}" for problem in _listed(problems)]
+    details = [
+        f"{path}: {problem}"
+        for path, problems in field_errors(error).items()
+        for problem in problems
+    ]
     return " ".join([error.message, *details])
-
-
-def _listed(problems: Any) -> list[str]:
-    return [str(problem) for problem in problems] if isinstance(problems, list) else [str(problems)]
 
 
 @blp.errorhandler(DomainError)

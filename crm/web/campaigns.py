@@ -28,10 +28,10 @@ from crm.services import (
     test_messages,
     timelines,
 )
-from crm.services.errors import DomainError
+from crm.services.errors import DomainError, status_of
 from crm.web import charts, composer_options, form_keys
 from crm.web.access import requires
-from crm.web.blueprint import blp, explain, status_of
+from crm.web.blueprint import blp, explain
 from crm.web.charts import funnel, status_badge
 from crm.web.fields import field_errors, load
 from crm.web.results import winner_line

@@ -14,12 +14,12 @@ def load(schema: ma.Schema, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         return schema.load(payload)
     except ma.ValidationError as error:
-        raise InvalidInput("Check the highlighted fields.", {"json": error.messages}) from None
+        raise InvalidInput("Check the highlighted fields.", error.normalized_messages()) from None
 
 
 def field_errors(error: DomainError) -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
-    _flatten(error.errors.get("json", {}), "", flat)
+    _flatten(error.errors, "", flat)
     return flat
 
 

@@ -19,13 +19,13 @@ from redis.exceptions import RedisError
 
 from crm.documents import Ingestion, IngestionStatus
 from crm.services import csv_cells
-from crm.services.errors import DomainError
+from crm.services.errors import DomainError, status_of
 from crm.services.ingestion import intake, jobs, preview
 from crm.services.ingestion.formats import Upload, detect
 from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
 from crm.web import form_keys
 from crm.web.access import requires
-from crm.web.blueprint import blp, explain, flash_error, status_of
+from crm.web.blueprint import blp, explain, flash_error
 from workers.ingestion import enqueue_chunk
 
 KINDS = {"customers": CUSTOMERS, "orders": ORDERS}

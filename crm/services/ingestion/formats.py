@@ -81,7 +81,7 @@ def detect(content_type: str | None, filename: str | None, requested: str | None
     raise UnsupportedFormat(
         f"Cannot import {media_type!r}: send text/csv, application/json (an array) or "
         "application/x-ndjson, or say ?format=csv|json|ndjson.",
-        {"headers": {"Content-Type": [f"Unsupported: {media_type}."]}},
+        {"Content-Type": [f"Unsupported: {media_type}."]},
     )
 
 

@@ -24,7 +24,7 @@ def validate(tree: Any) -> dict[str, Any]:
     checker = _Checker()
     clean = checker.group(tree, "", depth=1)
     if checker.errors or clean is None:
-        raise InvalidInput("The audience rules are invalid.", {"json": checker.errors})
+        raise InvalidInput("The audience rules are invalid.", checker.errors)
     return clean
 
 

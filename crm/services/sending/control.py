@@ -45,7 +45,7 @@ def start(campaign_id: ObjectId, enqueue_materialize: Enqueue, **fields: Any) ->
     if not audiences.count(audience.rules, utcnow()):
         raise InvalidInput(
             "The campaign's audience has no members now; there is no one to send it to.",
-            {"json": {"campaign_id": ["Its audience has 0 members."]}},
+            {"campaign_id": ["Its audience has 0 members."]},
         )
     _move(
         campaign_id, [CampaignStatus.DRAFT], CampaignStatus.SENDING, started_at=utcnow(), **fields

@@ -113,12 +113,12 @@ def check_not_past(schedule: dict[str, Any], now: datetime) -> None:
         if send_at + LOCAL_SPAN < now - PAST_TOLERANCE:
             raise InvalidInput(
                 "The local send time has passed in every time zone; give a later date.",
-                {"json": {"schedule": {"send_date": [f"Passed everywhere (now {_iso(now)})."]}}},
+                {"schedule": {"send_date": [f"Passed everywhere (now {_iso(now)})."]}},
             )
     elif send_at < now - PAST_TOLERANCE:
         raise InvalidInput(
             "The campaign's start is in the past; give a later one, or none to send now.",
-            {"json": {"schedule": {"send_at": [f"{_iso(send_at)} has passed (now {_iso(now)})."]}}},
+            {"schedule": {"send_at": [f"{_iso(send_at)} has passed (now {_iso(now)})."]}},
         )
 
 

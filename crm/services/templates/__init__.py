@@ -65,9 +65,7 @@ def validate(source: str, field: str = "message") -> None:
         problems = [
             f"Line {used[name]}: Unknown variable {name!r}; use one of {known}." for name in unknown
         ]
-        raise InvalidInput(
-            "The message template uses unknown variables.", {"json": {field: problems}}
-        )
+        raise InvalidInput("The message template uses unknown variables.", {field: problems})
     try:
         render(source, SAMPLE, field)
     except RenderFailed as error:
@@ -94,7 +92,7 @@ def render(source: str, customer: dict[str, Any], field: str = "message") -> str
             reason = str(error) if isinstance(error, REFUSED_FOR_ANYONE) else _described(error)
             raise RenderFailed(
                 "The message template cannot be rendered.",
-                {"json": {field: [f"Line {_template_line(error)}: {reason}"]}},
+                {field: [f"Line {_template_line(error)}: {reason}"]},
             ) from error
 
 
@@ -102,9 +100,7 @@ def _checked(source: str, field: str) -> tuple[Template, dict[str, int]]:
     try:
         return _compiled(source)
     except checks.Refused as refused:
-        raise InvalidInput(
-            refused.summary, {"json": {field: [f"Line {refused.line}: {refused}"]}}
-        ) from None
+        raise InvalidInput(refused.summary, {field: [f"Line {refused.line}: {refused}"]}) from None
 
 
 @lru_cache(maxsize=64)

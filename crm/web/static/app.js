@@ -183,7 +183,7 @@ function startBuilder(root) {
         box.removeAttribute("aria-invalid");
         box.removeAttribute("aria-describedby");
       }
-      for (const path of Object.keys((!ok && data.errors && data.errors.json) || {})) {
+      for (const path of Object.keys((!ok && data.errors) || {})) {
         const box = inputsAt[path];
         if (!box) continue;
         box.classList.add("is-invalid");
