@@ -19,9 +19,9 @@ from crm import signatures
 from crm.api import scopes
 from crm.api.errors import handle_domain_error
 from crm.config import Settings
+from crm.queue import broker
 from crm.services import api_keys
 from crm.services.errors import Forbidden, TooManyRequests, Unauthorized
-from workers import broker
 
 RECEIPT_PATHS = frozenset(
     {"/api/sendCampaign/deliveryReceipt", "/api/sendCampaign/deliveryReceipts"}

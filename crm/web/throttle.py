@@ -18,7 +18,7 @@ import time
 from flask import current_app, request
 from redis.exceptions import RedisError
 
-from workers import broker
+from crm.queue import broker
 
 WINDOW_SECONDS = 15 * 60
 
