@@ -85,7 +85,7 @@ def run_child(role: str, port: int, threads: int, counts_path: Path) -> None:
         import dramatiq
 
         import workers
-        from workers import broker
+        from crm.queue import broker
 
         workers.boot()
         db.connect(settings, [counter])

@@ -231,10 +231,11 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace):
         import vendor_simulator
+        import workers
         from crm import config, create_app, db
+        from crm.queue import broker
         from crm.services import api_keys
         from vendor_simulator import config as vendor_config
-        from workers import broker
 
         self.args, self.db, self.broker, self.api_keys = args, db, broker, api_keys
         self.vendor_simulator = vendor_simulator
@@ -247,6 +248,7 @@ class Bench:
         )
         self.commands, self.enqueues = CommandCounter(), EnqueueCounter()
         self.app = create_app(self.settings)
+        workers.declare_actors()
         broker.get().add_middleware(self.enqueues)
         self.api = RequestCounter(self.app.wsgi_app)
         self.app.wsgi_app = self.api  # type: ignore[method-assign]

@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.connect(settings)
     # Imported here: importing the broker imports prometheus_client, which must come after
     # gunicorn.conf.py (importing ``crm``) has set up the metrics directory.
-    from workers import broker
+    from crm.queue import broker
 
     broker.setup(settings)
 

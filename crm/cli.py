@@ -114,7 +114,7 @@ def demo_data_command(
 def import_file(kind: str, path: Path, fmt: str | None) -> dict:
     """Read, validate and queue the file, with a progress bar on a terminal."""
     settings = current_app.config["CRM_SETTINGS"]
-    from workers.ingestion import enqueue_chunk  # declares the broker: only when needed
+    from crm.queue.handles import enqueue_import_chunk  # imports the broker: only when needed
 
     with (
         path.open("rb") as file,
@@ -125,7 +125,7 @@ def import_file(kind: str, path: Path, fmt: str | None) -> dict:
             job = intake.receive(
                 KINDS[kind],
                 upload,
-                enqueue_chunk,
+                enqueue_import_chunk,
                 settings.ingest_chunk_size,
                 path.name,
                 chunk_bytes=settings.ingest_chunk_bytes,

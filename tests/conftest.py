@@ -71,7 +71,7 @@ def settings():
 
 @pytest.fixture
 def broker():
-    from workers import broker
+    from crm.queue import broker
 
     dramatiq_broker = broker.get()
     dramatiq_broker.client.flushdb()
@@ -127,7 +127,7 @@ def vendor():
 @pytest.fixture
 def live(app, settings, vendor, broker):
     """The API on a real port, and Dramatiq worker threads that deliver to ``vendor``."""
-    from workers import broker as worker_broker
+    from crm.queue import broker as worker_broker
 
     with serve(app) as api_url:
         worker_broker.setup(

@@ -8,10 +8,10 @@ import requests
 from bson import ObjectId
 
 from crm.documents import CommunicationLog
+from crm.queue import broker
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.http import assert_error
 from tests.helpers.polling import eventually, wait_until_finished
-from workers import broker
 
 
 def send(client, campaign_id):

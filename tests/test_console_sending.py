@@ -12,6 +12,7 @@ from dataclasses import replace
 import requests
 
 from crm.documents import Campaign, CommunicationLog
+from crm.queue import broker as worker_broker
 from tests.helpers.vendors import stats as vendor_stats
 from tests.test_console import (  # noqa: F401 (fixtures)
     _audience,
@@ -24,7 +25,6 @@ from tests.test_console import (  # noqa: F401 (fixtures)
     shoot,
     sign_in,
 )
-from workers import broker as worker_broker
 
 expect = playwright_api.expect
 CAMPAIGN_PAGE = re.compile(r"/app/campaigns/[0-9a-f]{24}$")

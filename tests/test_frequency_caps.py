@@ -13,6 +13,7 @@ from bson import ObjectId
 from crm.clock import utcnow
 from crm.documents import Campaign, CommunicationLog, ContactLedger, SendChunk
 from crm.documents.contact import Contact
+from crm.queue import broker
 from crm.services import campaigns
 from crm.services.sending import control, materialize
 from crm.store import contacts, transaction
@@ -230,7 +231,7 @@ def test_messages_cancelled_while_their_chunk_is_sent_give_back_their_contacts(
 
 def test_messages_the_vendor_never_took_give_back_their_contacts(client, live, vendor):
     # Given a campaign whose vendor refuses every request past the outage budget
-    sending.broker.setup(replace(sending.broker.settings(), vendor_outage_budget_seconds=1))
+    broker.setup(replace(broker.settings(), vendor_outage_budget_seconds=1))
     add_customers(client, 3)
     fault = {"mode": "error_429", "requests": None, "retry_after": 0}
     requests.post(f"{vendor}/admin/faults", json=fault, timeout=5).raise_for_status()

@@ -19,11 +19,12 @@ from dramatiq.brokers.redis import MAINTENANCE_SCALE, RedisBroker
 
 import workers.ingestion
 from crm.documents import Customer, IngestionChunk, Order, ParkedOrder
+from crm.queue import broker as worker_broker
+from crm.queue import handles
 from crm.services.ingestion import sweep
 from devstack.stack import start_worker
 from tests.helpers.ingestion import upload, wait_for
 from tests.helpers.polling import eventually
-from workers import broker as worker_broker
 
 # A worker process refuses to start without these; this one imports and sends nothing.
 NO_SENDING = {"CRM_PUBLIC_URL": "http://127.0.0.1:9", "CRM_VENDOR_URL": "http://127.0.0.1:9"}
@@ -252,7 +253,7 @@ def test_chunks_the_queue_lost_are_queued_again_by_the_sweep(client, broker, set
     worker_broker.setup(settings)
     response = upload(client, "customers", customers_csv(60), "text/csv")
     job_id = response.json["id"]
-    lost = (workers.ingestion.in_queue, workers.ingestion.enqueue_chunk)
+    lost = (workers.ingestion.in_queue, handles.enqueue_import_chunk)
     # Chunks long idle whose messages still wait in the queue are not lost
     assert sweep.requeue_lost_chunks(timedelta(0), *lost) == 0
     assert broker.client.hlen(f"{broker.namespace}:ingestion.msgs") == 3

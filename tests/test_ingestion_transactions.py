@@ -19,12 +19,12 @@ from pymongo import MongoClient, monitoring
 
 from crm import db
 from crm.documents import Customer, IngestionBatch, Order
+from crm.queue import broker as worker_broker
 from devstack import embedded
 from devstack.stack import IMPORT_QUEUES, SENDING_QUEUES, start_worker
 from tests.helpers.factories import new_campaign
 from tests.helpers.ingestion import upload, wait_for
 from tests.helpers.polling import wait_until_finished
-from workers import broker as worker_broker
 
 # A worker process refuses to start without these; the importer sends nothing.
 NO_SENDING = {"CRM_PUBLIC_URL": "http://127.0.0.1:9", "CRM_VENDOR_URL": "http://127.0.0.1:9"}

@@ -8,10 +8,10 @@ import dramatiq
 import pytest
 import requests
 
+from crm.queue import broker as worker_broker
 from devstack.embedded import serve
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.vendors import set_fault, stats
-from workers import broker as worker_broker
 from workers import heartbeat
 
 LEASE_SECONDS = 1

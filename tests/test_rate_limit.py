@@ -6,9 +6,9 @@ import redis
 import requests
 
 from crm.documents import Audience
+from crm.queue.rate_limit import RateLimit
 from tests.helpers.factories import EVERYONE, add_customers
 from tests.helpers.polling import wait_until_finished
-from workers.rate_limit import RateLimit
 
 
 def at_start_of_a_window():

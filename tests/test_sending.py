@@ -6,9 +6,9 @@ from dataclasses import replace
 import requests
 
 from crm.documents import CommunicationLog
+from crm.queue import broker
 from tests.helpers.factories import add_customers, new_campaign
 from tests.helpers.polling import wait_until_finished
-from workers import broker
 
 
 def test_campaign_reaches_every_member_once_with_their_own_message(client, live, vendor):

@@ -15,6 +15,7 @@ from crm.documents import (
     MessageStatus,
     SendChunk,
 )
+from crm.queue import handles
 from crm.services.sending import sweeps
 from crm.vendor import OutboundMessage, VendorClient
 from tests.helpers.factories import counted_log, sending_campaign
@@ -102,7 +103,7 @@ def test_a_lost_materialisation_is_restarted_once(campaign, broker):
 
 def test_a_materialisation_waiting_in_the_queue_is_never_restarted(campaign, broker):
     Campaign.objects(id=campaign.id).update(set__materialized=False)
-    message_id = sending.enqueue_materialize(str(campaign.id))  # no worker: it waits
+    message_id = handles.enqueue_materialize(str(campaign.id))  # no worker: it waits
     Campaign.objects(id=campaign.id).update(set__heartbeat_at=LONG_AGO)
     restarted = []
 

@@ -4,12 +4,17 @@
 def boot() -> None:
     """Set the broker up from the environment, then declare the actors on it."""
     from crm import config
-    from workers import broker
+    from crm.queue import broker
 
     dramatiq_broker = broker.setup(config.load())
-    from workers import ingestion, receipts, scheduling, sending  # noqa: F401  (the actors)
+    declare_actors()
     from workers.heartbeat import Heartbeat
     from workers.sweeper import Sweeper
 
     dramatiq_broker.add_middleware(Heartbeat())
     dramatiq_broker.add_middleware(Sweeper())
+
+
+def declare_actors() -> None:
+    """Declare the actors on the broker ``crm.queue.broker.setup`` made."""
+    from workers import ingestion, receipts, scheduling, sending  # noqa: F401

@@ -15,8 +15,9 @@ from datetime import timedelta
 import dramatiq
 
 from crm import metrics
+from crm.queue import broker
 from crm.services.sending import leases, sweeps
-from workers import broker, sending
+from workers import sending
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,14 @@ import pymongo.errors
 import redis.exceptions
 from bson import ObjectId
 
+from crm.queue import broker
+from crm.queue.broker import INGESTION
+from crm.queue.handles import enqueue_import_chunk
 from crm.services.ingestion import consumer, jobs, parking
 from crm.store import ingestions, transaction
-from workers import broker
 
 log = logging.getLogger(__name__)
 
-INGESTION = "ingestion"
 # A chunk that fails for another reason than a transient one (the database or the queue
 # out of reach, a transaction out of time or in conflict) is tried this many times, then
 # its job is FAILED; POST /api/ingestions/<id>/resume takes it up again.
@@ -57,7 +58,7 @@ def ingest_chunk(ingestion_id: str, number: int, attempt: int = 0) -> None:
                 error,
             )
             ingestions.note_message(
-                job_id, number, enqueue_chunk(ingestion_id, number, delay, attempt + 1)
+                job_id, number, enqueue_import_chunk(ingestion_id, number, delay, attempt + 1)
             )
             return
         log.exception("ingestion_id=%s chunk %d failed %d times", ingestion_id, number, attempt + 1)
@@ -83,16 +84,8 @@ def _transient(error: BaseException) -> bool:
     )
 
 
-def enqueue_chunk(ingestion_id: str, number: int, delay_ms: int = 0, attempt: int = 0) -> str:
-    """Queue ``ingest_chunk``; returns the id under which Redis keeps the message."""
-    message = ingest_chunk.send_with_options(
-        args=(ingestion_id, number, attempt), delay=delay_ms or None
-    )
-    return message.options["redis_message_id"]
-
-
 def in_queue(message_ids: list[str]) -> set[str]:
-    return broker.in_queue(INGESTION, message_ids)
+    return broker.get().in_queue(INGESTION, message_ids)
 
 
 @dramatiq.actor(

@@ -7,6 +7,7 @@ from typing import Any
 import dramatiq
 from bson import ObjectId
 
+from crm.queue.broker import RECEIPTS
 from crm.services.sending import receipts
 from workers.group_commit import GroupCommit
 
@@ -55,7 +56,7 @@ _group = GroupCommit(_apply, GROUP_MAX_RECEIPTS)
 # Retried for about 15 minutes of database or Redis trouble; a receipt lost past that is
 # recovered by the sweep's look-up at the vendor.
 @dramatiq.actor(
-    queue_name="receipts", max_retries=20, min_backoff=500, max_backoff=60_000, time_limit=60_000
+    queue_name=RECEIPTS, max_retries=20, min_backoff=500, max_backoff=60_000, time_limit=60_000
 )
 def apply_receipts(batch: list[dict[str, Any]], holds: int = 0) -> None:
     """Apply a batch of receipts, written together with those other threads are applying."""

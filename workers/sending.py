@@ -15,15 +15,14 @@ from bson import ObjectId
 
 from crm.clock import utcnow
 from crm.documents import Campaign
+from crm.queue import broker
+from crm.queue.broker import CAMPAIGNS, DELIVERIES
+from crm.queue.handles import enqueue_materialize
+from crm.queue.rate_limit import RateLimit
 from crm.services import variants
 from crm.services.sending import control, delivery, materialize, schedule, winner
-from crm.store import campaigns
 from crm.vendor import VendorClient
-from workers import broker
-from workers.rate_limit import RateLimit
 
-DELIVERIES = "deliveries"
-CAMPAIGNS = "campaigns"
 RETRIES: dict[str, Any] = {
     "max_retries": 20,
     "min_backoff": 1_000,
@@ -54,14 +53,6 @@ def materialize_campaign(campaign_id: str) -> None:
         enqueue_materialize(campaign_id)
     else:
         _choose_winner_when_due(campaign_id)
-
-
-def enqueue_materialize(campaign_id: str) -> str:
-    """Queue ``materialize_campaign``, noting the message on the campaign so that the sweep
-    can tell a materialisation waiting in the queue from one whose message was lost."""
-    message_id = materialize_campaign.send(campaign_id).options["redis_message_id"]
-    campaigns.note_materializer(ObjectId(campaign_id), message_id)
-    return message_id
 
 
 @dramatiq.actor(queue_name=CAMPAIGNS, **RETRIES)
@@ -121,11 +112,11 @@ def enqueue_chunk(chunk_id: str, delay_ms: int = 0) -> str:
 
 
 def in_queue(message_ids: list[str]) -> set[str]:
-    return broker.in_queue(DELIVERIES, message_ids)
+    return broker.get().in_queue(DELIVERIES, message_ids)
 
 
 def in_campaigns_queue(message_ids: list[str]) -> set[str]:
-    return broker.in_queue(CAMPAIGNS, message_ids)
+    return broker.get().in_queue(CAMPAIGNS, message_ids)
 
 
 def _take_permits(campaign_id: ObjectId, wanted: int, per_second: int | None) -> int:

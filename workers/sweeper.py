@@ -14,9 +14,11 @@ import dramatiq
 
 from crm import metrics
 from crm.clock import utcnow
+from crm.queue import broker
+from crm.queue.handles import enqueue_import_chunk, enqueue_materialize
 from crm.services.ingestion import sweep as ingestion_sweep
 from crm.services.sending import sweeps
-from workers import broker, heartbeat, ingestion, scheduling, sending
+from workers import heartbeat, ingestion, scheduling, sending
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,10 @@ def sweep_once() -> None:
             idle_for, sending.in_queue, sending.enqueue_chunk
         ),
         "materialization_restarted": sweeps.restart_stalled(
-            idle_for, sending.in_campaigns_queue, sending.enqueue_materialize
+            idle_for, sending.in_campaigns_queue, enqueue_materialize
         ),
         "import_chunk_requeued": ingestion_sweep.requeue_lost_chunks(
-            idle_for, ingestion.in_queue, ingestion.enqueue_chunk
+            idle_for, ingestion.in_queue, enqueue_import_chunk
         ),
         "winner_handed_out": sweeps.winners_due(utcnow(), idle_for, sending.choose_winner.send),
     }

@@ -3,8 +3,8 @@
 
 from flask import Blueprint, Flask
 
+from crm.queue import broker
 from crm.services import health
-from workers import broker
 
 blp = Blueprint("health", __name__)
 

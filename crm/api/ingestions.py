@@ -9,13 +9,13 @@ from redis.exceptions import RedisError
 
 from crm.api.blueprint import Blueprint
 from crm.api.errors import UPLOAD, at, located_in
+from crm.queue.handles import enqueue_import_chunk
 from crm.schemas.ingestion import IngestionSchema, UploadQuerySchema
 from crm.services import csv_cells
 from crm.services.errors import InvalidInput, Unavailable
 from crm.services.ingestion import intake, jobs
 from crm.services.ingestion.formats import Upload, detect
 from crm.services.ingestion.kinds import CUSTOMERS, ORDERS, Kind
-from workers.ingestion import enqueue_chunk
 
 blp = Blueprint("ingestions", __name__, url_prefix="/api", description="Bulk import")
 
@@ -137,7 +137,7 @@ def resume_ingestion(ingestion_id):
     queued again, and none is applied twice. An import whose upload was never queued
     whole cannot resume (409): upload it again."""
     try:
-        job = jobs.resume(ingestion_id, enqueue_chunk)
+        job = jobs.resume(ingestion_id, enqueue_import_chunk)
     except RedisError:
         raise Unavailable("The import queue is unreachable; resume again shortly.") from None
     location = url_for("ingestions.get_ingestion", ingestion_id=job.id)
@@ -155,7 +155,7 @@ def _receive(kind: Kind, query: dict):
             job = intake.receive(
                 kind,
                 upload,
-                enqueue_chunk,
+                enqueue_import_chunk,
                 settings.ingest_chunk_size,
                 filename,
                 chunk_bytes=settings.ingest_chunk_bytes,

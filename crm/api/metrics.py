@@ -26,9 +26,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from crm import config, metrics
 from crm.api.errors import handle_domain_error
 from crm.documents import CampaignStatus, MessageStatus
+from crm.queue import broker
 from crm.services import totals
 from crm.services.errors import Forbidden, Unauthorized
-from workers import broker
 
 log = logging.getLogger(__name__)
 blp = Blueprint("metrics", __name__)

@@ -4,6 +4,7 @@ from flask_smorest.error_handler import ErrorSchema
 from redis.exceptions import RedisError
 
 from crm.api.blueprint import Blueprint
+from crm.queue.handles import APPLY_RECEIPTS
 from crm.schemas.receipt import (
     ReceiptBatchSchema,
     ReceiptResultSchema,
@@ -13,7 +14,6 @@ from crm.schemas.receipt import (
 from crm.services import campaigns
 from crm.services.errors import NotFound, QueueUnavailable
 from crm.services.sending import receipts
-from workers.receipts import apply_receipts
 
 VENDOR_SIGNED: list[dict[str, list[str]]] = [{"vendorSignature": []}]
 
@@ -50,7 +50,7 @@ def delivery_receipts(batch):
     ids matching no log are logged by the worker and ignored.
     """
     try:
-        apply_receipts.send(
+        APPLY_RECEIPTS.send(
             [
                 {**r, "communication_log_id": str(r["communication_log_id"])}
                 for r in batch["receipts"]

@@ -19,9 +19,9 @@ from crm import signatures
 from crm.api import scopes
 from crm.api.errors import handle_domain_error
 from crm.config import Settings
+from crm.queue import counters
 from crm.services import api_keys
 from crm.services.errors import Forbidden, TooManyRequests, Unauthorized
-from workers import broker
 
 RECEIPT_PATHS = frozenset(
     {"/api/sendCampaign/deliveryReceipt", "/api/sendCampaign/deliveryReceipts"}
@@ -106,11 +106,7 @@ def _count_failure(kind: str) -> None:
     """Count a failed attempt of ``kind`` from this address; past the limit in this minute,
     answer 429 instead of 401."""
     key = f"crm:auth-failures:{kind}:{request.remote_addr}:{int(time.time() // 60)}"
-    pipe = broker.redis_client().pipeline()
-    pipe.incr(key)
-    pipe.expire(key, 120)
-    failures, _ = pipe.execute()
-    if failures > _settings().auth_failures_per_minute:
+    if counters.count(key, 120) > _settings().auth_failures_per_minute:
         raise TooManyRequests("Too many failed authentications; wait a minute.")
 
 

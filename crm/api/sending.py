@@ -4,10 +4,10 @@ from flask import current_app
 from flask_smorest.error_handler import ErrorSchema
 
 from crm.api.blueprint import Blueprint
+from crm.queue import handles
 from crm.schemas.campaign import CampaignSchema, SendAcceptedSchema, SendCampaignSchema
 from crm.services import campaigns
 from crm.services.sending import control, schedule
-from workers import scheduling, sending
 
 blp = Blueprint("sending", __name__, url_prefix="/api", description="Sending")
 
@@ -29,7 +29,7 @@ def send_campaign(data):
     """Send a DRAFT campaign: at once (SENDING) or at its schedule's start (SCHEDULED).
     Returns at once; workers deliver in the background."""
     settings = current_app.config["CRM_SETTINGS"]
-    campaign = scheduling.start(data["campaign_id"], data.get("schedule"), settings)
+    campaign = handles.start_campaign(data["campaign_id"], data.get("schedule"), settings)
     send_at = campaign.schedule.send_at if campaign.schedule else None
     return {"campaign_id": campaign.id, "status": campaign.status, "send_at": send_at}
 
@@ -60,7 +60,7 @@ def pause(campaign_id):
 )
 def resume(campaign_id):
     """Resume a PAUSED campaign where it stopped."""
-    return campaigns.with_stats([control.resume(campaign_id, sending.resume_campaign.send)])[0]
+    return campaigns.with_stats([control.resume(campaign_id, handles.RESUME_CAMPAIGN.send)])[0]
 
 
 @blp.route("/campaign/<objectid:campaign_id>/cancel", methods=["POST"])
@@ -72,4 +72,4 @@ def cancel(campaign_id):
     """Cancel a campaign for good (a SCHEDULED one never starts): messages not yet handed
     to the vendor end CANCELLED (in the background); those the vendor may hold still get
     their receipts."""
-    return campaigns.with_stats([control.cancel(campaign_id, sending.cancel_campaign.send)])[0]
+    return campaigns.with_stats([control.cancel(campaign_id, handles.CANCEL_CAMPAIGN.send)])[0]

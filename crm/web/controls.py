@@ -13,20 +13,20 @@ from werkzeug.wrappers import Response
 
 from crm.clock import utcnow
 from crm.documents import Campaign, CampaignStatus
+from crm.queue import handles
 from crm.services import audiences, campaigns
 from crm.services.errors import DomainError, InvalidTransition
 from crm.services.sending import control, schedule
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error
-from workers import scheduling, sending
 
 CONTROLS: dict[str, Callable[[ObjectId], Any]] = {
-    "send": lambda campaign_id: scheduling.start(
+    "send": lambda campaign_id: handles.start_campaign(
         campaign_id, None, current_app.config["CRM_SETTINGS"]
     ),
     "pause": control.pause,
-    "resume": lambda campaign_id: control.resume(campaign_id, sending.resume_campaign.send),
-    "cancel": lambda campaign_id: control.cancel(campaign_id, sending.cancel_campaign.send),
+    "resume": lambda campaign_id: control.resume(campaign_id, handles.RESUME_CAMPAIGN.send),
+    "cancel": lambda campaign_id: control.cancel(campaign_id, handles.CANCEL_CAMPAIGN.send),
     "unschedule": schedule.unschedule,
 }
 CONFIRMED = ("send", "cancel")

@@ -18,6 +18,7 @@ from flask import (
 from redis.exceptions import RedisError
 
 from crm.documents import Ingestion, IngestionStatus
+from crm.queue.handles import enqueue_import_chunk
 from crm.services import csv_cells
 from crm.services.errors import DomainError, status_of
 from crm.services.ingestion import intake, jobs, preview
@@ -26,7 +27,6 @@ from crm.services.ingestion.kinds import CUSTOMERS, ORDERS
 from crm.web import form_keys
 from crm.web.access import requires
 from crm.web.blueprint import blp, explain, flash_error
-from workers.ingestion import enqueue_chunk
 
 KINDS = {"customers": CUSTOMERS, "orders": ORDERS}
 RECENT = 20
@@ -78,7 +78,7 @@ def import_upload():
         job = intake.receive(
             kind,
             Upload(upload.stream, detect(upload.mimetype, upload.filename, None)),
-            enqueue_chunk,
+            enqueue_import_chunk,
             settings.ingest_chunk_size,
             upload.filename,
             chunk_bytes=settings.ingest_chunk_bytes,

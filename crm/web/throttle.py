@@ -18,7 +18,7 @@ import time
 from flask import current_app, request
 from redis.exceptions import RedisError
 
-from workers import broker
+from crm.queue import counters
 
 WINDOW_SECONDS = 15 * 60
 
@@ -44,21 +44,11 @@ def reserve(email: str | None = None) -> bool:
     """Count a sign-in to ``email`` (None: through a provider) before it is checked;
     False (and not counted) when this address is past a limit. Without Redis, sign-ins
     are not slowed."""
-    counted = _keys(email)
-    keys = [key for key, _ in counted]
     try:
-        pipe = broker.redis_client().pipeline()
-        for key in keys:
-            pipe.incr(key)
-            pipe.expire(key, 2 * WINDOW_SECONDS)
-        counts = pipe.execute()[::2]
-        if all(count <= limit for count, (_, limit) in zip(counts, counted, strict=True)):
-            return True
-        _give_back(keys)
+        return counters.reserve(_keys(email), 2 * WINDOW_SECONDS)
     except RedisError as error:
         log.warning("sign-in throttle unavailable: %s", type(error).__name__)
         return True
-    return False
 
 
 def release(email: str | None = None) -> None:
@@ -66,20 +56,9 @@ def release(email: str | None = None) -> None:
     does not count, and a right password clears its account's count here."""
     address, *account = [key for key, _ in _keys(email)]
     try:
-        pipe = broker.redis_client().pipeline()
-        pipe.decr(address)
-        if account:
-            pipe.delete(*account)
-        pipe.execute()
+        counters.release(address, account)
     except RedisError as error:
         log.warning("sign-in throttle unavailable: %s", type(error).__name__)
-
-
-def _give_back(keys: list[str]) -> None:
-    pipe = broker.redis_client().pipeline()
-    for key in keys:
-        pipe.decr(key)
-    pipe.execute()
 
 
 def refused_message() -> str:
