@@ -75,3 +75,12 @@ def test_the_rejections_download_is_documented_and_404s_for_an_unknown_import(cl
     assert "text/csv" in operation["responses"]["200"]["content"]
     missing = client.get("/api/ingestions/0123456789abcdef01234567/rejections")
     assert missing.status_code == 404 and missing.json["code"] == 404
+
+
+def test_a_refused_control_character_is_shown_as_its_escape(client, worker):
+    body = '[{"customer_id": "c1", "name": "A\\u0085B\\u0001", "email": "a@example.com"}]'
+    job = wait_for(client, upload(client, "customers", body, "application/json"))
+
+    [rejection] = job["rejections"]
+    [error] = rejection["errors"]
+    assert (error["field"], error["value"]) == ("name", "A\\u0085B\\u0001")

@@ -3,6 +3,7 @@ summing its batches, each batch written in the transaction that applied it."""
 
 import heapq
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -27,6 +28,7 @@ KEPT_REJECTIONS = 100
 INVALID = "invalid"
 DUPLICATE_IN_FILE = "duplicate_in_file"
 MAX_VALUE = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # The download of rejected rows: a line per problem of each.
 REJECTION_COLUMNS = ("row", "reason", "field", "value", "message")
 
@@ -130,8 +132,10 @@ def _value_at(given: Any, path: str) -> str | None:
             return None
         given = given[name]
     text = given if isinstance(given, str) else json.dumps(given, default=str)
-    # Stored and shown as given, but for what no UTF-8 can hold (a lone surrogate).
-    return text[:MAX_VALUE].encode("utf-8", "replace").decode("utf-8")
+    # Stored and shown as given, but for what no UTF-8 can hold (a lone surrogate) and
+    # control characters, which are shown as their escapes.
+    text = text[:MAX_VALUE].encode("utf-8", "replace").decode("utf-8")
+    return CONTROL.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def find(ingestion_id: ObjectId) -> Ingestion | None:
