@@ -99,7 +99,7 @@ def run(
         campaign_id = soak._start_campaign(stack.api, auth, rate)
         started = time.monotonic()
         _wait_until_taken(stack, campaign_id, kill_at, timeout)
-        requests_before = _vendor_requests(stack)
+        requests_before = stack.vendor_requests()
         stack.kill_worker()
         killed = time.monotonic()
         log.info("worker killed after %.1fs", killed - started)
@@ -187,7 +187,7 @@ def _watch(
         if time.monotonic() > deadline:
             break
         now = time.monotonic() - killed
-        if recovery.next_request_after is None and _vendor_requests(stack) > requests_before:
+        if recovery.next_request_after is None and stack.vendor_requests() > requests_before:
             recovery.next_request_after = now
         leased = {"_id": {"$in": [*held.leased]}}
         for chunk in chunks.find(leased, {"lease_owner": 1}):
@@ -197,10 +197,6 @@ def _watch(
             held.moved.setdefault("queue messages", now)
         time.sleep(0.2)
     client.close()
-
-
-def _vendor_requests(stack: soak.Stack) -> int:
-    return requests.get(f"{stack.vendor}/admin/stats", timeout=10).json()["requests"]
 
 
 def table(rows: list[tuple[str, Recovery]]) -> str:
