@@ -87,7 +87,10 @@ def run(
     chunk_size: int,
     restart_after: float = 5.0,
     timeout: float = 600,
+    vendor_answers_after: float = 0.0,
 ) -> Recovery:
+    """``vendor_answers_after``: seconds the vendor takes to answer each request (within
+    the client's timeout), so that a chunk is held longer while it is sent."""
     workdir = Path(tempfile.mkdtemp(prefix="crm-crash-"))
     env = {**DEFAULTS, "CRM_SEND_CHUNK_SIZE": str(chunk_size)}
     stack = soak.Stack(mongodb_uri, workdir, orphan_after=300, env=env)
@@ -96,12 +99,14 @@ def run(
         auth = {"Authorization": f"Bearer {api_key}"}
         requests.get(f"{stack.api}/api/campaign", headers=auth, timeout=60).raise_for_status()
         soak._insert_customers(stack.db, members)
+        if vendor_answers_after:
+            stack.fault(mode="timeout", delay_seconds=vendor_answers_after)
         campaign_id = soak._start_campaign(stack.api, auth, rate)
         started = time.monotonic()
         _wait_until_taken(stack, campaign_id, kill_at, timeout)
-        requests_before = stack.vendor_requests()
         stack.kill_worker()
         killed = time.monotonic()
+        requests_before = stack.vendor_requests()
         log.info("worker killed after %.1fs", killed - started)
         recovery = Recovery(_what_it_held(stack, campaign_id))
         time.sleep(max(0.0, restart_after - (time.monotonic() - killed)))

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.system
 # What an operator who changed nothing is promised: a dead worker's work is handed out
 # again within this long (15 s of silence, then at most one beat of 3.75 s).
 TAKEN_UP_WITHIN_SECONDS = 30
-MEMBERS = 1000
+MEMBERS = 2000
 
 
 def test_a_killed_workers_chunks_messages_and_materialisation_are_taken_up_again(settings, api_key):
@@ -18,7 +18,14 @@ def test_a_killed_workers_chunks_messages_and_materialisation_are_taken_up_again
     # recovery, when its only worker is SIGKILLed while it holds a leased chunk, queued
     # chunks, the materialisation mid-way and receipts, and is started again 5 s later:
     recovery = crash.run(
-        settings.mongodb_uri, MEMBERS, api_key, kill_at=100, rate=200, chunk_size=5, timeout=300
+        settings.mongodb_uri,
+        MEMBERS,
+        api_key,
+        kill_at=10,
+        rate=200,
+        chunk_size=10,
+        timeout=300,
+        vendor_answers_after=0.2,  # so the worker is killed mid-request, holding its lease
     )
     print(crash.table([("kill", recovery)]))
 
