@@ -17,5 +17,5 @@ from crm.web.audiences import in_words
     ],
 )  # fmt: skip
 def test_a_problem_is_said_at_its_rule(path, problem, said):
-    error = InvalidInput("The audience rules are invalid.", {"json": {path: [problem]}})
+    error = InvalidInput("The audience rules are invalid.", {path: [problem]})
     assert in_words(error) == f"The audience rules are invalid. {said}"
